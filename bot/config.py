@@ -1,0 +1,72 @@
+"""Every setting in one place: its name, default and environment variable.
+
+Read from the environment and from ``.env`` (pydantic-settings). Invalid values are reported
+as one clear line by the CLI at start (see ``bot.cli``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///mentorbot.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # --- storage ---
+    database_url: str = Field(
+        DEFAULT_SQLITE_URL,
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///file.db or "
+        "postgresql+asyncpg://user@host/db",
+    )
+    db_upgrade_on_start: bool = Field(True, description="run Alembic upgrade head at start")
+    question_log_days: int = Field(90, ge=1, description="days unanswered questions are kept")
+    log_all_questions: bool = Field(
+        False, description="log answered questions too (default: only unanswered/ambiguous)"
+    )
+
+    # --- knowledge ---
+    knowledge_dir: Path | None = Field(None, description="knowledge/ directory (default: bundled)")
+
+    # --- Discord ---
+    discord_token: SecretStr | None = Field(None, description="bot token (mentorbot run)")
+    discord_api_base: str = Field(
+        "https://discord.com/api/v10",
+        description="REST API base URL (change only for an API proxy or the test fake)",
+    )
+    dev_guild_id: int | None = Field(None, description="sync commands to this guild instantly")
+    shard_count: int | None = Field(None, ge=1, description="total shards across processes")
+    shard_ids: list[int] | None = Field(None, description="shards this process runs, e.g. [0,1]")
+    owner_ids: list[int] = Field(default_factory=list, description="bot owners (/kb reload)")
+
+    # --- reminders ---
+    reminders_enabled: bool = Field(True, description="run the weekly reminder loop in the bot")
+    reminder_rate_per_second: float = Field(10.0, gt=0, description="global DM sending rate")
+    reminder_lease_seconds: int = Field(300, ge=10, description="claim lease before a retry")
+
+    # --- operations ---
+    log_format: Literal["text", "json"] = Field("text", description="log line format")
+    log_level: str = Field("INFO", description="logging level")
+    http_port: int | None = Field(None, description="serve /healthz and /metrics on this port")
+    http_host: str = Field("127.0.0.1", description="address of the health/metrics endpoint")
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return v
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

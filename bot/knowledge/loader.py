@@ -1,0 +1,291 @@
+"""Load ``knowledge/`` into typed objects, validate it, and cross-reference it.
+
+Every problem is reported as ``file:line: location: problem`` so an editor of the YAML can go
+straight to it. ``load_knowledge`` raises :class:`KnowledgeError` with all problems found.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from bot.knowledge.schema import (
+    ChecklistItem,
+    Intent,
+    IntentsFile,
+    LevelsFile,
+    Phase,
+    PhasesFile,
+    QuizFile,
+    RoadmapFile,
+    SourcesFile,
+    ToolsFile,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+CATALOGUE_NAME = "intents.md"
+
+
+def default_knowledge_dir() -> Path:
+    """``$MENTORBOT_KNOWLEDGE_DIR``, else ``knowledge/`` beside the package (repo or image)."""
+    env = os.environ.get("MENTORBOT_KNOWLEDGE_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "knowledge"
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        pos = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{pos}: {self.where}: {self.message}" if self.where else f"{pos}: {self.message}"
+
+
+class KnowledgeError(Exception):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass
+class KnowledgeBase:
+    root: Path
+    sources: SourcesFile
+    levels: LevelsFile
+    phases: PhasesFile
+    quiz: QuizFile
+    tools: ToolsFile
+    roadmap: RoadmapFile
+    intents: list[Intent]
+    warnings: list[str] = field(default_factory=list)
+
+    @cached_property
+    def intent_by_id(self) -> dict[str, Intent]:
+        return {i.id: i for i in self.intents}
+
+    @cached_property
+    def phase_by_number(self) -> dict[int, Phase]:
+        return {p.number: p for p in self.phases.phases}
+
+    @cached_property
+    def item_by_id(self) -> dict[str, ChecklistItem]:
+        return {item.id: item for p in self.phases.phases for item in p.checklist}
+
+    def phase_of_item(self, item_id: str) -> int | None:
+        item = self.item_by_id.get(item_id)
+        return int(item_id[1]) if item else None
+
+    def phase_for_score(self, yes_count: int) -> int:
+        for route in self.quiz.routing:
+            if route.min_yes <= yes_count <= route.max_yes:
+                return route.phase
+        raise ValueError(f"no routing for {yes_count} yes answers")
+
+
+# --- YAML with line numbers ----------------------------------------------------------------------
+
+
+def _node_line(node: yaml.Node | None, loc: Iterable[Any]) -> int | None:
+    """Follow a pydantic error location through the composed YAML node tree to a line."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if k.value == key), None)
+            if nxt is None:  # an unknown key: point at the key itself when it exists
+                k_node = next((k for k, _ in node.value if k.value == key), None)
+                return k_node.start_mark.line + 1 if k_node is not None else line
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
+            if key >= len(node.value):
+                return line
+            node = node.value[key]
+        else:
+            return line
+        line = node.start_mark.line + 1
+    return line
+
+
+def _fmt_loc(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_yaml_model(path: Path, model: type[M], display: str) -> tuple[M | None, list[Problem]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return None, [Problem(display, None, "", f"cannot read file: {exc.strerror or exc}")]
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        msg = f"YAML syntax error: {exc.problem or exc.context}"
+        return None, [Problem(display, line, "", msg)]
+    except yaml.YAMLError as exc:
+        return None, [Problem(display, None, "", f"YAML error: {exc}")]
+    try:
+        return model.model_validate(data), []
+    except ValidationError as exc:
+        problems = [
+            Problem(display, _node_line(node, err["loc"]), _fmt_loc(err["loc"]), err["msg"])
+            for err in exc.errors()
+        ]
+        return None, problems
+
+
+# --- cross references ----------------------------------------------------------------------------
+
+
+def catalogue_ids(path: Path) -> list[str]:
+    """Intent ids listed in the catalogue table rows (``| id | scope |``)."""
+    ids = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in raw.strip().strip("|").split("|")]
+        if raw.lstrip().startswith("|") and cells and "." in cells[0] and " " not in cells[0]:
+            ids.append(cells[0])
+    return ids
+
+
+def find_catalogue(root: Path) -> Path | None:
+    env = os.environ.get("MENTORBOT_INTENT_CATALOGUE")
+    candidates = [Path(env)] if env else []
+    candidates += [root.parent.parent / "shared" / CATALOGUE_NAME, root / CATALOGUE_NAME]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def _cross_check(kb: KnowledgeBase, intent_files: dict[str, str]) -> list[Problem]:
+    problems: list[Problem] = []
+    src_files = {s.file for s in kb.sources.sources}
+
+    def cited(display: str, where: str, files: Iterable[str]) -> None:
+        for f in files:
+            if f not in src_files:
+                problems.append(Problem(display, None, where, f"unknown source file {f!r}"))
+
+    seen: dict[str, str] = {}
+    for intent in kb.intents:
+        disp = intent_files[intent.id]
+        if intent.id in seen:
+            problems.append(
+                Problem(disp, None, intent.id, f"duplicate intent id (also in {seen[intent.id]})")
+            )
+        seen.setdefault(intent.id, disp)
+        if not intent.id.startswith(intent.kind + "."):
+            problems.append(Problem(disp, None, intent.id, f"kind {intent.kind!r} ≠ id prefix"))
+        if intent.kind == "roadblock" and not (intent.why and intent.unlock):
+            problems.append(Problem(disp, None, intent.id, "roadblocks need 'why' and 'unlock'"))
+        cited(disp, intent.id, intent.sources)
+        cited(disp, intent.id, [f.source for f in intent.facts])
+    for intent in kb.intents:
+        for rel in intent.related:
+            if rel not in seen:
+                problems.append(
+                    Problem(intent_files[intent.id], None, intent.id, f"related id {rel!r} missing")
+                )
+            if rel == intent.id:
+                problems.append(
+                    Problem(intent_files[intent.id], None, intent.id, "relates to itself")
+                )
+
+    numbers = [p.number for p in kb.phases.phases]
+    if sorted(numbers) != [1, 2, 3, 4]:
+        problems.append(Problem("phases.yaml", None, "phases", f"numbers {numbers} ≠ 1..4"))
+    item_seen: set[str] = set()
+    for phase in kb.phases.phases:
+        cited("phases.yaml", f"phase {phase.number}", phase.sources)
+        for item in phase.checklist:
+            if item.id in item_seen:
+                problems.append(Problem("phases.yaml", None, item.id, "duplicate checklist id"))
+            item_seen.add(item.id)
+            if not item.id.startswith(f"p{phase.number}."):
+                problems.append(
+                    Problem("phases.yaml", None, item.id, f"id must start p{phase.number}.")
+                )
+
+    covered = [0] * 7
+    for route in kb.quiz.routing:
+        if route.min_yes > route.max_yes:
+            problems.append(Problem("quiz.yaml", None, "routing", f"{route.min_yes}>{route.max_yes}"))
+        for n in range(route.min_yes, route.max_yes + 1):
+            covered[n] += 1
+    for n, count in enumerate(covered):
+        if count != 1:
+            problems.append(
+                Problem("quiz.yaml", None, "routing", f"{n} yes answers covered {count} times")
+            )
+    cited("quiz.yaml", "sources", kb.quiz.sources)
+    cited("roadmap.yaml", "sources", kb.roadmap.sources)
+    for ladder in kb.levels.ladders:
+        cited("levels.yaml", ladder.id, [ladder.source])
+    for cat in kb.tools.categories:
+        if cat.intent and cat.intent not in seen:
+            problems.append(Problem("tools.yaml", None, cat.id, f"intent {cat.intent!r} missing"))
+        for tool in cat.tools:
+            cited("tools.yaml", f"{cat.id}.{tool.name}", tool.sources)
+
+    catalogue = find_catalogue(kb.root)
+    if catalogue is None:
+        kb.warnings.append("intent catalogue (intents.md) not found: catalogue ids not checked")
+    else:
+        for cid in catalogue_ids(catalogue):
+            if cid not in seen:
+                problems.append(
+                    Problem("intents/", None, cid, f"catalogue id missing (from {catalogue.name})")
+                )
+    return problems
+
+
+def load_knowledge(root: Path | None = None) -> KnowledgeBase:
+    root = Path(root) if root else default_knowledge_dir()
+    problems: list[Problem] = []
+    if not root.is_dir():
+        raise KnowledgeError([Problem(str(root), None, "", "knowledge directory not found")])
+
+    def one(name: str, model: type[M]) -> M | None:
+        obj, probs = load_yaml_model(root / name, model, name)
+        problems.extend(probs)
+        return obj
+
+    sources = one("sources.yaml", SourcesFile)
+    levels = one("levels.yaml", LevelsFile)
+    phases = one("phases.yaml", PhasesFile)
+    quiz = one("quiz.yaml", QuizFile)
+    tools = one("tools.yaml", ToolsFile)
+    roadmap = one("roadmap.yaml", RoadmapFile)
+    intents: list[Intent] = []
+    intent_files: dict[str, str] = {}
+    paths = sorted((root / "intents").glob("*.yaml"))
+    if not paths:
+        problems.append(Problem("intents/", None, "", "no intent files"))
+    for path in paths:
+        display = f"intents/{path.name}"
+        obj, probs = load_yaml_model(path, IntentsFile, display)
+        problems.extend(probs)
+        if obj:
+            for intent in obj.intents:
+                intents.append(intent)
+                intent_files.setdefault(intent.id, display)
+    if problems or not (sources and levels and phases and quiz and tools and roadmap):
+        raise KnowledgeError(problems)
+    kb = KnowledgeBase(root, sources, levels, phases, quiz, tools, roadmap, intents)
+    problems = _cross_check(kb, intent_files)
+    if problems:
+        raise KnowledgeError(problems)
+    return kb
