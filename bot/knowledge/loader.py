@@ -21,6 +21,8 @@ from bot.knowledge.schema import (
     Intent,
     IntentsFile,
     LevelsFile,
+    NegativeTopic,
+    OutOfScopeFile,
     Phase,
     PhasesFile,
     QuizFile,
@@ -70,6 +72,7 @@ class KnowledgeBase:
     tools: ToolsFile
     roadmap: RoadmapFile
     intents: list[Intent]
+    negatives: list[NegativeTopic] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @cached_property
@@ -269,6 +272,7 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
     quiz = one("quiz.yaml", QuizFile)
     tools = one("tools.yaml", ToolsFile)
     roadmap = one("roadmap.yaml", RoadmapFile)
+    negatives = one("out_of_scope.yaml", OutOfScopeFile)
     intents: list[Intent] = []
     intent_files: dict[str, str] = {}
     paths = sorted((root / "intents").glob("*.yaml"))
@@ -282,9 +286,11 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
             for intent in obj.intents:
                 intents.append(intent)
                 intent_files.setdefault(intent.id, display)
-    if problems or not (sources and levels and phases and quiz and tools and roadmap):
+    if problems or not (sources and levels and phases and quiz and tools and roadmap and negatives):
         raise KnowledgeError(problems)
-    kb = KnowledgeBase(root, sources, levels, phases, quiz, tools, roadmap, intents)
+    kb = KnowledgeBase(
+        root, sources, levels, phases, quiz, tools, roadmap, intents, list(negatives.topics)
+    )
     problems = _cross_check(kb, intent_files)
     if problems:
         raise KnowledgeError(problems)

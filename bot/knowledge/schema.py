@@ -201,3 +201,19 @@ class Intent(Model):
 
 class IntentsFile(Model):
     intents: list[Intent] = Field(min_length=1)
+
+
+# --- out_of_scope.yaml --------------------------------------------------------------------------
+
+
+class NegativeTopic(Model):
+    """Things members ask that this bot does not answer; they compete with the intents so a
+    question that shares a word with the field ("my car drifts") is not served a wrong answer."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^oos\.[a-z0-9-]+$")]
+    title: Text
+    examples: list[Text] = Field(min_length=3)
+
+
+class OutOfScopeFile(Model):
+    topics: list[NegativeTopic] = Field(default_factory=list)

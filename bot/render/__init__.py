@@ -1,0 +1,45 @@
+"""Every user-facing text is a jinja2 template in ``templates/``; this module renders them."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+BAR_WIDTH = 10
+
+
+def progress_bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
+    """``▰▰▰▱▱▱▱▱▱▱ 3/10`` — readable in Discord, terminals and notifications alike."""
+    filled = round(width * done / total) if total else 0
+    return "▰" * filled + "▱" * (width - filled) + f" {done}/{total}"
+
+
+def percent(done: int, total: int) -> str:
+    return f"{round(100 * done / total)}%" if total else "0%"
+
+
+def discord_time(moment: Any, style: str = "F") -> str:
+    """Discord's ``<t:…>`` markup: every client shows it in its own local time."""
+    return f"<t:{int(moment.timestamp())}:{style}>"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("bot.render", "templates"),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        autoescape=False,  # markdown, not HTML; user text is escaped by the front ends
+    )
+    env.filters["bar"] = lambda pair: progress_bar(*pair)
+    env.filters["percent"] = lambda pair: percent(*pair)
+    env.filters["dtime"] = discord_time
+    return env
+
+
+def render(name: str, **context: Any) -> str:
+    return environment().get_template(f"{name}.j2").render(**context).strip()

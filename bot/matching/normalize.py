@@ -1,0 +1,190 @@
+"""Turn free text into matcher tokens: unicode, case, punctuation, the field's synonyms, stems.
+
+The steps, in order: NFKC + casefold; control characters dropped; multi-word synonyms and
+abbreviations of the field folded into one canonical token ("k8s" → "kubernetes", "w&b" →
+"wandb", "ci/cd" → "cicd"); punctuation to spaces; stop words removed; Snowball stems.
+Spelling correction against the knowledge base's vocabulary lives in :mod:`matcher`, because
+it needs the vocabulary.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+
+# Phrases first (longest wins), applied on the casefolded text before punctuation is removed.
+# The right side is what the knowledge base's own text is folded to as well, so both meet.
+PHRASES: dict[str, str] = {
+    "weights and biases": "wandb",
+    "weights & biases": "wandb",
+    "weights&biases": "wandb",
+    "w&b": "wandb",
+    "w and b": "wandb",
+    "ci/cd": "cicd",
+    "ci-cd": "cicd",
+    "ci cd": "cicd",
+    "ci & cd": "cicd",
+    "ml flow": "mlflow",
+    "ml-flow": "mlflow",
+    "tf serving": "tfserving",
+    "tf-serving": "tfserving",
+    "tensorflow serving": "tfserving",
+    "torch serve": "torchserve",
+    "ray serve": "rayserve",
+    "great expectations": "greatexpectations",
+    "great_expectations": "greatexpectations",
+    "vertex ai": "vertexai",
+    "azure ml": "azureml",
+    "sage maker": "sagemaker",
+    "onnx runtime": "onnxruntime",
+    "kubeflow pipelines": "kubeflow pipelines",
+    "feature store": "featurestore",
+    "feature stores": "featurestore",
+    "on call": "oncall",
+    "on-call": "oncall",
+    "post mortem": "postmortem",
+    "post-mortem": "postmortem",
+    "a/b": "abtest",
+    "a-b test": "abtest",
+    "ab test": "abtest",
+    "machine learning": "ml",
+    "data scientist": "datascientist",
+    "data science": "datascientist",
+    "data engineer": "dataengineer",
+    "data engineering": "dataengineer",
+    "software engineer": "softwareengineer",
+    "software engineering": "softwareengineer",
+    "software developer": "softwareengineer",
+    "ml engineer": "mlengineer",
+    "ml engineering": "mlengineer",
+    "mle": "mlengineer",
+    "infra as code": "iac",
+    "infrastructure as code": "iac",
+    "training serving skew": "trainingservingskew",
+    "training-serving skew": "trainingservingskew",
+    "day to day": "daytoday",
+    "day-to-day": "daytoday",
+    "ml ops": "mlops",
+    "ml-ops": "mlops",
+    "dev ops": "devops",
+    "dev-ops": "devops",
+}
+
+# Single tokens: abbreviations and common spellings → one canonical token.
+TOKENS: dict[str, str] = {
+    "k8s": "kubernetes",
+    "k8": "kubernetes",
+    "kube": "kubernetes",
+    "kubectl": "kubernetes",
+    "eks": "kubernetes",
+    "gke": "kubernetes",
+    "aks": "kubernetes",
+    "wb": "wandb",
+    "cicd": "cicd",
+    "gha": "githubactions",
+    "gx": "greatexpectations",
+    "prod": "production",
+    "sr": "senior",
+    "snr": "senior",
+    "jr": "junior",
+    "jnr": "junior",
+    "mgr": "manager",
+    "yrs": "years",
+    "yr": "year",
+    "mos": "months",
+    "ds": "datascientist",
+    "de": "dataengineer",
+    "swe": "softwareengineer",
+    "sde": "softwareengineer",
+    "sre": "devops",
+    "aws": "aws",
+    "gcp": "gcp",
+    "ml": "ml",
+    "ai": "ai",
+    "pay": "salary",
+    "paid": "salary",
+    "pays": "salary",
+    "wage": "salary",
+    "wages": "salary",
+    "comp": "salary",
+    "compensation": "salary",
+    "tc": "salary",
+    "earn": "salary",
+    "earning": "salary",
+    "earnings": "salary",
+    "income": "salary",
+    "salaries": "salary",
+    "cert": "certification",
+    "certs": "certification",
+    "certificate": "certification",
+    "certificates": "certification",
+    "u": "you",
+    "ur": "your",
+    "pls": "please",
+    "plz": "please",
+    "thx": "thanks",
+    "ty": "thanks",
+    "w": "with",
+    "wanna": "want",
+    "gonna": "going",
+    "dunno": "know",
+    "idk": "know",
+    "rn": "now",
+}
+
+STOP_WORDS = frozenset(
+    """a an the and or but if then so of to in on at by for with from as into about over
+    is are was were be been being am do does did doing have has had having i me my mine myself
+    we our you your yours he she it its they them their this that these those there here
+    what which who whom whose when where why how can could would should will shall may might
+    must just also too very really rly quite any some all each every much many more most
+    not no yes ok okay hi hey hello guys folks pls please thanks thank lol lmao haha bot
+    anyone somebody someone something anything get got getting im ive dont doesnt isnt arent
+    wanna gonna u ur like kinda sorta actually basically literally tbh imo btw ya yeah
+    one thing things way ways even still yet now ever""".split()
+)
+
+_CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e]")
+_NON_WORD = re.compile(r"[^\w$+#]+", re.UNICODE)
+_DIGITS_ONLY = re.compile(r"^\d+$")
+_PHRASE_RE = re.compile(
+    r"(?<![\w])(" + "|".join(re.escape(p) for p in sorted(PHRASES, key=len, reverse=True)) + r")(?![\w])"
+)
+
+_stemmer = snowballstemmer.stemmer("english")
+
+
+def clean_text(text: str) -> str:
+    """NFKC, casefold, control characters out, whitespace folded. Safe on any input."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _CONTROL.sub(" ", text).casefold()
+    return " ".join(text.split())
+
+
+def fold_phrases(text: str) -> str:
+    return _PHRASE_RE.sub(lambda m: PHRASES[m.group(1)], text)
+
+
+def raw_tokens(text: str) -> list[str]:
+    """Word tokens after cleaning and phrase folding, before stop words and stemming."""
+    text = fold_phrases(clean_text(text))
+    text = text.replace("'", "").replace("’", "")
+    out = []
+    for tok in _NON_WORD.sub(" ", text).split():
+        tok = tok.strip("_")
+        if not tok or _DIGITS_ONLY.match(tok) and len(tok) > 4:
+            continue
+        out.append(TOKENS.get(tok, tok))
+    return out
+
+
+@lru_cache(maxsize=65536)
+def stem(token: str) -> str:
+    return _stemmer.stemWord(token)
+
+
+def content_tokens(tokens: list[str]) -> list[str]:
+    return [t for t in tokens if t not in STOP_WORDS and (len(t) > 1 or t.isdigit())]
