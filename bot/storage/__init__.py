@@ -1,0 +1,27 @@
+"""Storage layer: async SQLAlchemy models, Alembic migrations and repositories.
+
+No Discord import here. Front ends use :class:`Store` and catch :class:`StorageError`
+subclasses (``DatabaseUnavailable`` -> "try again later").
+"""
+
+from bot.storage.db import Database
+from bot.storage.errors import (
+    Conflict,
+    DatabaseUnavailable,
+    InvalidInput,
+    NotFound,
+    SchemaMissing,
+    StorageError,
+)
+from bot.storage.store import Store
+
+__all__ = [
+    "Conflict",
+    "Database",
+    "DatabaseUnavailable",
+    "InvalidInput",
+    "NotFound",
+    "SchemaMissing",
+    "StorageError",
+    "Store",
+]

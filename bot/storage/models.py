@@ -1,0 +1,243 @@
+"""The schema: SQLAlchemy 2.0 typed ORM models (the Alembic migrations mirror these exactly).
+
+Design notes
+------------
+* A member is the Discord user (``member.id`` = user id, BIGINT); progress belongs to the
+  person and follows them across servers. ``guild_membership`` only records where they were
+  seen, for per-server statistics.
+* Enumerations are short strings guarded by CHECK constraints (portable, no PostgreSQL enum
+  types to migrate).
+* Every timestamp is :class:`~bot.storage.db.UTCDateTime` (aware UTC on both backends).
+* Constraint names follow :data:`NAMING_CONVENTION` so migrations can address them.
+* ``question_log`` deliberately has no user column.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    false,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.storage.db import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: Number of quiz questions (answers are indexed 0..QUIZ_LENGTH-1).
+QUIZ_LENGTH = 6
+PHASES = (1, 2, 3, 4)
+MAX_ITEM_ID = 100
+MAX_INTENT_ID = 100
+MAX_URL = 500
+MAX_QUESTION = 500
+MAX_REASON = 200
+MAX_ERROR = 500
+
+# Surrogate keys: BIGINT on PostgreSQL, INTEGER (the rowid alias, autoincrementing) on SQLite.
+SurrogateKey = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}  # noqa: RUF012
+
+
+def _fk_member() -> ForeignKey:
+    return ForeignKey("member.id", ondelete="CASCADE")
+
+
+class Member(Base):
+    __tablename__ = "member"
+    __table_args__ = (
+        CheckConstraint("current_phase BETWEEN 1 AND 4", name="phase_range"),
+        CheckConstraint("phase_source IN ('quiz', 'chosen')", name="phase_source"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    current_phase: Mapped[int | None] = mapped_column(SmallInteger)
+    phase_source: Mapped[str | None] = mapped_column(String(10))
+    sharing: Mapped[bool] = mapped_column(Boolean, server_default=false())
+
+
+class GuildMembership(Base):
+    __tablename__ = "guild_membership"
+    __table_args__ = (Index(None, "guild_id"),)
+
+    member_id: Mapped[int] = mapped_column(BigInteger, _fk_member(), primary_key=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+
+
+class QuizAttempt(Base):
+    __tablename__ = "quiz_attempt"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'finished', 'abandoned')", name="status"),
+        CheckConstraint("phase BETWEEN 1 AND 4", name="phase_range"),
+        Index(None, "member_id", "started_at"),
+        # At most one open attempt per member: concurrent "start" cannot open two.
+        Index(
+            "uq_quiz_attempt_one_open",
+            "member_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigInteger, _fk_member())
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(10))
+    score: Mapped[int | None] = mapped_column(SmallInteger)
+    phase: Mapped[int | None] = mapped_column(SmallInteger)
+
+
+class QuizAnswer(Base):
+    __tablename__ = "quiz_answer"
+    __table_args__ = (
+        CheckConstraint(f"question_index BETWEEN 0 AND {QUIZ_LENGTH - 1}", name="index_range"),
+    )
+
+    attempt_id: Mapped[int] = mapped_column(
+        SurrogateKey,
+        ForeignKey("quiz_attempt.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
+    question_index: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    yes: Mapped[bool] = mapped_column(Boolean)
+    answered_at: Mapped[datetime]
+
+
+class ChecklistProgress(Base):
+    __tablename__ = "checklist_progress"
+    __table_args__ = (Index(None, "item_id", "done"),)
+
+    member_id: Mapped[int] = mapped_column(BigInteger, _fk_member(), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(MAX_ITEM_ID), primary_key=True)
+    done: Mapped[bool] = mapped_column(Boolean)
+    done_at: Mapped[datetime | None]
+    undone_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    evidence_url: Mapped[str | None] = mapped_column(String(MAX_URL))
+
+
+class ChecklistEvent(Base):
+    __tablename__ = "checklist_event"
+    __table_args__ = (
+        CheckConstraint("action IN ('done', 'undone')", name="action"),
+        Index(None, "member_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigInteger, _fk_member())
+    item_id: Mapped[str] = mapped_column(String(MAX_ITEM_ID))
+    action: Mapped[str] = mapped_column(String(10))
+    at: Mapped[datetime]
+
+
+class ReminderPref(Base):
+    __tablename__ = "reminder_pref"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+        CheckConstraint("hour BETWEEN 0 AND 23", name="hour_range"),
+        Index(None, "enabled", "next_due_utc"),
+    )
+
+    member_id: Mapped[int] = mapped_column(BigInteger, _fk_member(), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    weekday: Mapped[int] = mapped_column(SmallInteger)
+    hour: Mapped[int] = mapped_column(SmallInteger)
+    timezone: Mapped[str] = mapped_column(String(64))
+    next_due_utc: Mapped[datetime | None]
+    paused_reason: Mapped[str | None] = mapped_column(String(MAX_REASON))
+    last_sent_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class ReminderDelivery(Base):
+    __tablename__ = "reminder_delivery"
+    __table_args__ = (
+        UniqueConstraint("member_id", "period_key"),
+        CheckConstraint("status IN ('claimed', 'sent', 'failed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigInteger, _fk_member())
+    period_key: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(10))
+    claimed_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    error: Mapped[str | None] = mapped_column(String(MAX_ERROR))
+
+
+class QuestionLog(Base):
+    __tablename__ = "question_log"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('answered', 'ambiguous', 'unanswered')", name="outcome"),
+        Index(None, "created_at"),
+        Index(None, "guild_id", "outcome", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True)
+    text: Mapped[str] = mapped_column(String(MAX_QUESTION))
+    normalized: Mapped[str] = mapped_column(String(MAX_QUESTION))
+    outcome: Mapped[str] = mapped_column(String(12))
+    intent_id: Mapped[str | None] = mapped_column(String(MAX_INTENT_ID))
+    score: Mapped[float] = mapped_column(Float)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
+class AnswerFeedback(Base):
+    __tablename__ = "answer_feedback"
+
+    member_id: Mapped[int] = mapped_column(BigInteger, _fk_member(), primary_key=True)
+    intent_id: Mapped[str] = mapped_column(String(MAX_INTENT_ID), primary_key=True)
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+__all__ = [
+    "PHASES",
+    "QUIZ_LENGTH",
+    "AnswerFeedback",
+    "Base",
+    "ChecklistEvent",
+    "ChecklistProgress",
+    "GuildMembership",
+    "Member",
+    "QuestionLog",
+    "QuizAnswer",
+    "QuizAttempt",
+    "ReminderDelivery",
+    "ReminderPref",
+]

@@ -1,0 +1,74 @@
+"""Shared plumbing for the repositories: clock, dialect upserts, validation, member rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.db import Database, utcnow
+from bot.storage.errors import InvalidInput
+from bot.storage.models import PHASES, Member
+
+Clock = Callable[[], datetime]
+
+_MAX_BIGINT = 2**63 - 1
+
+
+class Repo:
+    """Base class: every repository shares the :class:`Database` and a clock (UTC now)."""
+
+    def __init__(self, db: Database, clock: Clock = utcnow) -> None:
+        self._db = db
+        self._clock = clock
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def insert(self, table: Any) -> Any:
+        """A dialect ``INSERT`` supporting ``on_conflict_do_update/do_nothing`` and ``excluded``."""
+        if self._db.is_postgres:
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    async def ensure_member(self, session: AsyncSession, user_id: int, now: datetime) -> None:
+        """Create the member row if missing (progress may arrive before any ``touch``)."""
+        stmt = (
+            self.insert(Member)
+            .values(id=user_id, created_at=now, last_seen_at=now, sharing=False)
+            .on_conflict_do_nothing(index_elements=[Member.id])
+        )
+        await session.execute(stmt)
+
+
+def check_id(value: object, what: str = "user id") -> int:
+    """Discord snowflakes: positive ints that fit a BIGINT."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _MAX_BIGINT:
+        raise InvalidInput(f"{what} must be a positive 64-bit integer, got {value!r}")
+    return value
+
+
+def check_optional_id(value: object, what: str = "guild id") -> int | None:
+    return None if value is None else check_id(value, what)
+
+
+def check_phase(phase: object) -> int:
+    if isinstance(phase, bool) or phase not in PHASES:
+        raise InvalidInput(f"phase must be one of {PHASES}, got {phase!r}")
+    assert isinstance(phase, int)
+    return phase
+
+
+def check_text_id(value: object, what: str, max_len: int) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > max_len:
+        raise InvalidInput(f"{what} must be a non-empty string of at most {max_len} characters")
+    return value
+
+
+def check_aware(value: object, what: str) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(f"{what} must be a timezone-aware datetime, got {value!r}")
+    return value

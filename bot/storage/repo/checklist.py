@@ -1,0 +1,260 @@
+"""Checklist progress: mark / unmark items (with evidence), activity, progress summaries.
+
+Items are addressed by the knowledge base's item ids. Stored progress for an id that left the
+knowledge base is kept (history) but no longer counts: :meth:`ChecklistRepo.summary` only
+counts the ids it is given, and :meth:`ChecklistRepo.orphaned_item_ids` lets ``kb check`` warn
+before a rename orphans stored progress.
+
+Concurrency: a mark/unmark first upserts the ``(member, item)`` row (``INSERT .. ON CONFLICT DO
+UPDATE .. RETURNING``), which creates it exactly once and locks it (row lock on PostgreSQL, the
+``BEGIN IMMEDIATE`` write lock on SQLite) while returning the previous state; the change and
+its ``checklist_event`` are then written under that lock. Concurrent calls therefore serialise
+per item: no duplicate rows, no lost update, and events record exactly the real transitions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.errors import InvalidInput
+from bot.storage.models import MAX_ITEM_ID, MAX_URL, ChecklistProgress, Member
+from bot.storage.models import ChecklistEvent as EventRow
+from bot.storage.records import ChecklistEvent, ItemState, Progress, ProgressSummary
+from bot.storage.repo._base import Repo, check_aware, check_id, check_text_id
+
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
+
+
+def validate_evidence_url(url: object) -> str:
+    """Return the cleaned URL or raise :class:`InvalidInput`.
+
+    Accepted: absolute ``http``/``https`` URLs of at most 500 characters with a real host name
+    (or IP address), no embedded credentials and no whitespace/control characters.
+    """
+    if not isinstance(url, str):
+        raise InvalidInput("evidence must be a link (http:// or https://)")
+    url = url.strip()
+    if not url:
+        raise InvalidInput("evidence link is empty")
+    if len(url) > MAX_URL:
+        raise InvalidInput(f"evidence link is longer than {MAX_URL} characters")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise InvalidInput("evidence link must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError on a bad port
+    except ValueError as exc:
+        raise InvalidInput(f"evidence link is not a valid URL: {exc}") from None
+    del port
+    if parts.scheme.lower() not in ("http", "https"):
+        raise InvalidInput("evidence link must start with http:// or https://")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidInput("evidence link must not contain a user name or password")
+    host = parts.hostname or ""
+    if not host:
+        raise InvalidInput("evidence link has no host name")
+    if ":" in host:  # IPv6 literal (urlsplit already checked the brackets)
+        return url
+    labels = host.rstrip(".").split(".")
+    if len(labels) < 2 or not all(_HOST_LABEL.match(label) for label in labels):
+        raise InvalidInput(f"evidence link has an invalid host name {host!r}")
+    return url
+
+
+def _state(row: ChecklistProgress) -> ItemState:
+    return ItemState(
+        item_id=row.item_id,
+        done=row.done,
+        done_at=row.done_at,
+        undone_at=row.undone_at,
+        updated_at=row.updated_at,
+        evidence_url=row.evidence_url,
+    )
+
+
+async def states_for(s: AsyncSession, user_id: int) -> dict[str, ItemState]:
+    rows = await s.scalars(
+        select(ChecklistProgress)
+        .where(ChecklistProgress.member_id == user_id)
+        .order_by(ChecklistProgress.item_id)
+    )
+    return {r.item_id: _state(r) for r in rows}
+
+
+async def events_for(
+    s: AsyncSession,
+    user_id: int,
+    limit: int | None = None,
+    item_ids: Iterable[str] | None = None,
+) -> list[ChecklistEvent]:
+    stmt = (
+        select(EventRow.item_id, EventRow.action, EventRow.at)
+        .where(EventRow.member_id == user_id)
+        .order_by(EventRow.at.desc(), EventRow.id.desc())
+    )
+    if item_ids is not None:
+        stmt = stmt.where(EventRow.item_id.in_(list(item_ids)))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = await s.execute(stmt)
+    return [ChecklistEvent(item_id=i, action=a, at=at) for i, a, at in rows]
+
+
+class ChecklistRepo(Repo):
+    async def mark(self, user_id: int, item_id: str, evidence_url: str | None = None) -> ItemState:
+        """Mark ``item_id`` done (optionally with an evidence link; a new link replaces the old)."""
+        check_id(user_id)
+        check_text_id(item_id, "item id", MAX_ITEM_ID)
+        url = None if evidence_url is None else validate_evidence_url(evidence_url)
+        return await self._set(user_id, item_id, True, url)
+
+    async def unmark(self, user_id: int, item_id: str) -> ItemState:
+        """Mark ``item_id`` not done (its evidence link is cleared)."""
+        check_id(user_id)
+        check_text_id(item_id, "item id", MAX_ITEM_ID)
+        return await self._set(user_id, item_id, False, None)
+
+    async def _set(self, user_id: int, item_id: str, done: bool, url: str | None) -> ItemState:
+        async def tx(s: AsyncSession) -> ItemState:
+            await self.ensure_member(s, user_id, self.now())
+            cp = ChecklistProgress
+            ins = self.insert(cp).values(
+                member_id=user_id, item_id=item_id, done=False, updated_at=self.now()
+            )
+            # Creates the row once, locks it, and returns the state before this call.
+            upsert = ins.on_conflict_do_update(
+                index_elements=[cp.member_id, cp.item_id],
+                set_={"updated_at": cp.updated_at},
+            ).returning(cp.done, cp.done_at, cp.undone_at, cp.updated_at, cp.evidence_url)
+            prev = (await s.execute(upsert)).one()
+            now = self.now()  # taken under the lock: event times follow the serial order
+            state = {
+                "done": prev.done,
+                "done_at": prev.done_at,
+                "undone_at": prev.undone_at,
+                "updated_at": prev.updated_at,
+                "evidence_url": prev.evidence_url,
+            }
+            changes: dict[str, object] = {}
+            changed = prev.done != done
+            if done:
+                if changed:
+                    changes.update(done=True, done_at=now)
+                if url is not None and url != prev.evidence_url:
+                    changes["evidence_url"] = url
+            elif changed:
+                changes.update(done=False, undone_at=now, evidence_url=None)
+            if changes:
+                changes["updated_at"] = now
+                await s.execute(
+                    update(cp)
+                    .where(cp.member_id == user_id, cp.item_id == item_id)
+                    .values(**changes)
+                )
+                state.update(changes)
+            if changed:
+                s.add(
+                    EventRow(
+                        member_id=user_id,
+                        item_id=item_id,
+                        action="done" if done else "undone",
+                        at=now,
+                    )
+                )
+                await s.flush()
+            return ItemState(item_id=item_id, **state)  # type: ignore[arg-type]
+
+        return await self._db.run(tx)
+
+    async def states(self, user_id: int) -> dict[str, ItemState]:
+        """Every stored item state of the member (including items no longer in the KB)."""
+        check_id(user_id)
+        return await self._db.run(lambda s: states_for(s, user_id), readonly=True)
+
+    async def recent(self, user_id: int, limit: int = 5) -> list[ChecklistEvent]:
+        """The member's latest done/undone events, newest first."""
+        check_id(user_id)
+        return await self._db.run(lambda s: events_for(s, user_id, limit), readonly=True)
+
+    async def done_since(self, user_id: int, since: datetime) -> list[str]:
+        """Items currently done that were (last) marked done at or after ``since``."""
+        check_id(user_id)
+        check_aware(since, "since")
+
+        async def tx(s: AsyncSession) -> list[str]:
+            rows = await s.scalars(
+                select(ChecklistProgress.item_id)
+                .where(
+                    ChecklistProgress.member_id == user_id,
+                    ChecklistProgress.done.is_(True),
+                    ChecklistProgress.done_at >= since,
+                )
+                .order_by(ChecklistProgress.done_at, ChecklistProgress.item_id)
+            )
+            return list(rows)
+
+        return await self._db.run(tx, readonly=True)
+
+    async def summary(
+        self,
+        user_id: int,
+        items_by_phase: Mapping[int, Sequence[str]],
+        recent_limit: int = 5,
+    ) -> ProgressSummary:
+        """Per phase and overall ``(done, total)`` over the given item ids, plus recent activity.
+
+        Only ids present in ``items_by_phase`` count (an id listed in two phases counts in
+        each phase but once overall); events of unknown ids are left out of ``recent``.
+        """
+        check_id(user_id)
+        valid = {i for ids in items_by_phase.values() for i in ids}
+
+        async def tx(s: AsyncSession) -> ProgressSummary:
+            phase = await s.scalar(select(Member.current_phase).where(Member.id == user_id))
+            done_ids = set(
+                await s.scalars(
+                    select(ChecklistProgress.item_id).where(
+                        ChecklistProgress.member_id == user_id,
+                        ChecklistProgress.done.is_(True),
+                    )
+                )
+            )
+            recent = await events_for(s, user_id, recent_limit, sorted(valid)) if valid else []
+            per_phase = {
+                p: Progress(done=len(set(ids) & done_ids), total=len(set(ids)))
+                for p, ids in sorted(items_by_phase.items())
+            }
+            overall = Progress(done=len(valid & done_ids), total=len(valid))
+            return ProgressSummary(
+                user_id=user_id,
+                current_phase=phase,
+                per_phase=per_phase,
+                overall=overall,
+                recent=tuple(recent),
+            )
+
+        return await self._db.run(tx, readonly=True)
+
+    async def orphaned_item_ids(self, valid_ids: Iterable[str]) -> dict[str, int]:
+        """Stored item ids missing from ``valid_ids`` -> how many members have them done.
+
+        For ``mentorbot kb check``: renaming an item id would orphan that progress.
+        """
+        valid = set(valid_ids)
+
+        async def tx(s: AsyncSession) -> dict[str, int]:
+            rows = await s.execute(
+                select(ChecklistProgress.item_id, func.count())
+                .where(ChecklistProgress.done.is_(True))
+                .group_by(ChecklistProgress.item_id)
+                .order_by(ChecklistProgress.item_id)
+            )
+            return {item: n for item, n in rows if item not in valid}
+
+        return await self._db.run(tx, readonly=True)

@@ -1,0 +1,110 @@
+"""Members (the Discord user; progress follows them across servers) and where they were seen."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.errors import InvalidInput, NotFound
+from bot.storage.models import GuildMembership, Member
+from bot.storage.records import MemberRecord
+from bot.storage.repo._base import Repo, check_id, check_optional_id, check_phase
+
+_SOURCES = ("quiz", "chosen")
+
+
+async def load_member(session: AsyncSession, user_id: int) -> MemberRecord | None:
+    row = await session.get(Member, user_id, populate_existing=True)
+    if row is None:
+        return None
+    guilds = await session.scalars(
+        select(GuildMembership.guild_id)
+        .where(GuildMembership.member_id == user_id)
+        .order_by(GuildMembership.guild_id)
+    )
+    return MemberRecord(
+        user_id=row.id,
+        created_at=row.created_at,
+        last_seen_at=row.last_seen_at,
+        current_phase=row.current_phase,
+        phase_source=row.phase_source,  # type: ignore[arg-type]
+        sharing=row.sharing,
+        guild_ids=tuple(guilds),
+    )
+
+
+class MembersRepo(Repo):
+    async def touch(self, user_id: int, guild_id: int | None = None) -> MemberRecord:
+        """Record that the member was seen now (in ``guild_id``, if given); create if new."""
+        check_id(user_id)
+        check_optional_id(guild_id)
+        now = self.now()
+
+        async def tx(s: AsyncSession) -> MemberRecord:
+            ins = self.insert(Member).values(
+                id=user_id, created_at=now, last_seen_at=now, sharing=False
+            )
+            await s.execute(
+                ins.on_conflict_do_update(
+                    index_elements=[Member.id],
+                    set_={"last_seen_at": ins.excluded.last_seen_at},
+                )
+            )
+            if guild_id is not None:
+                gins = self.insert(GuildMembership).values(
+                    member_id=user_id, guild_id=guild_id, first_seen=now, last_seen=now
+                )
+                await s.execute(
+                    gins.on_conflict_do_update(
+                        index_elements=[GuildMembership.member_id, GuildMembership.guild_id],
+                        set_={"last_seen": gins.excluded.last_seen},
+                    )
+                )
+            record = await load_member(s, user_id)
+            assert record is not None
+            return record
+
+        return await self._db.run(tx)
+
+    async def get(self, user_id: int) -> MemberRecord | None:
+        check_id(user_id)
+        return await self._db.run(lambda s: load_member(s, user_id), readonly=True)
+
+    async def set_phase(
+        self, user_id: int, phase: int | None, source: str = "chosen"
+    ) -> MemberRecord:
+        """Set (or with ``phase=None`` clear) the member's current phase."""
+        check_id(user_id)
+        if phase is not None:
+            check_phase(phase)
+        if source not in _SOURCES:
+            raise InvalidInput(f"phase source must be one of {_SOURCES}, got {source!r}")
+        now = self.now()
+
+        async def tx(s: AsyncSession) -> MemberRecord:
+            await self.ensure_member(s, user_id, now)
+            await s.execute(
+                update(Member)
+                .where(Member.id == user_id)
+                .values(current_phase=phase, phase_source=None if phase is None else source)
+            )
+            record = await load_member(s, user_id)
+            assert record is not None
+            return record
+
+        return await self._db.run(tx)
+
+    async def set_sharing(self, user_id: int, on: bool) -> MemberRecord:
+        """Opt in/out of sharing progress with the server."""
+        check_id(user_id)
+        now = self.now()
+
+        async def tx(s: AsyncSession) -> MemberRecord:
+            await self.ensure_member(s, user_id, now)
+            await s.execute(update(Member).where(Member.id == user_id).values(sharing=bool(on)))
+            record = await load_member(s, user_id)
+            if record is None:  # pragma: no cover - just inserted
+                raise NotFound(f"member {user_id}")
+            return record
+
+        return await self._db.run(tx)

@@ -1,0 +1,186 @@
+"""Question log (for the unanswered-questions review) and helpful / not-helpful feedback.
+
+The question log is anonymous by design: it stores the text (truncated to 500 characters), the
+outcome, the best intent and score, the server and the time — never who asked. Which questions
+get logged (by default only those without a confident answer) is the caller's policy
+(``Settings.log_all_questions``); retention is :meth:`QuestionsRepo.purge`
+(``Settings.question_log_days``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.errors import InvalidInput
+from bot.storage.models import MAX_INTENT_ID, MAX_QUESTION, AnswerFeedback, QuestionLog
+from bot.storage.repo._base import Repo, check_id, check_optional_id, check_text_id
+
+OUTCOMES = ("answered", "ambiguous", "unanswered")
+#: what "unanswered" means for the review: no confident answer was given
+UNANSWERED_OUTCOMES: tuple[str, ...] = ("unanswered", "ambiguous")
+
+_SPACES = re.compile(r"\s+")
+_TRAILING = re.compile(r"[\s?!.…,;:]+$")
+
+
+def normalize_question(text: str) -> str:
+    """Grouping key: NFKC, case-folded, whitespace collapsed, trailing punctuation dropped."""
+    t = unicodedata.normalize("NFKC", text).casefold()
+    t = _SPACES.sub(" ", t).strip()
+    return (_TRAILING.sub("", t) or t)[:MAX_QUESTION]
+
+
+async def top_unanswered_for(
+    s: AsyncSession,
+    *,
+    guild_id: int | None,
+    limit: int,
+    since: object | None,
+    outcomes: Sequence[str],
+) -> list[tuple[str, int]]:
+    n = func.count().label("n")
+    stmt = (
+        select(QuestionLog.normalized, n)
+        .where(QuestionLog.outcome.in_(list(outcomes)))
+        .group_by(QuestionLog.normalized)
+        .order_by(n.desc(), QuestionLog.normalized)
+        .limit(limit)
+    )
+    if guild_id is not None:
+        stmt = stmt.where(QuestionLog.guild_id == guild_id)
+    if since is not None:
+        stmt = stmt.where(QuestionLog.created_at >= since)
+    rows = await s.execute(stmt)
+    return [(text, int(count)) for text, count in rows]
+
+
+class QuestionsRepo(Repo):
+    async def log(
+        self,
+        text: str,
+        outcome: str,
+        intent_id: str | None,
+        score: float,
+        guild_id: int | None = None,
+    ) -> int:
+        """Log one question (no user id is ever stored); returns the log row id."""
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInput("question text is empty")
+        if outcome not in OUTCOMES:
+            raise InvalidInput(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
+        if intent_id is not None:
+            check_text_id(intent_id, "intent id", MAX_INTENT_ID)
+        try:
+            score = float(score)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"score must be a number, got {score!r}") from None
+        if not math.isfinite(score):
+            raise InvalidInput(f"score must be finite, got {score!r}")
+        check_optional_id(guild_id)
+        clean = text.strip()[:MAX_QUESTION]
+        row = QuestionLog(
+            text=clean,
+            normalized=normalize_question(clean),
+            outcome=outcome,
+            intent_id=intent_id,
+            score=score,
+            guild_id=guild_id,
+            created_at=self.now(),
+        )
+
+        async def tx(s: AsyncSession) -> int:
+            s.add(row)
+            await s.flush()
+            return row.id
+
+        return await self._db.run(tx)
+
+    async def feedback(
+        self, user_id: int, intent_id: str, helpful: bool, guild_id: int | None = None
+    ) -> None:
+        """Record helpful / not helpful for an answer; a second vote replaces the first."""
+        check_id(user_id)
+        check_text_id(intent_id, "intent id", MAX_INTENT_ID)
+        check_optional_id(guild_id)
+        now = self.now()
+
+        async def tx(s: AsyncSession) -> None:
+            await self.ensure_member(s, user_id, now)
+            ins = self.insert(AnswerFeedback).values(
+                member_id=user_id,
+                intent_id=intent_id,
+                helpful=bool(helpful),
+                guild_id=guild_id,
+                created_at=now,
+                updated_at=now,
+            )
+            await s.execute(
+                ins.on_conflict_do_update(
+                    index_elements=[AnswerFeedback.member_id, AnswerFeedback.intent_id],
+                    set_={
+                        "helpful": ins.excluded.helpful,
+                        "guild_id": ins.excluded.guild_id,
+                        "updated_at": ins.excluded.updated_at,
+                    },
+                )
+            )
+
+        await self._db.run(tx)
+
+    async def feedback_counts(self, intent_id: str | None = None) -> dict[str, tuple[int, int]]:
+        """intent id -> (helpful, not helpful) vote counts."""
+
+        async def tx(s: AsyncSession) -> dict[str, tuple[int, int]]:
+            stmt = select(AnswerFeedback.intent_id, AnswerFeedback.helpful, func.count()).group_by(
+                AnswerFeedback.intent_id, AnswerFeedback.helpful
+            )
+            if intent_id is not None:
+                stmt = stmt.where(AnswerFeedback.intent_id == intent_id)
+            out: dict[str, list[int]] = {}
+            for intent, helpful, count in await s.execute(stmt):
+                out.setdefault(intent, [0, 0])[0 if helpful else 1] += int(count)
+            return {k: (v[0], v[1]) for k, v in sorted(out.items())}
+
+        return await self._db.run(tx, readonly=True)
+
+    async def top_unanswered(
+        self,
+        guild_id: int | None = None,
+        limit: int = 10,
+        since_days: int | None = None,
+        outcomes: Sequence[str] = UNANSWERED_OUTCOMES,
+    ) -> list[tuple[str, int]]:
+        """Most frequent questions without a confident answer: ``[(normalised text, count)]``.
+
+        Grouped by :func:`normalize_question`; most frequent first (ties alphabetical).
+        """
+        check_optional_id(guild_id)
+        if any(o not in OUTCOMES for o in outcomes):
+            raise InvalidInput(f"outcomes must be among {OUTCOMES}")
+        since = None if since_days is None else self.now() - timedelta(days=since_days)
+
+        async def tx(s: AsyncSession) -> list[tuple[str, int]]:
+            return await top_unanswered_for(
+                s, guild_id=guild_id, limit=limit, since=since, outcomes=outcomes
+            )
+
+        return await self._db.run(tx, readonly=True)
+
+    async def purge(self, older_than_days: int) -> int:
+        """Delete logged questions older than ``older_than_days``; returns how many."""
+        if isinstance(older_than_days, bool) or older_than_days < 0:
+            raise InvalidInput("older_than_days must be >= 0")
+        cutoff = self.now() - timedelta(days=older_than_days)
+
+        async def tx(s: AsyncSession) -> int:
+            result = await s.execute(delete(QuestionLog).where(QuestionLog.created_at < cutoff))
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+        return await self._db.run(tx)

@@ -1,0 +1,255 @@
+"""Placement quiz attempts: start / resume / answer / go back / finish, with full history.
+
+Invariants (enforced here and by the schema):
+
+* at most one ``open`` attempt per member (partial unique index), so a second "start" resumes;
+* answers are stored per question index and always form a prefix ``0..n-1``;
+* only the attempt's owner may answer, go back or finish it, and only while it is open;
+* a retake (``start(restart=True)``) marks the open attempt ``abandoned`` and keeps it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.errors import Conflict, InvalidInput, NotFound
+from bot.storage.models import QUIZ_LENGTH, Member, QuizAnswer, QuizAttempt
+from bot.storage.records import QuizAttemptRecord
+from bot.storage.repo._base import Repo, check_id, check_phase
+
+
+def _record(att: QuizAttempt, answers: Sequence[bool]) -> QuizAttemptRecord:
+    return QuizAttemptRecord(
+        id=att.id,
+        user_id=att.member_id,
+        status=att.status,  # type: ignore[arg-type]
+        answers=tuple(answers),
+        started_at=att.started_at,
+        finished_at=att.finished_at,
+        score=att.score,
+        phase=att.phase,
+    )
+
+
+async def _answers(s: AsyncSession, attempt_id: int) -> list[bool]:
+    rows = await s.scalars(
+        select(QuizAnswer.yes)
+        .where(QuizAnswer.attempt_id == attempt_id)
+        .order_by(QuizAnswer.question_index)
+    )
+    return list(rows)
+
+
+async def attempts_for(s: AsyncSession, user_id: int) -> list[QuizAttemptRecord]:
+    """Every attempt of ``user_id``, newest first, with answers (also used by export)."""
+    atts = list(
+        await s.scalars(
+            select(QuizAttempt)
+            .where(QuizAttempt.member_id == user_id)
+            .order_by(QuizAttempt.started_at.desc(), QuizAttempt.id.desc())
+        )
+    )
+    if not atts:
+        return []
+    by_attempt: dict[int, list[bool]] = defaultdict(list)
+    rows = await s.execute(
+        select(QuizAnswer.attempt_id, QuizAnswer.yes)
+        .join(QuizAttempt, QuizAttempt.id == QuizAnswer.attempt_id)
+        .where(QuizAttempt.member_id == user_id)
+        .order_by(QuizAnswer.attempt_id, QuizAnswer.question_index)
+    )
+    for attempt_id, yes in rows:
+        by_attempt[attempt_id].append(yes)
+    return [_record(a, by_attempt[a.id]) for a in atts]
+
+
+class QuizRepo(Repo):
+    async def _open_attempt(self, s: AsyncSession, user_id: int) -> QuizAttempt | None:
+        return await s.scalar(
+            select(QuizAttempt)
+            .where(QuizAttempt.member_id == user_id, QuizAttempt.status == "open")
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+
+    async def _owned(self, s: AsyncSession, attempt_id: int, user_id: int) -> QuizAttempt:
+        """Load and lock the attempt; NotFound if missing, Conflict if someone else's."""
+        att = await s.scalar(
+            select(QuizAttempt)
+            .where(QuizAttempt.id == attempt_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if att is None:
+            raise NotFound(f"quiz attempt {attempt_id} not found")
+        if att.member_id != user_id:
+            raise Conflict(f"quiz attempt {attempt_id} belongs to another member")
+        return att
+
+    async def start(self, user_id: int, restart: bool = False) -> QuizAttemptRecord:
+        """Resume the open attempt, or open a new one (``restart`` abandons the open one)."""
+        check_id(user_id)
+        now = self.now()
+
+        async def tx(s: AsyncSession) -> QuizAttemptRecord:
+            await self.ensure_member(s, user_id, now)
+            for _ in range(3):
+                current = await self._open_attempt(s, user_id)
+                if current is not None and not restart:
+                    return _record(current, await _answers(s, current.id))
+                if current is not None:
+                    current.status = "abandoned"
+                    current.finished_at = now
+                    await s.flush()
+                att = QuizAttempt(member_id=user_id, started_at=now, status="open")
+                try:
+                    async with s.begin_nested():
+                        s.add(att)
+                except sa_exc.IntegrityError:
+                    # Another process opened one concurrently: resume that one.
+                    current = await self._open_attempt(s, user_id)
+                    if current is not None:
+                        return _record(current, await _answers(s, current.id))
+                    continue
+                return _record(att, [])
+            raise Conflict("could not open a quiz attempt (concurrent restarts); try again")
+
+        return await self._db.run(tx)
+
+    async def current(self, user_id: int) -> QuizAttemptRecord | None:
+        """The open attempt of ``user_id``, if any."""
+        check_id(user_id)
+
+        async def tx(s: AsyncSession) -> QuizAttemptRecord | None:
+            att = await s.scalar(
+                select(QuizAttempt).where(
+                    QuizAttempt.member_id == user_id, QuizAttempt.status == "open"
+                )
+            )
+            return None if att is None else _record(att, await _answers(s, att.id))
+
+        return await self._db.run(tx, readonly=True)
+
+    async def get(self, attempt_id: int) -> QuizAttemptRecord:
+        async def tx(s: AsyncSession) -> QuizAttemptRecord:
+            att = await s.get(QuizAttempt, attempt_id)
+            if att is None:
+                raise NotFound(f"quiz attempt {attempt_id} not found")
+            return _record(att, await _answers(s, att.id))
+
+        return await self._db.run(tx, readonly=True)
+
+    async def answer(
+        self, attempt_id: int, user_id: int, question_index: int, yes: bool
+    ) -> QuizAttemptRecord:
+        """Answer question ``question_index`` (must be the next one).
+
+        Re-answering the last answered question (a double click) returns the state unchanged;
+        skipping ahead or re-answering an earlier question raises :class:`Conflict`.
+        """
+        check_id(user_id)
+        if isinstance(question_index, bool) or question_index not in range(QUIZ_LENGTH):
+            raise InvalidInput(
+                f"question index must be 0..{QUIZ_LENGTH - 1}, got {question_index!r}"
+            )
+        now = self.now()
+
+        async def tx(s: AsyncSession) -> QuizAttemptRecord:
+            att = await self._owned(s, attempt_id, user_id)
+            if att.status != "open":
+                raise Conflict(f"quiz attempt {attempt_id} is {att.status}")
+            answers = await _answers(s, attempt_id)
+            n = len(answers)
+            if question_index == n:
+                stmt = (
+                    self.insert(QuizAnswer)
+                    .values(
+                        attempt_id=attempt_id,
+                        question_index=question_index,
+                        yes=bool(yes),
+                        answered_at=now,
+                    )
+                    .on_conflict_do_nothing(
+                        index_elements=[QuizAnswer.attempt_id, QuizAnswer.question_index]
+                    )
+                )
+                await s.execute(stmt)
+                answers = await _answers(s, attempt_id)
+            elif question_index == n - 1:
+                pass  # double click: already answered, state unchanged
+            elif question_index > n:
+                raise Conflict(f"question {question_index} cannot be answered before question {n}")
+            else:
+                raise Conflict(
+                    f"question {question_index} was already answered; go back to change it"
+                )
+            return _record(att, answers)
+
+        return await self._db.run(tx)
+
+    async def back(self, attempt_id: int, user_id: int) -> QuizAttemptRecord:
+        """Drop the last answer (no-op at the first question)."""
+        check_id(user_id)
+
+        async def tx(s: AsyncSession) -> QuizAttemptRecord:
+            att = await self._owned(s, attempt_id, user_id)
+            if att.status != "open":
+                raise Conflict(f"quiz attempt {attempt_id} is {att.status}")
+            last = await s.scalar(
+                select(func.max(QuizAnswer.question_index)).where(
+                    QuizAnswer.attempt_id == attempt_id
+                )
+            )
+            if last is not None:
+                await s.execute(
+                    delete(QuizAnswer).where(
+                        QuizAnswer.attempt_id == attempt_id, QuizAnswer.question_index == last
+                    )
+                )
+            return _record(att, await _answers(s, attempt_id))
+
+        return await self._db.run(tx)
+
+    async def finish(self, attempt_id: int, user_id: int, phase: int) -> QuizAttemptRecord:
+        """Close a complete attempt: score = number of "yes"; sets the member's phase (quiz).
+
+        Finishing an already finished attempt returns it unchanged (double click).
+        """
+        check_id(user_id)
+        check_phase(phase)
+        now = self.now()
+
+        async def tx(s: AsyncSession) -> QuizAttemptRecord:
+            att = await self._owned(s, attempt_id, user_id)
+            answers = await _answers(s, attempt_id)
+            if att.status == "finished":
+                return _record(att, answers)
+            if att.status != "open":
+                raise Conflict(f"quiz attempt {attempt_id} is {att.status}")
+            if len(answers) < QUIZ_LENGTH:
+                raise Conflict(
+                    f"quiz attempt {attempt_id} has {len(answers)} of {QUIZ_LENGTH} answers"
+                )
+            att.status = "finished"
+            att.finished_at = now
+            att.score = sum(answers)
+            att.phase = phase
+            await s.execute(
+                update(Member)
+                .where(Member.id == user_id)
+                .values(current_phase=phase, phase_source="quiz")
+            )
+            await s.flush()
+            return _record(att, answers)
+
+        return await self._db.run(tx)
+
+    async def history(self, user_id: int) -> list[QuizAttemptRecord]:
+        """Every attempt (open, finished, abandoned), newest first."""
+        check_id(user_id)
+        return await self._db.run(lambda s: attempts_for(s, user_id), readonly=True)

@@ -1,0 +1,330 @@
+"""Reminder preferences and the delivery guard that makes a reminder go out once.
+
+Preferences: opted in, weekday (Monday = 0), local hour, IANA time zone, the next due time in
+UTC (computed by the caller, ``bot.reminders``), and a pause reason (e.g. DMs closed).
+
+Deliveries (for the dispatcher): one ``reminder_delivery`` row per member per period
+(``UNIQUE(member_id, period_key)``).
+
+* :meth:`RemindersRepo.claim` inserts that row (``status='claimed'`` with a lease). If the row
+  exists, it is re-claimed only if it is ``claimed`` or ``failed`` and its lease has expired —
+  one conditional ``UPDATE .. WHERE lease_until < now`` that a single process can win (row lock
+  on PostgreSQL, the database write lock on SQLite). A ``sent`` delivery is never claimed
+  again.
+* :meth:`RemindersRepo.mark_sent` closes it and advances the preference's ``next_due_utc``.
+* :meth:`RemindersRepo.mark_failed` records the error; with ``retry_at`` it may be re-claimed
+  from then on, without it the failure is final for that period.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.errors import InvalidInput, NotFound
+from bot.storage.models import MAX_ERROR, MAX_REASON, ReminderDelivery, ReminderPref
+from bot.storage.records import DeliveryClaim, DeliveryRecord, ReminderPrefRecord
+from bot.storage.repo._base import Repo, check_aware, check_id, check_optional_id
+
+
+def _pref(row: ReminderPref) -> ReminderPrefRecord:
+    return ReminderPrefRecord(
+        user_id=row.member_id,
+        enabled=row.enabled,
+        weekday=row.weekday,
+        hour=row.hour,
+        timezone=row.timezone,
+        next_due_utc=row.next_due_utc,
+        paused_reason=row.paused_reason,
+        last_sent_at=row.last_sent_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _delivery(row: ReminderDelivery) -> DeliveryRecord:
+    return DeliveryRecord(
+        id=row.id,
+        user_id=row.member_id,
+        period_key=row.period_key,
+        status=row.status,  # type: ignore[arg-type]
+        claimed_at=row.claimed_at,
+        lease_until=row.lease_until,
+        sent_at=row.sent_at,
+        attempts=row.attempts,
+        error=row.error,
+    )
+
+
+def validate_timezone(name: object) -> str:
+    if not isinstance(name, str) or not name or len(name) > 64:
+        raise InvalidInput(f"unknown time zone {name!r}")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"unknown time zone {name!r} (use an IANA name like Europe/Paris)"
+        ) from None
+    return name
+
+
+async def deliveries_for(s: AsyncSession, user_id: int) -> list[DeliveryRecord]:
+    rows = await s.scalars(
+        select(ReminderDelivery)
+        .where(ReminderDelivery.member_id == user_id)
+        .order_by(ReminderDelivery.claimed_at, ReminderDelivery.id)
+    )
+    return [_delivery(r) for r in rows]
+
+
+async def pref_for(s: AsyncSession, user_id: int) -> ReminderPrefRecord | None:
+    row = await s.get(ReminderPref, user_id, populate_existing=True)
+    return None if row is None else _pref(row)
+
+
+class RemindersRepo(Repo):
+    # -- preferences ----------------------------------------------------------------------------
+
+    async def get(self, user_id: int) -> ReminderPrefRecord | None:
+        check_id(user_id)
+        return await self._db.run(lambda s: pref_for(s, user_id), readonly=True)
+
+    async def set(
+        self,
+        user_id: int,
+        *,
+        enabled: bool,
+        weekday: int,
+        hour: int,
+        timezone: str,
+        next_due_utc: datetime | None,
+    ) -> ReminderPrefRecord:
+        """Create or replace the preferences (this also clears any pause)."""
+        check_id(user_id)
+        if isinstance(weekday, bool) or weekday not in range(7):
+            raise InvalidInput(f"weekday must be 0 (Monday) .. 6 (Sunday), got {weekday!r}")
+        if isinstance(hour, bool) or hour not in range(24):
+            raise InvalidInput(f"hour must be 0..23, got {hour!r}")
+        validate_timezone(timezone)
+        if next_due_utc is not None:
+            check_aware(next_due_utc, "next_due_utc")
+        now = self.now()
+        values = {
+            "enabled": bool(enabled),
+            "weekday": weekday,
+            "hour": hour,
+            "timezone": timezone,
+            "next_due_utc": next_due_utc,
+            "paused_reason": None,
+            "updated_at": now,
+        }
+
+        async def tx(s: AsyncSession) -> ReminderPrefRecord:
+            await self.ensure_member(s, user_id, now)
+            ins = self.insert(ReminderPref).values(member_id=user_id, **values)
+            await s.execute(
+                ins.on_conflict_do_update(index_elements=[ReminderPref.member_id], set_=values)
+            )
+            record = await pref_for(s, user_id)
+            assert record is not None
+            return record
+
+        return await self._db.run(tx)
+
+    async def _update(self, user_id: int, **values: object) -> ReminderPrefRecord | None:
+        async def tx(s: AsyncSession) -> ReminderPrefRecord | None:
+            result = await s.execute(
+                update(ReminderPref)
+                .where(ReminderPref.member_id == user_id)
+                .values(updated_at=self.now(), **values)
+            )
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                return None
+            return await pref_for(s, user_id)
+
+        return await self._db.run(tx)
+
+    async def pause(self, user_id: int, reason: str) -> ReminderPrefRecord:
+        """Stop reminding until the member sets preferences again (e.g. DMs closed)."""
+        check_id(user_id)
+        reason = (str(reason).strip() or "paused")[:MAX_REASON]
+        record = await self._update(user_id, paused_reason=reason)
+        if record is None:
+            raise NotFound(f"member {user_id} has no reminder preferences")
+        return record
+
+    async def resume(self, user_id: int) -> ReminderPrefRecord:
+        """Clear the pause reason."""
+        check_id(user_id)
+        record = await self._update(user_id, paused_reason=None)
+        if record is None:
+            raise NotFound(f"member {user_id} has no reminder preferences")
+        return record
+
+    async def disable(self, user_id: int) -> ReminderPrefRecord | None:
+        """Opt out (keeps weekday/hour/zone for a later opt-in); ``None`` if never set."""
+        check_id(user_id)
+        return await self._update(user_id, enabled=False)
+
+    # -- dispatcher -----------------------------------------------------------------------------
+
+    async def due_batch(
+        self, now: datetime, limit: int, after_member_id: int | None = None
+    ) -> list[ReminderPrefRecord]:
+        """Enabled, unpaused preferences with ``next_due_utc <= now``, by member id.
+
+        Keyset pagination: pass the last ``user_id`` of a batch as ``after_member_id``.
+        """
+        check_aware(now, "now")
+        check_optional_id(after_member_id, "after_member_id")
+        if limit < 1:
+            raise InvalidInput("limit must be at least 1")
+
+        async def tx(s: AsyncSession) -> list[ReminderPrefRecord]:
+            stmt = (
+                select(ReminderPref)
+                .where(
+                    ReminderPref.enabled.is_(True),
+                    ReminderPref.next_due_utc <= now,
+                    ReminderPref.paused_reason.is_(None),
+                )
+                .order_by(ReminderPref.member_id)
+                .limit(limit)
+            )
+            if after_member_id is not None:
+                stmt = stmt.where(ReminderPref.member_id > after_member_id)
+            return [_pref(r) for r in await s.scalars(stmt)]
+
+        return await self._db.run(tx, readonly=True)
+
+    async def claim(
+        self, user_id: int, period_key: str, now: datetime, lease_seconds: float
+    ) -> DeliveryClaim | None:
+        """Claim the delivery of ``period_key`` for ``user_id``; ``None`` if not ours to send.
+
+        ``None`` means it was sent already, failed for good, or another process holds an
+        unexpired lease. Safe under concurrency: at most one caller gets the claim.
+        """
+        check_id(user_id)
+        if not isinstance(period_key, str) or not period_key or len(period_key) > 32:
+            raise InvalidInput("period key must be a non-empty string of at most 32 characters")
+        check_aware(now, "now")
+        if lease_seconds <= 0:
+            raise InvalidInput("lease_seconds must be positive")
+        lease = now + timedelta(seconds=lease_seconds)
+        rd = ReminderDelivery
+
+        async def tx(s: AsyncSession) -> DeliveryClaim | None:
+            ins = (
+                self.insert(rd)
+                .values(
+                    member_id=user_id,
+                    period_key=period_key,
+                    status="claimed",
+                    claimed_at=now,
+                    lease_until=lease,
+                    attempts=1,
+                )
+                .on_conflict_do_nothing(index_elements=[rd.member_id, rd.period_key])
+                .returning(rd.id, rd.attempts)
+            )
+            try:
+                row = (await s.execute(ins)).first()
+            except sa_exc.IntegrityError:
+                raise NotFound(f"member {user_id} not found") from None
+            if row is None:
+                upd = (
+                    update(rd)
+                    .where(
+                        rd.member_id == user_id,
+                        rd.period_key == period_key,
+                        rd.status.in_(("claimed", "failed")),
+                        rd.lease_until.is_not(None),
+                        rd.lease_until < now,
+                    )
+                    .values(
+                        status="claimed",
+                        claimed_at=now,
+                        lease_until=lease,
+                        attempts=rd.attempts + 1,
+                        error=None,
+                    )
+                    .returning(rd.id, rd.attempts)
+                )
+                row = (await s.execute(upd)).first()
+            if row is None:
+                return None
+            return DeliveryClaim(
+                delivery_id=row.id,
+                user_id=user_id,
+                period_key=period_key,
+                attempts=row.attempts,
+                claimed_at=now,
+                lease_until=lease,
+            )
+
+        return await self._db.run(tx)
+
+    async def mark_sent(
+        self, delivery_id: int, now: datetime, next_due_utc: datetime | None
+    ) -> DeliveryRecord:
+        """The reminder went out: close the delivery, record it and schedule the next one."""
+        check_aware(now, "now")
+        if next_due_utc is not None:
+            check_aware(next_due_utc, "next_due_utc")
+
+        async def tx(s: AsyncSession) -> DeliveryRecord:
+            row = await s.get(ReminderDelivery, delivery_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"reminder delivery {delivery_id} not found")
+            row.status = "sent"
+            row.sent_at = now
+            row.error = None
+            await s.execute(
+                update(ReminderPref)
+                .where(ReminderPref.member_id == row.member_id)
+                .values(last_sent_at=now, next_due_utc=next_due_utc, updated_at=now)
+            )
+            await s.flush()
+            return _delivery(row)
+
+        return await self._db.run(tx)
+
+    async def mark_failed(
+        self, delivery_id: int, error: str, retry_at: datetime | None = None
+    ) -> DeliveryRecord:
+        """Record a failed send; re-claimable from ``retry_at`` on, or never if ``None``.
+
+        A delivery already marked sent (by a process that re-claimed it) stays sent.
+        """
+        if retry_at is not None:
+            check_aware(retry_at, "retry_at")
+
+        async def tx(s: AsyncSession) -> DeliveryRecord:
+            row = await s.get(ReminderDelivery, delivery_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"reminder delivery {delivery_id} not found")
+            if row.status != "sent":
+                row.status = "failed"
+                row.error = (str(error).strip() or "failed")[:MAX_ERROR]
+                row.lease_until = retry_at
+                await s.flush()
+            return _delivery(row)
+
+        return await self._db.run(tx)
+
+    async def delivery(self, delivery_id: int) -> DeliveryRecord:
+        async def tx(s: AsyncSession) -> DeliveryRecord:
+            row = await s.get(ReminderDelivery, delivery_id)
+            if row is None:
+                raise NotFound(f"reminder delivery {delivery_id} not found")
+            return _delivery(row)
+
+        return await self._db.run(tx, readonly=True)
+
+    async def deliveries(self, user_id: int) -> list[DeliveryRecord]:
+        check_id(user_id)
+        return await self._db.run(lambda s: deliveries_for(s, user_id), readonly=True)
