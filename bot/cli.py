@@ -1,13 +1,55 @@
-"""The ``mentorbot`` command line: one sub-command per job, each a thin call into the package."""
+"""The ``mentorbot`` command line: one sub-command per job, each a thin call into the package.
+
+    mentorbot chat        the mentor in a terminal (SQLite by default, no Discord needed)
+    mentorbot ask "Q"     match one question (--json, --batch FILE --json)
+    mentorbot kb check    validate knowledge/ ; kb list [--json]
+    mentorbot db upgrade|downgrade|current
+    mentorbot run         the Discord bot ; sync ; invite-url ; reminders run-once
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import logging
 import sys
 from pathlib import Path
 
-from bot.knowledge.loader import KnowledgeError, load_knowledge
+from pydantic import ValidationError
+
+from bot.config import Settings
+from bot.knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge
+
+log = logging.getLogger("mentorbot")
+
+
+class CliError(Exception):
+    """One clear line for the operator; the CLI prints it and exits non-zero."""
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    if getattr(args, "db", None):
+        overrides["database_url"] = args.db
+    if getattr(args, "knowledge", None):
+        overrides["knowledge_dir"] = args.knowledge
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = ".".join(str(p) for p in err["loc"]).upper()
+        raise CliError(f"invalid setting {name}: {err['msg']}") from None
+
+
+def knowledge(args: argparse.Namespace) -> KnowledgeBase:
+    try:
+        return load_knowledge(getattr(args, "knowledge", None))
+    except KnowledgeError as exc:
+        raise CliError("knowledge base invalid:\n" + str(exc)) from None
+
+
+# --- kb --------------------------------------------------------------------------------------
 
 
 def _kb_check(args: argparse.Namespace) -> int:
@@ -20,17 +62,30 @@ def _kb_check(args: argparse.Namespace) -> int:
         return 1
     for warning in kb.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if args.db:
+        for warning in asyncio.run(_orphan_warnings(args, kb)):
+            print(f"warning: {warning}", file=sys.stderr)
     items = sum(len(p.checklist) for p in kb.phases.phases)
-    print(f"knowledge base OK: {len(kb.intents)} intents, {items} checklist items")
+    print(f"knowledge base OK: {len(kb.intents)} intents, {items} checklist items, "
+          f"{len(kb.negatives)} out-of-scope topics")
     return 0
 
 
-def _kb_list(args: argparse.Namespace) -> int:
+async def _orphan_warnings(args: argparse.Namespace, kb: KnowledgeBase) -> list[str]:
+    from bot.storage.store import Store
+
+    store = await Store.open(settings_from(args).database_url)
     try:
-        kb = load_knowledge(args.knowledge)
-    except KnowledgeError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+        orphans = await store.checklist.orphaned_item_ids(set(kb.item_by_id))
+    finally:
+        await store.close()
+    return [f"checklist item {item!r} is not in the knowledge base but {n} member(s) have "
+            "progress on it (renamed? it keeps its history but stops counting)"
+            for item, n in sorted(orphans.items())]
+
+
+def _kb_list(args: argparse.Namespace) -> int:
+    kb = knowledge(args)
     rows = [{"id": i.id, "title": i.title, "kind": i.kind} for i in kb.intents]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
@@ -40,22 +95,114 @@ def _kb_list(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- ask -------------------------------------------------------------------------------------
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from bot.engine.ask import AskFlow
+    from bot.engine.context import Deps, Member
+    from bot.frontends.console import plain_text
+    from bot.matching.build import build_matcher
+
+    kb = knowledge(args)
+    matcher = build_matcher(kb)
+    if args.batch:
+        try:
+            text = Path(args.batch).read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise CliError(f"cannot read {args.batch}: {exc.strerror}") from None
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            result = matcher.match(line)
+            if args.json:
+                print(json.dumps(result.to_json(), ensure_ascii=False))
+            else:
+                print(f"{result.intent or '-'}\t{result.score:.1f}\t{line}")
+        return 0
+    question = " ".join(args.question)
+    if args.json:
+        print(json.dumps(matcher.match(question).to_json(), ensure_ascii=False))
+        return 0
+    deps = Deps(kb=kb, matcher=matcher, store=None, settings=settings_from(args))  # type: ignore[arg-type]
+    reply = asyncio.run(AskFlow(deps, log_questions=False).ask(Member(0), question))
+    print(plain_text(reply))
+    return 0
+
+
+# --- chat ------------------------------------------------------------------------------------
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from bot.engine.context import Member
+    from bot.engine.core import open_engine
+    from bot.frontends.console import Console
+    from bot.storage.errors import DatabaseUnavailable
+
+    settings = settings_from(args)
+
+    async def main() -> int:
+        try:
+            engine = await open_engine(settings, knowledge(args))
+        except DatabaseUnavailable as exc:
+            raise CliError(f"database unavailable: {exc}") from None
+        try:
+            console = Console(engine, Member(args.user, name="you"))
+            return await console.run()
+        finally:
+            await engine.deps.store.close()
+
+    return asyncio.run(main())
+
+
+# --- parser ----------------------------------------------------------------------------------
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mentorbot", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="mentorbot", description="An MLOps career mentor for Discord and the terminal.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_common(p: argparse.ArgumentParser, db: bool = True) -> argparse.ArgumentParser:
+        p.add_argument("--knowledge", type=Path, default=None, help="knowledge directory")
+        if db:
+            p.add_argument("--db", default=None, help="database URL (default: DATABASE_URL)")
+        return p
+
+    chat = with_common(sub.add_parser("chat", help="talk to the mentor in this terminal"))
+    chat.add_argument("--user", type=int, default=1, help="member id to act as (default 1)")
+    chat.set_defaults(func=_chat)
+
+    ask = with_common(sub.add_parser("ask", help="answer one question (or a batch)"), db=False)
+    ask.add_argument("question", nargs="*", help="the question")
+    ask.add_argument("--json", action="store_true", help="print the JSON contract")
+    ask.add_argument("--batch", type=Path, help="a file with one question per line")
+    ask.set_defaults(func=_ask)
 
     kb = sub.add_parser("kb", help="check or list the knowledge base")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
-    check = kb_sub.add_parser("check", help="validate knowledge/ and its cross references")
+    check = with_common(kb_sub.add_parser("check", help="validate knowledge/ and references"))
     check.set_defaults(func=_kb_check)
-    lst = kb_sub.add_parser("list", help="list intents")
+    lst = with_common(kb_sub.add_parser("list", help="list intents"), db=False)
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(func=_kb_list)
-    for p in (check, lst):
-        p.add_argument("--knowledge", type=Path, default=None, help="knowledge directory")
+
+    from bot.storage.migrate import add_db_commands
+
+    add_db_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"mentorbot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130

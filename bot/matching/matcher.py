@@ -12,7 +12,9 @@ Design (see ``shared/MATCHING.md`` for the measurements behind it):
 * out-of-scope "negative" documents (cooking, weather, cars that drift …) compete with the
   intents: when one of them wins, nothing is answered;
 * a threshold on the score *and* a margin to the runner-up decide between answered,
-  ambiguous ("did you mean") and unanswered. A weak match is never served silently.
+  ambiguous ("did you mean") and unanswered. A weak match is never served silently. The
+  threshold is lower for questions that name a field term (mlops, mlflow, k8s …) than for
+  ones that don't, and a field term keeps the off-topic negatives from winning.
 
 Scores are 0-100. All the work is numpy over posting lists, so a question costs well under a
 millisecond on the real knowledge base and stays low on thousands of intents.
@@ -51,8 +53,9 @@ class MatchDoc:
 
 @dataclass(frozen=True)
 class MatcherConfig:
-    threshold: float = 34.0  # below: unanswered
-    gap: float = 6.0  # top minus runner-up below this: ambiguous
+    threshold: float = 10.0  # below: unanswered (questions naming a field term)
+    threshold_unanchored: float = 14.0  # below: unanswered (no field term in the question)
+    gap: float = 0.15  # runner-up within this fraction of the top score: ambiguous
     w_doc_word: float = 0.45
     w_doc_char: float = 0.25
     w_example: float = 0.30
@@ -156,8 +159,16 @@ def _char_features(tokens: Sequence[str]) -> Counter[str]:
 
 
 class Matcher:
-    def __init__(self, docs: Iterable[MatchDoc], config: MatcherConfig | None = None):
+    def __init__(
+        self,
+        docs: Iterable[MatchDoc],
+        config: MatcherConfig | None = None,
+        anchors: Iterable[str] = (),
+    ):
         self.config = config or MatcherConfig()
+        # Field terms (mlops, mlflow, kubernetes …): a question naming one is about the field,
+        # so an off-topic negative document cannot win it and the lower threshold applies.
+        self.anchors = frozenset(anchors)
         self.docs = list(docs)
         if not self.docs:
             raise ValueError("the matcher needs at least one document")
@@ -243,12 +254,15 @@ class Matcher:
         fixes = tuple(corrections)
         if not cands:
             return MatchResult(question, None, float(scores[best]), (), "unanswered", fixes)
-        if self.is_negative[best] or cands[0].score < cfg.threshold:
+        anchored = any(t in self.anchors for t in tokens)
+        threshold = cfg.threshold if anchored else cfg.threshold_unanchored
+        if (self.is_negative[best] and not anchored) or cands[0].score < threshold:
             alts = tuple(cands[: cfg.alternatives])
             return MatchResult(question, None, cands[0].score, alts, "unanswered", fixes)
         top_c, rest = cands[0], tuple(cands[1 : 1 + cfg.alternatives])
         runner_up = rest[0].score if rest else 0.0
-        status: Status = "ambiguous" if top_c.score - runner_up < cfg.gap else "answered"
+        close = top_c.score - runner_up < cfg.gap * top_c.score
+        status: Status = "ambiguous" if close else "answered"
         return MatchResult(question, top_c.intent, top_c.score, rest, status, fixes)
 
 

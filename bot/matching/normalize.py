@@ -188,3 +188,16 @@ def stem(token: str) -> str:
 
 def content_tokens(tokens: list[str]) -> list[str]:
     return [t for t in tokens if t not in STOP_WORDS and (len(t) > 1 or t.isdigit())]
+
+
+# Words that only make sense in this field. With one of them, a question is about MLOps even
+# when it also looks like an off-topic one ("great expectations for a small pipeline").
+# Tool names from knowledge/tools.yaml are added to these when the matcher is built.
+FIELD_TERMS = frozenset(
+    """mlops ml ai devops model models modeling modelling mlengineer datascientist
+    dataengineer drift skew retraining retrain inference serving kubernetes docker
+    container containers cicd featurestore wandb mlflow kubeflow sagemaker vertexai azureml
+    terraform helm airflow prefect dagster dvc lakefs feast tecton evidently prometheus
+    grafana greatexpectations tfserving torchserve rayserve bentoml onnxruntime canary
+    postmortem oncall abtest iac trainingservingskew gpu gpus llm llmops mlengineer""".split()
+)

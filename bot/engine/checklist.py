@@ -1,0 +1,184 @@
+"""The checklist ("before you move on") and the member's progress across phases."""
+
+from __future__ import annotations
+
+from rapidfuzz import fuzz, process
+
+from bot.engine import actions
+from bot.engine.context import Deps, Member, UserError
+from bot.engine.replies import Action, Reply
+from bot.knowledge.schema import ChecklistItem, Phase
+from bot.render import progress_bar, render
+from bot.storage.errors import InvalidInput
+
+
+class ChecklistFlow:
+    def __init__(self, deps: Deps):
+        self.deps = deps
+
+    async def member_phase(self, member: Member) -> int | None:
+        rec = await self.deps.store.members.get(member.user_id)
+        return rec.current_phase if rec else None
+
+    # --- item lookup (also used by autocomplete) ------------------------------------------------
+
+    def complete_items(self, text: str, first_phase: int | None, limit: int = 25) -> list[ChecklistItem]:
+        """Items matching ``text`` (id or title, fuzzy); the member's phase first."""
+        kb = self.deps.kb
+        items = list(kb.item_by_id.values())
+        if first_phase:
+            items.sort(key=lambda i: (kb.phase_of_item(i.id) != first_phase))
+        text = (text or "").strip()
+        if not text:
+            return items[:limit]
+        names = {i.id: f"{i.id} {i.title}" for i in items}
+        hits = process.extract(text, names, scorer=fuzz.WRatio, processor=str.casefold,
+                               limit=len(items), score_cutoff=50)
+        rank = {i.id: n for n, i in enumerate(items)}
+        hits.sort(key=lambda h: (-round(h[1] / 5), rank[h[2]]))
+        return [kb.item_by_id[key] for _, _, key in hits[:limit]]
+
+    def resolve_item(self, text: str) -> ChecklistItem:
+        text = (text or "").strip()
+        item = self.deps.kb.item_by_id.get(text)
+        if item:
+            return item
+        hits = self.complete_items(text, None, limit=1)
+        if not hits or not text:
+            raise UserError(
+                f"I know no checklist item “{text[:80]}”. See the ids with `/checklist view`."
+            )
+        return hits[0]
+
+    # --- views --------------------------------------------------------------------------------
+
+    async def view(self, member: Member, phase_number: int | None = None) -> Reply:
+        if phase_number is None:
+            phase_number = await self.member_phase(member) or 1
+        phase = self.deps.kb.phase_by_number.get(phase_number)
+        if phase is None:
+            raise UserError("Phases are numbered 1 to 4.")
+        states = await self.deps.store.checklist.states(member.user_id)
+        rows = []
+        for item in phase.checklist:
+            st = states.get(item.id)
+            rows.append({"item": item, "done": bool(st and st.done),
+                         "evidence": st.evidence_url if st and st.done else None})
+        done = sum(r["done"] for r in rows)
+        toggles = tuple(
+            Action(
+                actions.make("chk", "undo" if r["done"] else "done", r["item"].id),
+                ("↩ " if r["done"] else "✓ ") + _short(r["item"].title),
+                "secondary" if r["done"] else "success",
+            )
+            for r in rows
+        )
+        return Reply(
+            f"Phase {phase.number} checklist: {phase.checklist_heading}",
+            render("checklist", rows=rows, progress=progress_bar(done, len(rows))),
+            kind="checklist",
+            actions=toggles,
+            private=True,
+            meta={"phase": phase.number, "done": done},
+        )
+
+    async def mark(self, member: Member, item_text: str, evidence: str | None = None) -> Reply:
+        item = self.resolve_item(item_text)
+        evidence = (evidence or "").strip() or None
+        await self.deps.store.members.touch(member.user_id, guild_id=member.guild_id)
+        try:
+            await self.deps.store.checklist.mark(member.user_id, item.id, evidence_url=evidence)
+        except InvalidInput as exc:
+            raise UserError(f"That evidence link doesn't look right: {exc}. "
+                            "Use a full http(s):// link, or leave it out.") from exc
+        return await self._after_change(member, item, True, evidence)
+
+    async def unmark(self, member: Member, item_text: str) -> Reply:
+        item = self.resolve_item(item_text)
+        await self.deps.store.members.touch(member.user_id, guild_id=member.guild_id)
+        await self.deps.store.checklist.unmark(member.user_id, item.id)
+        return await self._after_change(member, item, False, None)
+
+    async def _after_change(
+        self, member: Member, item: ChecklistItem, done: bool, evidence: str | None
+    ) -> Reply:
+        kb = self.deps.kb
+        phase: Phase = kb.phase_by_number[kb.phase_of_item(item.id) or 1]
+        states = await self.deps.store.checklist.states(member.user_id)
+        open_items = [i for i in phase.checklist if not (states.get(i.id) and states[i.id].done)]
+        n_done = len(phase.checklist) - len(open_items)
+        complete = not open_items
+        next_phase = kb.phase_by_number.get(phase.number + 1)
+        buttons: list[Action] = []
+        if done:
+            buttons.append(Action(actions.make("chk", "undo", item.id), "Undo"))
+        else:
+            buttons.append(Action(actions.make("chk", "done", item.id), "Mark done again"))
+        if complete and next_phase:
+            buttons.append(Action(actions.make("phase", "set", next_phase.number),
+                                  f"Move to phase {next_phase.number}", "primary"))
+        buttons.append(Action(actions.make("chk", "view", phase.number), "Open checklist"))
+        return Reply(
+            "Checklist updated",
+            render("checklist_marked", done=done, item=item, evidence=evidence, phase=phase,
+                   progress=progress_bar(n_done, len(phase.checklist)), complete=complete,
+                   next_phase=next_phase, next_item=open_items[0] if open_items else None),
+            kind="checklist",
+            actions=tuple(buttons),
+            private=True,
+            tone="success",
+            meta={"item": item.id, "done": done, "phase_complete": complete},
+        )
+
+    async def set_phase(self, member: Member, number: int) -> Reply:
+        if number not in self.deps.kb.phase_by_number:
+            raise UserError("Phases are numbered 1 to 4.")
+        await self.deps.store.members.touch(member.user_id, guild_id=member.guild_id)
+        await self.deps.store.members.set_phase(member.user_id, number, source="chosen")
+        reply = await self.view(member, number)
+        return Reply(f"You're now in phase {number}", reply.body, kind="checklist",
+                     actions=reply.actions, private=True, tone="success")
+
+    # --- progress -----------------------------------------------------------------------------
+
+    async def progress(self, member: Member, target_id: int | None = None) -> Reply:
+        own = target_id is None or target_id == member.user_id
+        user_id = member.user_id if own else int(target_id or 0)
+        rec = await self.deps.store.members.get(user_id)
+        if not own and not (rec and rec.sharing):
+            raise UserError("That member keeps their progress private. "
+                            "(Members can share theirs with `/privacy share on`.)")
+        kb = self.deps.kb
+        summary = await self.deps.store.checklist.summary(user_id, self.deps.items_by_phase())
+        phases = [
+            {"number": n, "bar": progress_bar(*summary.per_phase.get(n, (0, 0)))}
+            for n in sorted(kb.phase_by_number)
+        ]
+        recent = [
+            {"action": ev.action, "at": ev.at,
+             "title": kb.item_by_id[ev.item_id].title if ev.item_id in kb.item_by_id
+             else ev.item_id}
+            for ev in summary.recent
+        ]
+        phase = kb.phase_by_number.get(rec.current_phase) if rec and rec.current_phase else None
+        sharing = bool(rec and rec.sharing)
+        buttons = (
+            (Action(actions.make("share", "off" if sharing else "on"),
+                    "Stop sharing" if sharing else "Share my progress"),
+             Action(actions.make("chk", "view", phase.number if phase else 1), "Open checklist"))
+            if own else ()
+        )
+        return Reply(
+            "Your progress" if own else "Their progress",
+            render("progress", phase=phase, phase_source=rec.phase_source if rec else None,
+                   phases=phases, overall=progress_bar(*summary.overall), recent=recent,
+                   own=own, sharing=sharing),
+            kind="progress",
+            actions=buttons,
+            private=own,
+            meta={"overall": summary.overall},
+        )
+
+
+def _short(title: str, limit: int = 70) -> str:
+    return title if len(title) <= limit else title[: limit - 1] + "…"

@@ -1,0 +1,42 @@
+"""What every flow gets: who is asking, and the shared dependencies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot.config import Settings
+from bot.knowledge.loader import KnowledgeBase
+from bot.matching.matcher import Matcher
+from bot.storage.store import Store
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Member:
+    """The person a flow acts for. ``guild_id`` is None in DMs and in the console."""
+
+    user_id: int
+    guild_id: int | None = None
+    name: str = ""
+    is_admin: bool = False  # Manage Server in this guild (server stats)
+
+
+class UserError(Exception):
+    """Something the member can fix: the message is shown to them as it is."""
+
+
+@dataclass
+class Deps:
+    kb: KnowledgeBase
+    matcher: Matcher
+    store: Store
+    settings: Settings
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def items_by_phase(self) -> dict[int, list[str]]:
+        return {p.number: [i.id for i in p.checklist] for p in self.kb.phases.phases}

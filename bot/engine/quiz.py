@@ -1,0 +1,125 @@
+"""The phase quiz: six yes/no questions, one at a time, with back, restart and resume.
+
+Every answer is stored as it is given, so a member who leaves half-way resumes where they were,
+and a button pressed after a restart acts on the stored attempt. Buttons carry the attempt id
+and question index, so a double click or a stale message cannot answer the wrong question.
+"""
+
+from __future__ import annotations
+
+from bot.engine import actions
+from bot.engine.context import Deps, Member
+from bot.engine.replies import Action, Reply
+from bot.render import progress_bar, render
+from bot.storage.errors import Conflict, NotFound
+from bot.storage.records import QuizAttemptRecord
+
+
+class QuizFlow:
+    def __init__(self, deps: Deps):
+        self.deps = deps
+
+    @property
+    def total(self) -> int:
+        return len(self.deps.kb.quiz.questions)
+
+    async def start(self, member: Member, restart: bool = False) -> Reply:
+        await self.deps.store.members.touch(member.user_id, guild_id=member.guild_id)
+        attempt = await self.deps.store.quiz.start(member.user_id, restart=restart)
+        return await self._next(member, attempt)
+
+    async def answer(self, member: Member, attempt_id: int, index: int, yes: bool) -> Reply:
+        try:
+            attempt = await self.deps.store.quiz.answer(attempt_id, member.user_id, index, yes)
+        except NotFound:
+            return self._stale("it was deleted")
+        except Conflict:
+            attempt = await self._owned(member, attempt_id)
+            if attempt is None:
+                return self._stale("it belongs to someone else")
+            if attempt.status != "open":
+                return self._stale("it is already finished" if attempt.status == "finished"
+                                   else "you started a new one")
+        return await self._next(member, attempt)
+
+    async def back(self, member: Member, attempt_id: int) -> Reply:
+        try:
+            attempt = await self.deps.store.quiz.back(attempt_id, member.user_id)
+        except (NotFound, Conflict):
+            return self._stale("it is no longer open")
+        return await self._next(member, attempt)
+
+    async def _owned(self, member: Member, attempt_id: int) -> QuizAttemptRecord | None:
+        try:
+            attempt = await self.deps.store.quiz.get(attempt_id)
+        except NotFound:
+            return None
+        return attempt if attempt.user_id == member.user_id else None
+
+    async def _next(self, member: Member, attempt: QuizAttemptRecord) -> Reply:
+        if attempt.status == "finished":
+            return self.result(attempt)
+        index = len(attempt.answers)
+        if index >= self.total:
+            phase = self.deps.kb.phase_for_score(sum(attempt.answers))
+            attempt = await self.deps.store.quiz.finish(attempt.id, member.user_id, phase)
+            return self.result(attempt)
+        question = self.deps.kb.quiz.questions[index]
+        buttons = [
+            Action(actions.make("quiz", "ans", attempt.id, index, "y"), "Yes", "success"),
+            Action(actions.make("quiz", "ans", attempt.id, index, "n"), "No", "danger"),
+        ]
+        if index > 0:
+            buttons.append(Action(actions.make("quiz", "back", attempt.id), "Back"))
+        buttons.append(Action(actions.make("quiz", "restart"), "Start over"))
+        return Reply(
+            "Which phase are you in?",
+            render(
+                "quiz_question",
+                intro=self.deps.kb.quiz.intro,
+                index=index,
+                total=self.total,
+                question=question,
+                progress=progress_bar(index, self.total, width=self.total),
+            ),
+            kind="quiz",
+            actions=tuple(buttons),
+            private=True,
+            meta={"attempt": attempt.id, "index": index},
+        )
+
+    def result(self, attempt: QuizAttemptRecord) -> Reply:
+        kb = self.deps.kb
+        score = attempt.score if attempt.score is not None else sum(attempt.answers)
+        phase = kb.phase_by_number[attempt.phase or kb.phase_for_score(score)]
+        route = next(r for r in kb.quiz.routing if r.min_yes <= score <= r.max_yes)
+        reasons = [q.why for q, yes in zip(kb.quiz.questions, attempt.answers, strict=False) if yes]
+        return Reply(
+            f"You're in phase {phase.number}: {phase.title}",
+            render(
+                "quiz_result",
+                score=score,
+                total=self.total,
+                verdict=route.verdict,
+                phase=phase,
+                yes_reasons=reasons,
+            ),
+            kind="quiz_result",
+            actions=(
+                Action("rem:on", "Weekly reminders", "primary"),
+                Action(actions.make("chk", "view", phase.number), "Open my checklist", "success"),
+                Action("quiz:restart", "Retake the quiz"),
+            ),
+            private=True,
+            meta={"phase": phase.number, "score": score},
+        )
+
+    def _stale(self, why: str) -> Reply:
+        return Reply(
+            "This quiz has ended",
+            render("quiz_stale", why=why),
+            kind="quiz",
+            actions=(Action("quiz:restart", "Start a new quiz", "primary"),),
+            private=True,
+            tone="warning",
+        )

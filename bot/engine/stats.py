@@ -1,0 +1,34 @@
+"""Server stats for admins and mentors: where the community is, and what went unanswered."""
+
+from __future__ import annotations
+
+from bot.engine.context import Deps, Member, UserError
+from bot.engine.replies import Reply
+from bot.render import render
+
+
+class StatsFlow:
+    def __init__(self, deps: Deps):
+        self.deps = deps
+
+    async def guild(self, member: Member) -> Reply:
+        if member.guild_id is None:
+            raise UserError("Server stats only make sense inside a server.")
+        if not member.is_admin:
+            raise UserError("Server stats are for members with the Manage Server permission.")
+        kb = self.deps.kb
+        stats = await self.deps.store.stats.guild(member.guild_id, self.deps.items_by_phase())
+        members = sum(stats.phase_distribution.values())
+        funnel = [
+            (kb.item_by_id[item].title if item in kb.item_by_id else item, count)
+            for item, count in stats.funnel.items() if count
+        ][:15]
+        return Reply(
+            "Server progress",
+            render("stats", members=members,
+                   distribution=sorted(stats.phase_distribution.items()),
+                   quiz_completions=stats.quiz_completions, funnel=funnel,
+                   unanswered=[(t[:120], c) for t, c in stats.top_unanswered]),
+            kind="stats",
+            private=True,
+        )
