@@ -3,7 +3,7 @@
 Design (see ``shared/MATCHING.md`` for the measurements behind it):
 
 * every intent is pooled into one document (title, summary, keywords, example phrasings) and
-  weighted with TF-IDF over stemmed words, word bigrams and character 3-5 grams — pooled
+  weighted with TF-IDF over stemmed words, word bigrams and character 3-4 grams — pooled
   documents with term weighting beat whole-string fuzzy ratios and sentence embeddings here;
 * the best single example phrasing is a second signal, for questions that echo one phrasing;
 * tokens the knowledge base has never seen are corrected against its vocabulary with
@@ -151,7 +151,7 @@ def _char_features(tokens: Sequence[str]) -> Counter[str]:
     feats: Counter[str] = Counter()
     for tok in tokens:
         padded = f" {tok} "
-        for n in (3, 4, 5):
+        for n in (3, 4):
             if len(padded) < n:
                 continue
             feats.update(padded[i : i + n] for i in range(len(padded) - n + 1))
@@ -192,8 +192,13 @@ class Matcher:
                 example_owner.append(i)
             vocab.update(pooled)
             doc_tokens.append(pooled)
-        self.vocab = sorted(t for t in vocab if len(t) >= 3 and not t.isdigit())
         self._vocab_set = set(vocab)
+        # Correction candidates bucketed by length: a typo is compared only with words within
+        # two characters of its own length.
+        self._by_len: dict[int, list[str]] = {}
+        for t in sorted(vocab):
+            if len(t) >= 3 and not t.isdigit():
+                self._by_len.setdefault(len(t), []).append(t)
 
         doc_words = [_word_features(t) for t in doc_tokens]
         self._doc_word = _Index.build(doc_words)
@@ -208,11 +213,12 @@ class Matcher:
     def _correct_uncached(self, token: str) -> str:
         if token in self._vocab_set or len(token) < 4 or token.isdigit():
             return token
-        lo, hi = len(token) - 2, len(token) + 2
-        choices = [v for v in self.vocab if lo <= len(v) <= hi]
-        best = process.extractOne(
-            token, choices, scorer=fuzz.ratio, score_cutoff=self.config.correction_cutoff
-        )
+        best: tuple[str, float] | None = None
+        for n in range(len(token) - 2, len(token) + 3):
+            hit = process.extractOne(token, self._by_len.get(n, ()), scorer=fuzz.ratio,
+                                     score_cutoff=self.config.correction_cutoff)
+            if hit and (best is None or hit[1] > best[1]):
+                best = (hit[0], hit[1])
         return best[0] if best else token
 
     def tokens(self, question: str) -> tuple[list[str], list[tuple[str, str]]]:

@@ -133,6 +133,10 @@ TOKENS: dict[str, str] = {
     "dunno": "know",
     "idk": "know",
     "rn": "now",
+    # Numbers as words: "phase two", "the third phase", "five yes" meet "phase 2".
+    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+    "first": "1", "second": "2", "third": "3", "fourth": "4", "1st": "1", "2nd": "2",
+    "3rd": "3", "4th": "4",
 }
 
 STOP_WORDS = frozenset(
@@ -144,12 +148,13 @@ STOP_WORDS = frozenset(
     not no yes ok okay hi hey hello guys folks pls please thanks thank lol lmao haha bot
     anyone somebody someone something anything get got getting im ive dont doesnt isnt arent
     wanna gonna u ur like kinda sorta actually basically literally tbh imo btw ya yeah
-    one thing things way ways even still yet now ever""".split()
+    thing things way ways even still yet now ever""".split()
 )
 
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e]")
 _NON_WORD = re.compile(r"[^\w$+#]+", re.UNICODE)
 _DIGITS_ONLY = re.compile(r"^\d+$")
+_GLUED_NUMBER = re.compile(r"\b(phase|level|p|q)(\d)\b")
 _PHRASE_RE = re.compile(
     r"(?<![\w])(" + "|".join(re.escape(p) for p in sorted(PHRASES, key=len, reverse=True)) + r")(?![\w])"
 )
@@ -172,6 +177,7 @@ def raw_tokens(text: str) -> list[str]:
     """Word tokens after cleaning and phrase folding, before stop words and stemming."""
     text = fold_phrases(clean_text(text))
     text = text.replace("'", "").replace("’", "")
+    text = _GLUED_NUMBER.sub(r"\1 \2", text)
     out = []
     for tok in _NON_WORD.sub(" ", text).split():
         tok = tok.strip("_")
