@@ -1,0 +1,32 @@
+"""A loopback fake of Discord's REST API and gateway for end-to-end tests of a discord.py bot.
+
+See :class:`FakeDiscord` for the driver API.
+"""
+
+from . import perms
+from .driver import Choices, DiscordPyPatch, FakeDiscord
+from .errors import DiscordError
+from .interactions import Callback, InteractionHandle
+from .models import FakeChannel, FakeGuild, FakeMember, FakeMessage, FakeRole, FakeUser
+from .recording import FaultRule, Part, RecordedRequest
+from .store import SyncCall
+
+__all__ = [
+    "Callback",
+    "Choices",
+    "DiscordError",
+    "DiscordPyPatch",
+    "FakeChannel",
+    "FakeDiscord",
+    "FakeGuild",
+    "FakeMember",
+    "FakeMessage",
+    "FakeRole",
+    "FakeUser",
+    "FaultRule",
+    "InteractionHandle",
+    "Part",
+    "RecordedRequest",
+    "SyncCall",
+    "perms",
+]

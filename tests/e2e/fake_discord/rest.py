@@ -1,0 +1,616 @@
+"""The REST API under /api/v10: routing, auth, recording, fault injection and the route handlers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import hdrs, web
+
+from . import perms
+from .errors import (
+    ALREADY_ACKNOWLEDGED,
+    CANNOT_DM_USER,
+    CANNOT_EDIT_OTHERS_MESSAGE,
+    INVALID_WEBHOOK_TOKEN,
+    UNKNOWN_CHANNEL,
+    UNKNOWN_GUILD,
+    UNKNOWN_INTERACTION,
+    UNKNOWN_MEMBER,
+    UNKNOWN_MESSAGE,
+    UNKNOWN_USER,
+    UNKNOWN_WEBHOOK,
+    DiscordError,
+    form_error,
+    json_response,
+)
+from .interactions import (
+    ALLOWED_CALLBACKS,
+    APPLICATION_COMMAND,
+    APPLICATION_COMMAND_AUTOCOMPLETE_RESULT,
+    CHANNEL_MESSAGE_WITH_SOURCE,
+    DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE,
+    DEFERRED_UPDATE_MESSAGE,
+    MESSAGE_COMPONENT,
+    UPDATE_MESSAGE,
+    Callback,
+    InteractionHandle,
+)
+from .models import (
+    FLAG_LOADING,
+    MSG_CHAT_INPUT_COMMAND,
+    MSG_DEFAULT,
+    MSG_REPLY,
+    FakeMessage,
+)
+from .recording import API_PREFIX, Part, RecordedRequest, template_regex
+from .store import FakeState
+from .validation import validate_choices, validate_message
+
+Handler = Callable[..., Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Route:
+    method: str
+    template: str
+    handler: Handler
+    auth: bool
+    regex: re.Pattern[str]
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return json_response(data, status=status)
+
+
+def _no_content() -> web.Response:
+    return web.Response(status=204)
+
+
+def _truthy(value: str | None) -> bool:
+    return value is not None and value.lower() in ("1", "true", "yes")
+
+
+class RestApi:
+    def __init__(
+        self,
+        state: FakeState,
+        *,
+        gateway_url: Callable[[], str],
+        shard_count: Callable[[], int],
+        ack_deadline: float,
+        token_ttl: float,
+    ) -> None:
+        self.state = state
+        self._gateway_url = gateway_url
+        self._shard_count = shard_count
+        self.ack_deadline = ack_deadline
+        self.token_ttl = token_ttl
+        self.unknown: list[RecordedRequest] = []
+        self.routes: list[Route] = []
+        r = self._add
+        r("GET", "/users/@me", self.get_me)
+        r("GET", "/users/{user_id}", self.get_user)
+        r("GET", "/gateway", self.get_gateway, auth=False)
+        r("GET", "/gateway/bot", self.get_gateway_bot)
+        r("GET", "/applications/@me", self.get_application)
+        r("GET", "/oauth2/applications/@me", self.get_application)
+        r("GET", "/applications/{app_id}/commands", self.get_commands)
+        r("PUT", "/applications/{app_id}/commands", self.put_commands)
+        r("GET", "/applications/{app_id}/guilds/{guild_id}/commands", self.get_commands)
+        r("PUT", "/applications/{app_id}/guilds/{guild_id}/commands", self.put_commands)
+        r("POST", "/interactions/{interaction_id}/{token}/callback", self.callback, auth=False)
+        r("GET", "/webhooks/{app_id}/{token}/messages/@original", self.get_original, auth=False)
+        r("PATCH", "/webhooks/{app_id}/{token}/messages/@original", self.edit_original, auth=False)
+        r(
+            "DELETE",
+            "/webhooks/{app_id}/{token}/messages/@original",
+            self.delete_original,
+            auth=False,
+        )
+        r("POST", "/webhooks/{app_id}/{token}", self.followup, auth=False)
+        r(
+            "GET",
+            "/webhooks/{app_id}/{token}/messages/{message_id}",
+            self.get_webhook_msg,
+            auth=False,
+        )
+        r(
+            "PATCH",
+            "/webhooks/{app_id}/{token}/messages/{message_id}",
+            self.edit_webhook_msg,
+            auth=False,
+        )
+        r(
+            "DELETE",
+            "/webhooks/{app_id}/{token}/messages/{message_id}",
+            self.delete_webhook_msg,
+            auth=False,
+        )
+        r("POST", "/users/@me/channels", self.create_dm)
+        r("GET", "/channels/{channel_id}", self.get_channel)
+        r("POST", "/channels/{channel_id}/messages", self.send_message)
+        r("GET", "/channels/{channel_id}/messages/{message_id}", self.get_message)
+        r("PATCH", "/channels/{channel_id}/messages/{message_id}", self.edit_message)
+        r("DELETE", "/channels/{channel_id}/messages/{message_id}", self.delete_message)
+        r("POST", "/channels/{channel_id}/typing", self.typing)
+        r("GET", "/guilds/{guild_id}", self.get_guild)
+        r("GET", "/guilds/{guild_id}/channels", self.get_guild_channels)
+        r("GET", "/guilds/{guild_id}/members/{user_id}", self.get_member)
+
+    def _add(self, method: str, template: str, handler: Handler, *, auth: bool = True) -> None:
+        self.routes.append(Route(method, template, handler, auth, template_regex(template)))
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    async def _record(self, request: web.Request, path: str) -> RecordedRequest:
+        rec = RecordedRequest(
+            method=request.method,
+            path=path,
+            query=dict(request.query),
+            headers=dict(request.headers),
+        )
+        ctype = request.headers.get(hdrs.CONTENT_TYPE, "")
+        if ctype.startswith("multipart/"):
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                data = await part.read(decode=False)  # type: ignore[union-attr]
+                rec.parts.append(
+                    Part(
+                        name=part.name or "",  # type: ignore[union-attr]
+                        filename=part.filename,  # type: ignore[union-attr]
+                        content_type=part.headers.get(hdrs.CONTENT_TYPE),
+                        data=bytes(data),
+                    )
+                )
+                if part.name == "payload_json":  # type: ignore[union-attr]
+                    rec.json = json.loads(data)
+        else:
+            body = await request.read()
+            if body:
+                try:
+                    rec.json = json.loads(body)
+                except ValueError:
+                    rec.json = body.decode("utf-8", "replace")
+        self.state.requests.append(rec)
+        return rec
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        full = request.path
+        path = full[len(API_PREFIX) :] if full.startswith(API_PREFIX + "/") else full
+        rec = await self._record(request, path)
+        try:
+            response = await self._dispatch(
+                request, rec, under_api=full.startswith(API_PREFIX + "/")
+            )
+        except DiscordError as exc:
+            response = exc.response()
+        rec.status = response.status
+        response.headers.setdefault("Via", "1.1 google")
+        self.state.notify()
+        return response
+
+    async def _dispatch(self, request: web.Request, rec: RecordedRequest, *, under_api: bool):
+        fault = self.state.faults.match(rec.method, rec.path)
+        if fault is not None:
+            rec.fault = fault.description
+            return fault.consume()
+        route, params, method_mismatch = None, {}, False
+        if under_api:
+            for candidate in self.routes:
+                m = candidate.regex.match(rec.path)
+                if m is None:
+                    continue
+                if candidate.method != rec.method:
+                    method_mismatch = True
+                    continue
+                route, params = candidate, m.groupdict()
+                break
+        if route is None:
+            self.unknown.append(rec)
+            if method_mismatch:
+                return _json({"message": "405: Method Not Allowed", "code": 0}, 405)
+            return _json({"message": "404: Not Found", "code": 0}, 404)
+        rec.route = f"{route.method} {route.template}"
+        if route.auth and request.headers.get(hdrs.AUTHORIZATION) != f"Bot {self.state.token}":
+            return _json({"message": "401: Unauthorized", "code": 0}, 401)
+        response = await route.handler(rec, **params)
+        if response.status < 300:
+            bucket = hashlib.sha1(route.template.encode()).hexdigest()[:32]
+            response.headers.update(
+                {
+                    "X-RateLimit-Bucket": bucket,
+                    "X-RateLimit-Limit": "5",
+                    "X-RateLimit-Remaining": "4",
+                    "X-RateLimit-Reset": f"{time.time() + 1:.3f}",
+                    "X-RateLimit-Reset-After": "1.000",
+                }
+            )
+        return response
+
+    # -- users, gateway, application -----------------------------------------------------------
+
+    async def get_me(self, rec: RecordedRequest) -> web.Response:
+        me = self.state.bot_user.payload()
+        me.update(verified=True, mfa_enabled=False, email=None, locale="en-US", bio="")
+        return _json(me)
+
+    async def get_user(self, rec: RecordedRequest, user_id: str) -> web.Response:
+        user = self.state.users.get(int(user_id)) if user_id.isdigit() else None
+        if user is None:
+            raise DiscordError(404, UNKNOWN_USER)
+        return _json(user.payload())
+
+    async def get_gateway(self, rec: RecordedRequest) -> web.Response:
+        return _json({"url": self._gateway_url()})
+
+    async def get_gateway_bot(self, rec: RecordedRequest) -> web.Response:
+        return _json(
+            {
+                "url": self._gateway_url(),
+                "shards": self._shard_count(),
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 999,
+                    "reset_after": 14_400_000,
+                    "max_concurrency": 1,
+                },
+            }
+        )
+
+    async def get_application(self, rec: RecordedRequest) -> web.Response:
+        state = self.state
+        owner = next((u for u in state.users.values() if not u.bot), state.bot_user)
+        return _json(
+            {
+                "id": str(state.application_id),
+                "name": state.bot_user.username,
+                "icon": None,
+                "description": "",
+                "summary": "",
+                "type": None,
+                "hook": True,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "verify_key": state.verify_key,
+                "flags": 1 << 23,
+                "owner": owner.payload(),
+                "team": None,
+                "bot": state.bot_user.payload(),
+                "redirect_uris": [],
+                "interactions_endpoint_url": None,
+                "role_connections_verification_url": None,
+                "tags": [],
+                "approximate_guild_count": len(state.guilds),
+                "integration_types_config": {"0": {}},
+            }
+        )
+
+    # -- application commands ------------------------------------------------------------------
+
+    def _command_scope(self, app_id: str, guild_id: str | None) -> int | None:
+        if app_id != str(self.state.application_id):
+            raise DiscordError(404, 10002, "Unknown Application")
+        if guild_id is None:
+            return None
+        if not guild_id.isdigit() or int(guild_id) not in self.state.guilds:
+            raise DiscordError(403, 50001, "Missing Access")
+        return int(guild_id)
+
+    async def get_commands(self, rec: RecordedRequest, app_id: str, guild_id: str | None = None):
+        scope = self._command_scope(app_id, guild_id)
+        return _json(self.state.commands.get(scope, []))
+
+    async def put_commands(self, rec: RecordedRequest, app_id: str, guild_id: str | None = None):
+        scope = self._command_scope(app_id, guild_id)
+        if not isinstance(rec.json, list):
+            raise form_error("_", "MODEL_TYPE_CONVERT", "Only iterables may be used in a ListType")
+        if len(rec.json) > 100:
+            raise form_error("_", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.")
+        return _json(self.state.put_commands(scope, rec.json))
+
+    # -- interactions --------------------------------------------------------------------------
+
+    async def callback(self, rec: RecordedRequest, interaction_id: str, token: str) -> web.Response:
+        state = self.state
+        handle = state.interactions.get(int(interaction_id)) if interaction_id.isdigit() else None
+        if handle is None or handle.token != token:
+            raise DiscordError(404, UNKNOWN_INTERACTION)
+        now = state.now()
+        body = rec.json if isinstance(rec.json, dict) else {}
+        try:
+            if handle.callbacks:
+                raise DiscordError(400, ALREADY_ACKNOWLEDGED)
+            if handle.dispatched_at is None or now - handle.dispatched_at > self.ack_deadline:
+                raise DiscordError(404, UNKNOWN_INTERACTION)  # the 3-second window is over
+            return self._apply_callback(handle, rec, body, now)
+        except DiscordError as exc:
+            handle.rejected.append((body, exc))
+            raise
+
+    def _apply_callback(
+        self, handle: InteractionHandle, rec: RecordedRequest, body: dict, now: float
+    ) -> web.Response:
+        state = self.state
+        ctype = body.get("type")
+        data = body.get("data") or {}
+        if ctype not in ALLOWED_CALLBACKS.get(handle.type, set()):
+            raise form_error(
+                "type",
+                "BASE_TYPE_CHOICES",
+                f"Value must be one of {sorted(ALLOWED_CALLBACKS[handle.type])}.",
+            )
+        files = rec.files
+        if ctype == CHANNEL_MESSAGE_WITH_SOURCE:
+            validate_message(data, creating=True, n_files=len(files))
+        elif ctype == UPDATE_MESSAGE:
+            validate_message(data, creating=False)
+        elif ctype == APPLICATION_COMMAND_AUTOCOMPLETE_RESULT:
+            validate_choices(data)
+        with_response = _truthy(rec.query.get("with_response"))
+        handle.callbacks.append(Callback(ctype, body.get("data"), files, now, with_response))
+        info: dict[str, Any] = {"id": str(handle.id), "type": handle.type}
+        resource: dict[str, Any] | None = None
+        msg: FakeMessage | None = None
+        if ctype == CHANNEL_MESSAGE_WITH_SOURCE:
+            msg = self._interaction_message(handle, data, rec.parts, loading=False)
+            handle.original = msg
+            resource = {"type": ctype, "message": msg.payload()}
+        elif ctype == DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE:
+            msg = self._interaction_message(
+                handle, {"flags": data.get("flags", 0)}, [], loading=True
+            )
+            handle.original = msg
+            handle.pending_deferred = True
+        elif ctype == DEFERRED_UPDATE_MESSAGE:
+            handle.original = handle.source_message
+        elif ctype == UPDATE_MESSAGE:
+            msg = handle.source_message
+            assert msg is not None
+            state.edit_message(msg, data, rec.parts)
+            handle.original = msg
+            resource = {"type": ctype, "message": msg.payload()}
+        if msg is not None:
+            info.update(
+                response_message_id=str(msg.id),
+                response_message_loading=msg.loading,
+                response_message_ephemeral=msg.ephemeral,
+            )
+            handle.touch(msg)
+        state.notify()
+        if not with_response:
+            return _no_content()
+        out: dict[str, Any] = {"interaction": info}
+        if resource is not None:
+            out["resource"] = resource
+        return _json(out)
+
+    def _interaction_message(
+        self,
+        handle: InteractionHandle,
+        data: dict,
+        parts: list[Part],
+        *,
+        loading: bool,
+        followup: bool = False,
+    ) -> FakeMessage:
+        metadata: dict[str, Any] = {
+            "id": str(handle.id),
+            "type": handle.type,
+            "user": handle.user.payload(),
+            "authorizing_integration_owners": handle.payload["authorizing_integration_owners"],
+        }
+        if handle.type == APPLICATION_COMMAND:
+            metadata["name"] = handle.payload["data"]["name"]
+            metadata["command_type"] = handle.payload["data"].get("type", 1)
+        if handle.type == MESSAGE_COMPONENT and handle.source_message is not None:
+            metadata["interacted_message_id"] = str(handle.source_message.id)
+        if followup and handle.original is not None:
+            metadata["original_response_message_id"] = str(handle.original.id)
+        if followup:
+            mtype = MSG_DEFAULT
+        else:
+            mtype = MSG_CHAT_INPUT_COMMAND if handle.type == APPLICATION_COMMAND else MSG_REPLY
+        return self.state.create_message(
+            handle.channel,
+            self.state.bot_user,
+            data,
+            parts,
+            type=mtype,
+            extra_flags=FLAG_LOADING if loading else 0,
+            webhook_id=self.state.application_id,
+            interaction_metadata=metadata,
+        )
+
+    def _webhook_interaction(self, app_id: str, token: str) -> InteractionHandle:
+        state = self.state
+        if app_id != str(state.application_id):
+            raise DiscordError(404, UNKNOWN_WEBHOOK)
+        handle = next((h for h in state.interactions.values() if h.token == token), None)
+        if handle is None:
+            raise DiscordError(401, INVALID_WEBHOOK_TOKEN)
+        if not handle.callbacks:
+            raise DiscordError(404, UNKNOWN_WEBHOOK)  # not acknowledged yet
+        if handle.dispatched_at is not None and state.now() - handle.dispatched_at > self.token_ttl:
+            raise DiscordError(401, INVALID_WEBHOOK_TOKEN)
+        return handle
+
+    def _original(self, handle: InteractionHandle) -> FakeMessage:
+        msg = handle.original
+        if msg is None or msg.deleted:
+            raise DiscordError(404, UNKNOWN_MESSAGE)
+        return msg
+
+    def _owned_message(self, handle: InteractionHandle, message_id: str) -> FakeMessage:
+        for msg in handle.messages:
+            if str(msg.id) == message_id and not msg.deleted:
+                return msg
+        raise DiscordError(404, UNKNOWN_MESSAGE)
+
+    def _edit(
+        self, handle: InteractionHandle, msg: FakeMessage, rec: RecordedRequest
+    ) -> web.Response:
+        data = rec.json if isinstance(rec.json, dict) else {}
+        validate_message(data, creating=False)
+        if msg.loading:
+            validate_message(data, creating=True, n_files=len(rec.files))
+        clear = msg.loading
+        self.state.edit_message(msg, data, rec.parts, clear_loading=clear)
+        if clear and msg is handle.original:
+            handle.pending_deferred = False
+        handle.touch(msg)
+        return _json(msg.payload())
+
+    async def get_original(self, rec: RecordedRequest, app_id: str, token: str) -> web.Response:
+        return _json(self._original(self._webhook_interaction(app_id, token)).payload())
+
+    async def edit_original(self, rec: RecordedRequest, app_id: str, token: str) -> web.Response:
+        handle = self._webhook_interaction(app_id, token)
+        return self._edit(handle, self._original(handle), rec)
+
+    async def delete_original(self, rec: RecordedRequest, app_id: str, token: str) -> web.Response:
+        handle = self._webhook_interaction(app_id, token)
+        msg = self._original(handle)
+        self.state.delete_message(msg)
+        handle.original_deleted = True
+        handle.pending_deferred = False
+        return _no_content()
+
+    async def followup(self, rec: RecordedRequest, app_id: str, token: str) -> web.Response:
+        handle = self._webhook_interaction(app_id, token)
+        data = rec.json if isinstance(rec.json, dict) else {}
+        validate_message(data, creating=True, n_files=len(rec.files))
+        original = handle.original
+        if handle.pending_deferred and original is not None and not original.deleted:
+            # the first followup after a "thinking…" deferral becomes that message; it keeps
+            # the ephemeral setting chosen when deferring
+            self.state.edit_message(original, data, rec.parts, clear_loading=True)
+            handle.pending_deferred = False
+            msg = original
+        else:
+            msg = self._interaction_message(handle, data, rec.parts, loading=False, followup=True)
+        handle.followups.append(msg)
+        handle.touch(msg)
+        if rec.query.get("wait") is not None and not _truthy(rec.query.get("wait")):
+            return _no_content()
+        return _json(msg.payload())
+
+    async def get_webhook_msg(self, rec, app_id: str, token: str, message_id: str):
+        handle = self._webhook_interaction(app_id, token)
+        return _json(self._owned_message(handle, message_id).payload())
+
+    async def edit_webhook_msg(self, rec, app_id: str, token: str, message_id: str):
+        handle = self._webhook_interaction(app_id, token)
+        return self._edit(handle, self._owned_message(handle, message_id), rec)
+
+    async def delete_webhook_msg(self, rec, app_id: str, token: str, message_id: str):
+        handle = self._webhook_interaction(app_id, token)
+        self.state.delete_message(self._owned_message(handle, message_id))
+        return _no_content()
+
+    # -- channels and messages -----------------------------------------------------------------
+
+    def _channel(self, channel_id: str):
+        chan = self.state.channels.get(int(channel_id)) if channel_id.isdigit() else None
+        if chan is None:
+            raise DiscordError(404, UNKNOWN_CHANNEL)
+        return chan
+
+    def _require(self, chan, needed: int) -> None:
+        if chan.guild_id is None:
+            return
+        have = self.state.guilds[chan.guild_id].permissions_for(self.state.bot_user.id)
+        if have & needed != needed:
+            raise DiscordError(403, 50013, "Missing Permissions")
+
+    async def create_dm(self, rec: RecordedRequest) -> web.Response:
+        body = rec.json if isinstance(rec.json, dict) else {}
+        rid = str(body.get("recipient_id", ""))
+        user = self.state.users.get(int(rid)) if rid.isdigit() else None
+        if user is None:
+            raise form_error(
+                "recipient_id", "NUMBER_TYPE_COERCE", f'Value "{rid}" is not snowflake.'
+            )
+        return _json(self.state.dm_channel(user).payload())
+
+    async def get_channel(self, rec: RecordedRequest, channel_id: str) -> web.Response:
+        return _json(self._channel(channel_id).payload())
+
+    async def typing(self, rec: RecordedRequest, channel_id: str) -> web.Response:
+        self._channel(channel_id)
+        return _no_content()
+
+    async def send_message(self, rec: RecordedRequest, channel_id: str) -> web.Response:
+        chan = self._channel(channel_id)
+        if chan.is_dm:
+            recipient = chan.recipients[0]
+            if recipient.dms_closed or recipient.bot:
+                raise DiscordError(403, CANNOT_DM_USER)
+        else:
+            self._require(chan, perms.VIEW_CHANNEL | perms.SEND_MESSAGES)
+            if rec.files:
+                self._require(chan, perms.ATTACH_FILES)
+        data = rec.json if isinstance(rec.json, dict) else {}
+        validate_message(data, creating=True, n_files=len(rec.files))
+        mtype = MSG_REPLY if data.get("message_reference") else MSG_DEFAULT
+        msg = self.state.create_message(chan, self.state.bot_user, data, rec.parts, type=mtype)
+        return _json(msg.payload())
+
+    def _message(self, channel_id: str, message_id: str) -> FakeMessage:
+        chan = self._channel(channel_id)
+        msg = self.state.messages.get(int(message_id)) if message_id.isdigit() else None
+        if msg is None or msg.channel_id != chan.id or msg.deleted or msg.ephemeral:
+            raise DiscordError(404, UNKNOWN_MESSAGE)
+        return msg
+
+    async def get_message(self, rec: RecordedRequest, channel_id: str, message_id: str):
+        return _json(self._message(channel_id, message_id).payload())
+
+    async def edit_message(self, rec: RecordedRequest, channel_id: str, message_id: str):
+        msg = self._message(channel_id, message_id)
+        if msg.author is not self.state.bot_user:
+            raise DiscordError(403, CANNOT_EDIT_OTHERS_MESSAGE)
+        data = rec.json if isinstance(rec.json, dict) else {}
+        validate_message(data, creating=False)
+        self.state.edit_message(msg, data, rec.parts)
+        for handle in self.state.interactions.values():  # keep interaction views current
+            if msg in handle.touched:
+                handle.touch(msg)
+        return _json(msg.payload())
+
+    async def delete_message(self, rec: RecordedRequest, channel_id: str, message_id: str):
+        msg = self._message(channel_id, message_id)
+        if msg.author is not self.state.bot_user:
+            self._require(self._channel(channel_id), perms.MANAGE_MESSAGES)
+        self.state.delete_message(msg)
+        return _no_content()
+
+    # -- guilds --------------------------------------------------------------------------------
+
+    def _guild(self, guild_id: str):
+        guild = self.state.guilds.get(int(guild_id)) if guild_id.isdigit() else None
+        if guild is None:
+            raise DiscordError(404, UNKNOWN_GUILD)
+        return guild
+
+    async def get_guild(self, rec: RecordedRequest, guild_id: str) -> web.Response:
+        guild = self._guild(guild_id)
+        data = guild.rest_payload()
+        if _truthy(rec.query.get("with_counts")):
+            data.update(approximate_member_count=len(guild.members), approximate_presence_count=0)
+        return _json(data)
+
+    async def get_guild_channels(self, rec: RecordedRequest, guild_id: str) -> web.Response:
+        return _json([c.payload() for c in self._guild(guild_id).channels.values()])
+
+    async def get_member(self, rec: RecordedRequest, guild_id: str, user_id: str) -> web.Response:
+        guild = self._guild(guild_id)
+        member = guild.members.get(int(user_id)) if user_id.isdigit() else None
+        if member is None:
+            raise DiscordError(404, UNKNOWN_MEMBER)
+        return _json(member.payload())
