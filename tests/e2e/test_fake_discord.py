@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 
 import aiohttp
 import discord
@@ -21,6 +22,13 @@ class FeedbackView(discord.ui.View):
     @discord.ui.button(label="Helpful", style=discord.ButtonStyle.success, custom_id="helpful")
     async def helpful(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
         await interaction.response.edit_message(content="Thanks for the feedback!", view=None)
+
+
+class FeedbackModal(discord.ui.Modal, title="Feedback"):
+    comment = discord.ui.TextInput(label="Comment", custom_id="comment", max_length=200)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"Noted: {self.comment.value}", ephemeral=True)
 
 
 class SmokeBot(discord.Client):
@@ -61,11 +69,22 @@ class SmokeBot(discord.Client):
         async def remind(interaction: discord.Interaction) -> None:
             try:
                 await interaction.user.send("Reminder: review your pipeline")
-            except discord.Forbidden as exc:
+            except discord.HTTPException as exc:
                 self.dm_errors.append(exc)
                 await interaction.response.send_message("I can't DM you.", ephemeral=True)
             else:
                 await interaction.response.send_message("Sent you a DM.", ephemeral=True)
+
+        @tree.command(description="Export my notes")
+        async def export(interaction: discord.Interaction) -> None:
+            csv = discord.File(io.BytesIO(b"topic,score\ndocker,3\n"), filename="notes.csv")
+            await interaction.response.send_message("Your notes:", file=csv)
+            log = discord.File(io.BytesIO(b"exported"), filename="export.log")
+            await interaction.channel.send("export log", file=log)
+
+        @tree.command(description="Leave feedback")
+        async def feedback(interaction: discord.Interaction) -> None:
+            await interaction.response.send_modal(FeedbackModal())
 
         @tree.command(description="Answers too late")
         async def late(interaction: discord.Interaction) -> None:
@@ -145,7 +164,8 @@ async def test_connects_identifies_and_syncs(fake: FakeDiscord, bot: SmokeBot):
     assert identify["intents"] == bot.intents.value
     assert "shard" not in identify
     assert fake.sync_count == 1 and fake.sync_calls[0].guild_id is None
-    assert {c["name"] for c in fake.commands()} == {"ask", "slow", "remind", "late", "faq", "admin"}
+    names = {c["name"] for c in fake.commands()}
+    assert names == {"ask", "slow", "remind", "export", "feedback", "late", "faq", "admin"}
     me = fake.find_requests("GET", "/users/@me")[0]
     assert me.headers["Authorization"] == f"Bot {fake.token}"
     assert fake.unknown_requests == []
@@ -195,6 +215,48 @@ async def test_closed_dms_surface_as_forbidden_50007(fake: FakeDiscord, bot, wor
     h = await fake.slash(admin, "remind", guild=guild)
     assert (await h.final_message()).content == "Sent you a DM."
     assert [m.content for m in fake.dm_messages(admin)] == ["Reminder: review your pipeline"]
+
+
+async def test_server_error_surfaces_as_discord_server_error(fake: FakeDiscord, bot, world):
+    guild, admin, _ = world
+    fake.server_error("POST", "/channels/{channel_id}/messages", status=503)
+    h = await fake.slash(admin, "remind", guild=guild)
+    assert (await h.final_message()).content == "I can't DM you."
+    assert isinstance(bot.dm_errors[0], discord.DiscordServerError)
+    assert bot.dm_errors[0].status == 503
+
+
+async def test_slash_in_dm_and_guild_only_commands(fake: FakeDiscord, bot, world):
+    _, _, learner = world
+    h = await fake.slash(learner, "ask", {"question": "in a DM?"})
+    assert "user" in h.payload and "member" not in h.payload and h.payload["context"] == 1
+    reply = await h.final_message()
+    assert reply.channel_id == fake.dm_channel(learner).id
+    with pytest.raises(PermissionError):
+        await fake.slash(learner, "admin config set", {"key": "k", "value": 1})
+
+
+async def test_files_are_recorded_from_multipart(fake: FakeDiscord, bot, world):
+    guild, _, learner = world
+    h = await fake.slash(learner, "export", guild=guild)
+    reply = await h.final_message()
+    assert reply.files == [("notes.csv", b"topic,score\ndocker,3\n")]
+    callback = fake.find_requests("POST", "/interactions/{id}/{token}/callback")[-1]
+    assert [(p.name, p.filename) for p in callback.files] == [("files[0]", "notes.csv")]
+    assert callback.json["data"]["attachments"][0]["filename"] == "notes.csv"
+    log = await fake.wait_for_message(lambda m: m.content == "export log")
+    assert log.files == [("export.log", b"exported")]
+    assert fake.channel_messages(guild.default_channel) == [reply, log]
+
+
+async def test_modal_open_and_submit(fake: FakeDiscord, bot, world):
+    guild, _, learner = world
+    opened = await fake.slash(learner, "feedback", guild=guild)
+    assert (await opened.response()).type == 9
+    assert opened.modal["title"] == "Feedback"
+    submitted = await fake.submit_modal(opened, {"comment": "great bot"})
+    reply = await submitted.final_message()
+    assert reply.content == "Noted: great bot" and reply.ephemeral
 
 
 async def test_429_is_retried_after_retry_after(fake: FakeDiscord, bot, world):

@@ -18,6 +18,7 @@ from .interactions import (
     APPLICATION_COMMAND,
     AUTOCOMPLETE,
     MESSAGE_COMPONENT,
+    MODAL_SUBMIT,
     InteractionHandle,
     PayloadFactory,
 )
@@ -536,6 +537,33 @@ class FakeDiscord:
         chan = self.state.channels[msg.channel_id]
         data = self._payloads.component_data(msg, custom_id, values, check=check)
         handle = self._handle(MESSAGE_COMPONENT, data, u, g, chan, locale, source=msg)
+        return await self._dispatch(handle)
+
+    async def submit_modal(
+        self,
+        opened_by: InteractionHandle,
+        values: dict[str, Any],
+        *,
+        user: UserLike | None = None,
+        locale: str | None = None,
+    ) -> InteractionHandle:
+        """Fill in and submit the modal the bot opened (callback type 9) on ``opened_by``.
+
+        ``values`` maps each input's custom_id to its text (or a list for selects)."""
+        modal = opened_by.modal
+        if modal is None:
+            raise LookupError(f"{opened_by!r} was not answered with a modal")
+        u = self.state.user(user) if user is not None else opened_by.user
+        data = self._payloads.modal_data(modal, values)
+        handle = self._handle(
+            MODAL_SUBMIT,
+            data,
+            u,
+            opened_by.guild,
+            opened_by.channel,
+            locale,
+            source=opened_by.source_message,
+        )
         return await self._dispatch(handle)
 
     # -- messages ------------------------------------------------------------------------------

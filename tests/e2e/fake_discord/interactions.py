@@ -452,5 +452,53 @@ class PayloadFactory:
         return data
 
     @staticmethod
+    def modal_data(modal: dict, values: dict[str, Any]) -> dict:
+        """MODAL_SUBMIT data mirroring the modal's layout (action rows or labels)."""
+        unknown = set(values) - {c.get("custom_id") for c in walk_components(_modal_inner(modal))}
+        if unknown:
+            raise LookupError(f"modal {modal.get('custom_id')!r} has no input(s) {sorted(unknown)}")
+
+        def submitted(comp: dict) -> dict:
+            ctype = comp.get("type")
+            out: dict[str, Any] = {"type": ctype}
+            if "id" in comp:
+                out["id"] = comp["id"]
+            if ctype == 1:
+                out["components"] = [submitted(c) for c in comp.get("components", [])]
+            elif ctype == 18:
+                out["component"] = submitted(comp["component"])
+            elif ctype == 4:
+                cid = comp["custom_id"]
+                value = values.get(cid, comp.get("value") or "")
+                if comp.get("required", True) and not value:
+                    raise ValueError(f"text input {cid!r} is required")
+                _check_len(cid, value, comp)
+                out.update(custom_id=cid, value=value)
+            elif "custom_id" in comp:  # selects inside labels
+                out.update(
+                    custom_id=comp["custom_id"], values=list(values.get(comp["custom_id"], []))
+                )
+            return out
+
+        return {
+            "custom_id": modal["custom_id"],
+            "components": [submitted(c) for c in modal.get("components", [])],
+        }
+
+    @staticmethod
     def message_payload(message: FakeMessage) -> dict:
         return copy.deepcopy(message.payload())
+
+
+def _modal_inner(modal: dict) -> list[dict]:
+    out = []
+    for comp in walk_components(modal.get("components")):
+        if comp.get("type") == 18 and isinstance(comp.get("component"), dict):
+            out.append(comp["component"])
+    return list(modal.get("components", [])) + out
+
+
+def _check_len(custom_id: str, value: str, comp: dict) -> None:
+    lo, hi = comp.get("min_length"), comp.get("max_length")
+    if (lo is not None and len(value) < lo) or (hi is not None and len(value) > hi):
+        raise ValueError(f"text input {custom_id!r} must be {lo}..{hi} characters")
