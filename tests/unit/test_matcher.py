@@ -67,9 +67,10 @@ def test_synonyms_and_typos_fold_to_the_same_tokens():
 
 
 def test_spelling_is_corrected_against_the_vocabulary(matcher):
-    result = matcher.match("kubernets for mlfow models")
-    assert ("kubernets", "kubernetes") in result.corrections
-    assert ("mlfow", "mlflow") in result.corrections
+    typos = {"kubernettes": "kubernetes", "mlfloow": "mlflow", "orchestrasion": "orchestration"}
+    assert not set(typos) & matcher._vocab_set, "pick typos the examples do not contain"
+    result = matcher.match(" ".join(typos) + " models")
+    assert set(typos.items()) <= set(result.corrections)
 
 
 def test_quality_floor_on_the_labelled_set(matcher):

@@ -1,0 +1,268 @@
+"""The conversation engine, driven directly, on the real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from benchmarks.intents import load_questions
+from bot.config import Settings
+from bot.engine.context import Member
+from bot.engine.core import Engine
+from bot.engine.replies import Reply
+from bot.knowledge.loader import load_knowledge
+from bot.storage import Store
+
+ALICE = Member(1001, guild_id=77, name="alice")
+BOB = Member(1002, guild_id=77, name="bob")
+ADMIN = Member(1003, guild_id=77, name="admin", is_admin=True)
+
+
+@pytest.fixture(scope="module")
+def kb():
+    return load_knowledge()
+
+
+@pytest.fixture
+def engine(kb, store, clock) -> Engine:
+    return Engine(kb, store, Settings(_env_file=None), clock=clock)
+
+
+def action(reply: Reply, label: str) -> str:
+    for a in reply.actions:
+        if a.label == label:
+            return a.id
+    raise AssertionError(f"no action {label!r} in {[a.label for a in reply.actions]}")
+
+
+async def take_quiz(engine: Engine, member: Member, answers: list[bool]) -> Reply:
+    reply = await engine.quiz(member)
+    for yes in answers:
+        reply = await engine.act(member, action(reply, "Yes" if yes else "No"))
+    return reply
+
+
+# --- ask ---------------------------------------------------------------------------------------
+
+
+async def test_ask_answers_with_feedback_and_alternatives(engine, kb):
+    reply = await engine.ask(ALICE, "feast or tecton?")
+    intent = kb.intent_by_id["topic.feature-stores"]
+    assert reply.kind == "ask" and reply.title == intent.title
+    assert intent.answer.strip()[:80] in reply.body
+    labels = [a.label for a in reply.actions]
+    assert {"Helpful", "Not helpful", "Not what I asked"} <= set(labels)
+    alts = await engine.act(ALICE, action(reply, "Not what I asked"))
+    match = reply.meta["match"]
+    assert [a.id for a in alts.actions] == [f"ask:show:{_short(c.intent)}"
+                                            for c in match.alternatives]
+
+
+def _short(intent_id: str) -> str:
+    from bot.engine.actions import short_intent
+
+    return short_intent(intent_id)
+
+
+async def test_unknown_question_is_honest_and_logged(engine, store):
+    reply = await engine.ask(ALICE, "what's a good recipe for banana bread")
+    assert reply.title == "I don't know that one"
+    assert reply.actions, "nearest topics are offered"
+    top = await store.questions.top_unanswered(guild_id=77)
+    assert top and "banana bread" in top[0][0]
+
+
+async def test_empty_and_emoji_only_questions_get_a_prompt_not_a_log(engine, store):
+    for text in ("", "   ", "🤖🔥", "\x00\x1b"):
+        reply = await engine.ask(ALICE, text)
+        assert reply.title == "Ask me anything about MLOps careers"
+    assert await store.questions.top_unanswered() == []
+
+
+async def test_ambiguous_question_offers_choices_instead_of_an_answer(engine):
+    in_scope, _ = load_questions()
+    matcher = engine.deps.matcher
+    question = next(q["q"] for q in in_scope if matcher.match(q["q"]).status == "ambiguous")
+    result = matcher.match(question)
+    reply = await engine.ask(ALICE, question)
+    assert reply.title == "Did you mean…"
+    expected = [result.intent, *(c.intent for c in result.alternatives)]
+    assert [a.id for a in reply.actions] == [f"ask:show:{_short(i)}" for i in expected]
+
+
+async def test_feedback_is_stored_for_the_member(engine, store):
+    reply = await engine.ask(ALICE, "how long until senior?")
+    thanks = await engine.act(ALICE, action(reply, "Helpful"))
+    assert thanks.tone == "success"
+    data = await store.privacy.export(ALICE.user_id)
+    assert "faq.time-to-senior" in json.dumps(data)
+
+
+async def test_huge_question_is_answered_and_says_it_was_cut(engine):
+    reply = await engine.ask(ALICE, "how long until senior mlops " + "really " * 2000)
+    assert reply.title != "Sorry"
+    assert reply.footer and "first 4000 characters" in reply.footer
+
+
+# --- quiz --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("yes_count", "phase"), [(0, 1), (2, 1), (3, 2), (4, 2), (5, 3), (6, 4)])
+async def test_quiz_routes_scores_to_phases(engine, store, yes_count, phase):
+    answers = [True] * yes_count + [False] * (6 - yes_count)
+    result = await take_quiz(engine, ALICE, answers)
+    assert result.kind == "quiz_result"
+    assert result.meta == {"phase": phase, "score": yes_count}
+    assert "Weekly reminders" in [a.label for a in result.actions]
+    member = await store.members.get(ALICE.user_id)
+    assert member.current_phase == phase and member.phase_source == "quiz"
+
+
+async def test_quiz_back_resume_and_stale_buttons(engine):
+    first = await engine.quiz(ALICE)
+    assert first.meta["index"] == 0 and "Back" not in [a.label for a in first.actions]
+    second = await engine.act(ALICE, action(first, "Yes"))
+    assert second.meta["index"] == 1
+    # a double click on question 1 changes nothing
+    again = await engine.act(ALICE, action(first, "Yes"))
+    assert again.meta["index"] == 1
+    back = await engine.act(ALICE, action(second, "Back"))
+    assert back.meta["index"] == 0
+    # leaving and coming back resumes the same attempt
+    resumed = await engine.quiz(ALICE)
+    assert resumed.meta == back.meta
+    # somebody else pressing Alice's button cannot answer for her
+    stolen = await engine.act(BOB, action(resumed, "No"))
+    assert stolen.title == "This quiz has ended"
+    # finishing, then pressing an old button
+    reply = resumed
+    for _ in range(6):
+        reply = await engine.act(ALICE, action(reply, "No"))
+    assert reply.kind == "quiz_result"
+    stale = await engine.act(ALICE, action(second, "No"))
+    assert stale.title == "This quiz has ended"
+
+
+# --- checklist & progress ----------------------------------------------------------------------
+
+
+async def test_checklist_mark_all_suggests_next_phase(engine, kb, store):
+    await take_quiz(engine, ALICE, [False] * 6)
+    view = await engine.checklist_view(ALICE)
+    phase1 = kb.phase_by_number[1]
+    assert view.meta == {"phase": 1, "done": 0}
+    assert [a.id for a in view.actions] == [f"chk:done:{i.id}" for i in phase1.checklist]
+    reply = view
+    for item in phase1.checklist:
+        reply = await engine.act(ALICE, f"chk:done:{item.id}")
+        assert reply.meta["item"] == item.id and reply.meta["done"] is True
+    assert reply.meta["phase_complete"] is True
+    moved = await engine.act(ALICE, action(reply, "Move to phase 2"))
+    assert moved.title == "You're now in phase 2"
+    assert (await store.members.get(ALICE.user_id)).current_phase == 2
+    undo = await engine.checklist_undo(ALICE, phase1.checklist[0].id)
+    assert undo.meta["done"] is False and undo.meta["phase_complete"] is False
+
+
+async def test_checklist_by_title_evidence_and_unknown_items(engine, kb, store):
+    item = kb.phase_by_number[2].checklist[0]
+    ok = await engine.checklist_done(ALICE, item.title.lower(), "https://github.com/me/pr/1")
+    assert ok.meta["item"] == item.id
+    states = await store.checklist.states(ALICE.user_id)
+    assert states[item.id].evidence_url == "https://github.com/me/pr/1"
+    bad = await engine.checklist_done(ALICE, item.id, "javascript:alert(1)")
+    assert bad.tone == "warning" and "evidence" in bad.body
+    unknown = await engine.checklist_done(ALICE, "zzzz-not-an-item-qqqq")
+    assert unknown.tone == "warning" and "checklist item" in unknown.body
+
+
+async def test_progress_is_private_until_shared(engine, kb):
+    await engine.checklist_done(BOB, kb.phase_by_number[1].checklist[0].id)
+    own = await engine.progress(BOB)
+    assert own.private and own.meta["overall"] == (1, sum(len(p.checklist)
+                                                          for p in kb.phases.phases))
+    hidden = await engine.progress(ALICE, BOB.user_id)
+    assert hidden.tone == "warning" and "private" in hidden.body
+    await engine.act(BOB, "share:on")
+    shown = await engine.progress(ALICE, BOB.user_id)
+    assert shown.title == "Their progress" and shown.meta["overall"][0] == 1
+    await engine.act(BOB, "share:off")
+    assert (await engine.progress(ALICE, BOB.user_id)).tone == "warning"
+
+
+# --- reminders ---------------------------------------------------------------------------------
+
+
+async def test_reminders_on_status_snooze_off(engine, store, clock):
+    reply = await engine.reminders_on(ALICE, "friday", "18", "europe/berlin")
+    assert reply.title == "Weekly reminders are on"
+    assert "Friday" in reply.body and "18:00" in reply.body and "Europe/Berlin" in reply.body
+    assert "<t:" in reply.body
+    prefs = await store.reminders.get(ALICE.user_id)
+    assert prefs.timezone == "Europe/Berlin" and prefs.next_due_utc > clock.current
+    first_due = prefs.next_due_utc
+    await engine.act(ALICE, "rem:snooze")
+    assert (await store.reminders.get(ALICE.user_id)).next_due_utc - first_due == timedelta(days=7)
+    bad = await engine.reminders_on(ALICE, "funday")
+    assert bad.tone == "warning" and "weekday" in bad.body
+    bad_tz = await engine.reminders_on(ALICE, timezone="Mars/Olympus")
+    assert bad_tz.tone == "warning" and "timezone" in bad_tz.body
+    off = await engine.act(ALICE, "rem:off")
+    assert off.title == "Weekly reminders are off"
+    assert not (await store.reminders.get(ALICE.user_id)).enabled
+
+
+# --- privacy & stats ---------------------------------------------------------------------------
+
+
+async def test_export_then_delete_everything(engine, kb, store):
+    await take_quiz(engine, ALICE, [True, True, True, False, False, False])
+    await engine.checklist_done(ALICE, kb.phase_by_number[2].checklist[1].id)
+    export = await engine.export(ALICE)
+    data = json.loads(export.attachment.data)
+    assert kb.phase_by_number[2].checklist[1].id in json.dumps(data)
+    confirm = await engine.delete(ALICE)
+    assert "priv:delete:yes" in confirm.action_ids
+    cancelled = await engine.act(ALICE, "priv:delete:no")
+    assert cancelled.title == "Nothing deleted"
+    assert await store.members.get(ALICE.user_id) is not None
+    done = await engine.act(ALICE, "priv:delete:yes")
+    assert done.title == "Your data is deleted"
+    assert await store.members.get(ALICE.user_id) is None
+    assert await store.checklist.states(ALICE.user_id) == {}
+
+
+async def test_stats_are_for_admins_only(engine):
+    await take_quiz(engine, ALICE, [False] * 6)
+    await engine.ask(ALICE, "recipe for banana bread please")
+    denied = await engine.stats(ALICE)
+    assert denied.tone == "warning" and "Manage Server" in denied.body
+    stats = await engine.stats(ADMIN)
+    assert stats.title == "Server progress"
+    assert "Phase 1" in stats.body and "banana bread" in stats.body
+
+
+async def test_unknown_action_ids_are_friendly(engine):
+    for bad in ("", "nope", "quiz:ans:x:y:z", "chk:view:99", "ask:show:f.nothing"):
+        reply = await engine.act(ALICE, bad)
+        assert isinstance(reply, Reply) and reply.tone in ("warning", "info", "error")
+
+
+# --- database outage ---------------------------------------------------------------------------
+
+
+async def test_database_down_gives_a_friendly_reply_and_answers_still_work(kb, tmp_path):
+    store = Store.open("postgresql+asyncpg://postgres@127.0.0.1:1/none")
+    engine = Engine(kb, store, Settings(_env_file=None))
+    try:
+        answer = await engine.ask(ALICE, "feast or tecton?")
+        assert answer.title == kb.intent_by_id["topic.feature-stores"].title
+        unknown = await engine.ask(ALICE, "recipe for banana bread")
+        assert unknown.title == "I don't know that one"
+        down = await engine.checklist_view(ALICE)
+        assert down.title == "Database unavailable" and down.tone == "error"
+        assert "nothing was changed" in down.body
+    finally:
+        await store.close()
