@@ -46,10 +46,18 @@ class SmokeBot(discord.Client):
         self.tree = app_commands.CommandTree(self)
         self.dm_errors: list[discord.HTTPException] = []
         self.late_errors: list[discord.HTTPException] = []
+        self.seen: list[str] = []
         self._add_commands()
 
     async def setup_hook(self) -> None:
         await self.tree.sync()
+
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot:
+            return
+        self.seen.append(message.content)
+        if message.content == "ping":
+            await message.channel.send("pong")
 
     def _add_commands(self) -> None:
         tree = self.tree
@@ -257,6 +265,19 @@ async def test_modal_open_and_submit(fake: FakeDiscord, bot, world):
     submitted = await fake.submit_modal(opened, {"comment": "great bot"})
     reply = await submitted.final_message()
     assert reply.content == "Noted: great bot" and reply.ephemeral
+
+
+async def test_user_messages_respect_message_content_intent(fake: FakeDiscord, bot, world):
+    guild, _, learner = world
+    fake.user_message(learner, "ping")  # a DM: content always visible
+    assert [m.content for m in await fake.wait_for_dm(learner)] == ["pong"]
+    fake.user_message(learner, "ping", guild=guild)  # no MESSAGE_CONTENT intent: blanked
+    fake.user_message(learner, f"{fake.bot_user.mention} hi", guild=guild)  # mentions: kept
+    await fake.state.wait_for(lambda: len(bot.seen) == 3, 3, "three messages")
+    assert bot.seen == ["ping", "", f"{fake.bot_user.mention} hi"]
+    channel = bot.get_channel(guild.default_channel.id)
+    history = [m.content async for m in channel.history(limit=10)]
+    assert history == [f"{fake.bot_user.mention} hi", "ping"]
 
 
 async def test_429_is_retried_after_retry_after(fake: FakeDiscord, bot, world):

@@ -118,6 +118,7 @@ class FakeDiscord:
             base_url=lambda: self.base_url,
         )
         self.state.emit = self.gateway.emit
+        self.state.message_content_enabled = "message_content" in set(privileged_intents)
         self.rest = RestApi(
             self.state,
             gateway_url=lambda: self.gateway_url,
@@ -513,8 +514,10 @@ class FakeDiscord:
             command, opts, guild=g, user=u, focused=focused, strict=strict, check_permissions=False
         )
         handle = await self._dispatch(self._handle(AUTOCOMPLETE, data, u, g, chan, locale))
-        await handle.response(timeout)
-        choices = Choices(handle.choices or [])
+        callback = await handle.response(timeout)
+        if handle.choices is None:
+            raise RuntimeError(f"autocomplete answered with callback type {callback.type}, not 8")
+        choices = Choices(handle.choices)
         choices.handle = handle
         return choices
 

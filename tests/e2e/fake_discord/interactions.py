@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import perms
 from .models import FakeChannel, FakeGuild, FakeMessage, FakeUser, walk_components
 from .recording import Part
 
@@ -144,9 +145,15 @@ class InteractionHandle:
 
     async def response(self, timeout: float = 3.0) -> Callback:
         """The first callback (type + data), waiting up to ``timeout`` seconds for it."""
-        return await self.state.wait_for(
-            lambda: self.first_callback, timeout, f"a response to interaction {self.id}"
-        )
+        try:
+            return await self.state.wait_for(
+                lambda: self.first_callback, timeout, f"a response to interaction {self.id}"
+            )
+        except TimeoutError as exc:
+            if self.rejected:
+                reasons = "; ".join(f"{body.get('type')}: {err}" for body, err in self.rejected)
+                raise TimeoutError(f"{exc} (rejected callbacks: {reasons})") from None
+            raise
 
     async def wait_followups(self, count: int = 1, timeout: float = 5.0) -> list[FakeMessage]:
         await self.state.wait_for(
@@ -426,7 +433,8 @@ class PayloadFactory:
         if required is not None:
             need = int(required)
             have = guild.permissions_for(user.id)
-            if need == 0 or have & need != need:
+            hidden = have != perms.ALL if need == 0 else have & need != need  # "0": admins only
+            if hidden:
                 raise PermissionError(
                     f"Discord would not show /{cmd['name']} to {user.username}: needs "
                     f"{need:#x}, has {have:#x} (pass check_permissions=False to send it anyway)"

@@ -42,6 +42,7 @@ from .interactions import (
     InteractionHandle,
 )
 from .models import (
+    FLAG_EPHEMERAL,
     FLAG_LOADING,
     MSG_CHAT_INPUT_COMMAND,
     MSG_DEFAULT,
@@ -135,6 +136,7 @@ class RestApi:
         r("POST", "/users/@me/channels", self.create_dm)
         r("GET", "/channels/{channel_id}", self.get_channel)
         r("POST", "/channels/{channel_id}/messages", self.send_message)
+        r("GET", "/channels/{channel_id}/messages", self.get_messages)
         r("GET", "/channels/{channel_id}/messages/{message_id}", self.get_message)
         r("PATCH", "/channels/{channel_id}/messages/{message_id}", self.edit_message)
         r("DELETE", "/channels/{channel_id}/messages/{message_id}", self.delete_message)
@@ -196,10 +198,6 @@ class RestApi:
         return response
 
     async def _dispatch(self, request: web.Request, rec: RecordedRequest, *, under_api: bool):
-        fault = self.state.faults.match(rec.method, rec.path)
-        if fault is not None:
-            rec.fault = fault.description
-            return fault.consume()
         route, params, method_mismatch = None, {}, False
         if under_api:
             for candidate in self.routes:
@@ -211,6 +209,14 @@ class RestApi:
                     continue
                 route, params = candidate, m.groupdict()
                 break
+        fault = self.state.faults.match(rec.method, rec.path)
+        if fault is not None:
+            rec.fault = fault.description
+            rec.route = f"{route.method} {route.template}" if route else None
+            response = fault.consume()
+            if route is not None and "X-RateLimit-Bucket" in response.headers:
+                response.headers["X-RateLimit-Bucket"] = self._bucket(route)
+            return response
         if route is None:
             self.unknown.append(rec)
             if method_mismatch:
@@ -221,10 +227,9 @@ class RestApi:
             return _json({"message": "401: Unauthorized", "code": 0}, 401)
         response = await route.handler(rec, **params)
         if response.status < 300:
-            bucket = hashlib.sha1(route.template.encode()).hexdigest()[:32]
             response.headers.update(
                 {
-                    "X-RateLimit-Bucket": bucket,
+                    "X-RateLimit-Bucket": self._bucket(route),
                     "X-RateLimit-Limit": "5",
                     "X-RateLimit-Remaining": "4",
                     "X-RateLimit-Reset": f"{time.time() + 1:.3f}",
@@ -232,6 +237,10 @@ class RestApi:
                 }
             )
         return response
+
+    @staticmethod
+    def _bucket(route: Route) -> str:
+        return hashlib.sha1(f"{route.method} {route.template}".encode()).hexdigest()[:32]
 
     # -- users, gateway, application -----------------------------------------------------------
 
@@ -557,6 +566,8 @@ class RestApi:
                 self._require(chan, perms.ATTACH_FILES)
         data = rec.json if isinstance(rec.json, dict) else {}
         validate_message(data, creating=True, n_files=len(rec.files))
+        if data.get("flags"):
+            data = dict(data, flags=data["flags"] & ~FLAG_EPHEMERAL)  # only interactions may
         mtype = MSG_REPLY if data.get("message_reference") else MSG_DEFAULT
         msg = self.state.create_message(chan, self.state.bot_user, data, rec.parts, type=mtype)
         return _json(msg.payload())
@@ -568,8 +579,44 @@ class RestApi:
             raise DiscordError(404, UNKNOWN_MESSAGE)
         return msg
 
+    def _readable(self, msg: FakeMessage) -> dict:
+        """A message as the bot may read it over REST: without the MESSAGE_CONTENT privileged
+        intent, other users' guild messages that do not mention the bot come back blank."""
+        data = msg.payload()
+        bot = self.state.bot_user
+        if (
+            not self.state.message_content_enabled
+            and msg.guild_id is not None
+            and msg.author is not bot
+            and bot.mention not in msg.content
+        ):
+            data.update(content="", embeds=[], attachments=[], components=[])
+        return data
+
+    async def get_messages(self, rec: RecordedRequest, channel_id: str) -> web.Response:
+        """History, newest first; ``limit`` (1-100, default 50), ``before``, ``after``."""
+        chan = self._channel(channel_id)
+        msgs = self.state.channel_messages(chan, include_ephemeral=False)
+        q = rec.query
+        try:
+            limit = int(q.get("limit", 50))
+            before = int(q["before"]) if "before" in q else None
+            after = int(q["after"]) if "after" in q else None
+        except ValueError:
+            raise form_error("limit", "NUMBER_TYPE_COERCE", "Value is not int.") from None
+        if not 1 <= limit <= 100:
+            raise form_error("limit", "NUMBER_TYPE_MAX", "int value should be between 1 and 100.")
+        if before is not None:
+            msgs = [m for m in msgs if m.id < before]
+        if after is not None:
+            msgs = [m for m in msgs if m.id > after]
+            picked = msgs[:limit]  # the oldest ones after the anchor, still sent newest first
+        else:
+            picked = msgs[-limit:]
+        return _json([self._readable(m) for m in reversed(picked)])
+
     async def get_message(self, rec: RecordedRequest, channel_id: str, message_id: str):
-        return _json(self._message(channel_id, message_id).payload())
+        return _json(self._readable(self._message(channel_id, message_id)))
 
     async def edit_message(self, rec: RecordedRequest, channel_id: str, message_id: str):
         msg = self._message(channel_id, message_id)

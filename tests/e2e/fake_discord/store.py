@@ -82,6 +82,8 @@ class FakeState:
         self.requests: list[RecordedRequest] = []
         self.faults = Faults()
         self.verify_key = secrets.token_hex(32)
+        #: the app's MESSAGE_CONTENT privileged intent is enabled (in the developer portal)
+        self.message_content_enabled = True
         #: set by the gateway: deliver a dispatch to the session that owns ``guild_id``
         self.emit: Callable[[GatewayEvent], bool] = lambda event: False
         self._pulse = asyncio.Event()
@@ -93,7 +95,8 @@ class FakeState:
         self._pulse = asyncio.Event()
 
     async def wait_for(self, predicate: Callable[[], T], timeout: float, what: str) -> T:
-        """Re-check ``predicate`` on every change until it returns something truthy."""
+        """Re-check ``predicate`` on every change (and every 20 ms, for predicates on outside
+        state such as the bot's own) until it returns something truthy."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -105,7 +108,7 @@ class FakeState:
                 raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
             pulse = self._pulse
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(pulse.wait(), remaining)
+                await asyncio.wait_for(pulse.wait(), min(remaining, 0.02))
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
