@@ -52,6 +52,9 @@ class SmokeBot(discord.Client):
     async def setup_hook(self) -> None:
         await self.tree.sync()
 
+    async def before_identify_hook(self, shard_id, *, initial=False) -> None:
+        pass  # discord.py waits 5 s before every re-IDENTIFY; not worth it in a test
+
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot:
             return
@@ -72,6 +75,7 @@ class SmokeBot(discord.Client):
             await interaction.response.defer(thinking=True)
             await asyncio.sleep(0.05)
             await interaction.followup.send("done thinking")
+            await interaction.followup.send("psst", ephemeral=True)
 
         @tree.command(description="DM me a reminder")
         async def remind(interaction: discord.Interaction) -> None:
@@ -205,10 +209,11 @@ async def test_defer_then_followup_fills_thinking_message(fake: FakeDiscord, bot
     guild, _, learner = world
     h = await fake.slash(learner, "slow", guild=guild)
     assert (await h.response()).type == 5
-    final = await h.final_message(timeout=3)
-    assert final.content == "done thinking"
-    assert not final.loading
-    assert h.followups == [h.original]
+    first, second = await h.wait_followups(2, timeout=3)
+    assert first is h.original and first.content == "done thinking"
+    assert not first.loading and not first.ephemeral
+    assert second.content == "psst" and second.ephemeral
+    assert (await h.final_message()).content == "psst"  # the most recent one
 
 
 async def test_closed_dms_surface_as_forbidden_50007(fake: FakeDiscord, bot, world):
@@ -301,6 +306,14 @@ async def test_resumes_after_forced_reconnect(fake: FakeDiscord, bot, world, mod
     assert "still there?" in (await h.final_message()).text
 
 
+async def test_invalidated_session_reidentifies(fake: FakeDiscord, bot, world):
+    guild, _, learner = world
+    await fake.force_reconnect(mode="invalidate")
+    assert fake.identify_count == 2 and fake.resume_count == 0
+    h = await fake.slash(learner, "ask", {"question": "fresh session?"}, guild=guild)
+    assert "fresh session?" in (await h.final_message()).text
+
+
 async def test_events_missed_while_disconnected_are_replayed(fake: FakeDiscord, bot, world):
     guild, _, learner = world
     await fake.force_reconnect(wait=False)
@@ -349,6 +362,35 @@ async def test_rest_auth_and_unknown_routes(fake: FakeDiscord):
             assert resp.status == 404
             assert (await resp.json())["code"] == 0
     assert [r.path for r in fake.unknown_requests] == ["/voice/regions"]
+
+
+async def test_members_intent_and_member_chunks(fake: FakeDiscord, world):
+    guild, _, _ = world
+    intents = discord.Intents.default()
+    intents.members = True
+    client = discord.Client(intents=intents, guild_ready_timeout=0.05)
+    task = await _run(client, fake)
+    try:
+        cached = client.get_guild(guild.id)
+        assert cached.chunked and {m.name for m in cached.members} >= {"ada", "lin"}
+        found = await cached.query_members("ad")
+        assert [m.name for m in found] == ["ada"]
+        assert fake.gateway.chunk_requests[-1]["query"] == "ad"
+    finally:
+        await client.close()
+        await asyncio.wait_for(task, 5)
+
+
+async def test_disallowed_privileged_intent_is_refused():
+    async with FakeDiscord(privileged_intents=()) as fake:
+        fake.add_guild()
+        intents = discord.Intents.default()
+        intents.members = True
+        with fake.patch_discord_py():
+            client = discord.Client(intents=intents)
+            with pytest.raises(discord.PrivilegedIntentsRequired):
+                await asyncio.wait_for(client.start(fake.token), 5)
+            await client.close()
 
 
 async def test_sharded_client_gets_its_guilds_and_interactions():

@@ -212,8 +212,14 @@ class FakeState:
 
     def app_permissions(self, channel: FakeChannel) -> int:
         if channel.guild_id is None:
-            # Discord reports the bot's DM permissions as a fixed set
-            return perms.DEFAULT_BOT | perms.ADD_REACTIONS | perms.USE_EXTERNAL_EMOJIS
+            # in the bot's DMs Discord reports a fixed set (attach, embed, mention everyone,
+            # external emojis on top of the basics)
+            return (
+                perms.DEFAULT_BOT
+                | perms.ADD_REACTIONS
+                | perms.USE_EXTERNAL_EMOJIS
+                | perms.MENTION_EVERYONE
+            )
         return self.guilds[channel.guild_id].permissions_for(self.bot_user.id)
 
     # -- messages ------------------------------------------------------------------------------
