@@ -139,6 +139,7 @@ async def fake():
     async with FakeDiscord() as fake:
         with fake.patch_discord_py():
             yield fake
+        assert fake.internal_errors == []
 
 
 @pytest.fixture

@@ -662,6 +662,11 @@ class FakeDiscord:
         """Requests to routes the fake does not implement (answered 404/405)."""
         return list(self.rest.unknown)
 
+    @property
+    def internal_errors(self) -> list[tuple[RecordedRequest, Exception]]:
+        """Exceptions raised inside the fake's own handlers (answered 503): should stay empty."""
+        return list(self.rest.internal_errors)
+
     def find_requests(
         self, method: str | None = None, path: str | None = None
     ) -> list[RecordedRequest]:

@@ -220,6 +220,35 @@ def _token(interaction_id: int) -> str:
     return prefix + secrets.token_urlsafe(96)
 
 
+def _checked_value(opt: dict | None, typ: int, value: Any, where: str) -> Any:
+    """Coerce like Discord's client does and refuse what its client would not let one send."""
+    try:
+        if typ == INTEGER:
+            value = int(value)
+        elif typ == NUMBER:
+            value = float(value)
+        elif typ == BOOLEAN and not isinstance(value, bool):
+            raise ValueError
+        elif typ == STRING:
+            value = str(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: {value!r} is not valid for option type {typ}") from None
+    if opt is None:
+        return value
+    choices = opt.get("choices")
+    if choices and value not in [c["value"] for c in choices]:
+        raise ValueError(f"{where}: {value!r} is not one of {[c['value'] for c in choices]}")
+    lo, hi = opt.get("min_value"), opt.get("max_value")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ValueError(f"{where}: {value!r} is outside [{lo}, {hi}]")
+    lo, hi = opt.get("min_length"), opt.get("max_length")
+    if typ == STRING and (
+        (lo is not None and len(value) < lo) or (hi is not None and len(value) > hi)
+    ):
+        raise ValueError(f"{where}: length {len(value)} is outside [{lo}, {hi}]")
+    return value
+
+
 def _infer_type(value: Any) -> int:
     if isinstance(value, bool):
         return BOOLEAN
@@ -342,10 +371,7 @@ class PayloadFactory:
             elif typ in (USER, CHANNEL, ROLE, MENTIONABLE):
                 item["value"] = self._resolve(resolved, typ, value, guild)
             else:
-                if opt and opt.get("choices") and value not in [c["value"] for c in opt["choices"]]:
-                    allowed = [c["value"] for c in opt["choices"]]
-                    raise ValueError(f"{where}: {value!r} is not a choice of {name!r} ({allowed})")
-                item["value"] = value
+                item["value"] = _checked_value(opt, typ, value, f"{where} {name}")
             out.append(item)
         if schema is not None and focused is None:
             missing = [o["name"] for o in schema if o.get("required") and o["name"] not in values]

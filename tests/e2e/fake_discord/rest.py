@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -53,6 +54,8 @@ from .recording import API_PREFIX, Part, RecordedRequest, template_regex
 from .store import FakeState
 from .validation import validate_choices, validate_message
 
+log = logging.getLogger("fake_discord.rest")
+
 Handler = Callable[..., Awaitable[web.StreamResponse]]
 
 
@@ -93,6 +96,7 @@ class RestApi:
         self.ack_deadline = ack_deadline
         self.token_ttl = token_ttl
         self.unknown: list[RecordedRequest] = []
+        self.internal_errors: list[tuple[RecordedRequest, Exception]] = []
         self.routes: list[Route] = []
         r = self._add
         r("GET", "/users/@me", self.get_me)
@@ -192,6 +196,12 @@ class RestApi:
             )
         except DiscordError as exc:
             response = exc.response()
+        except Exception as exc:  # a bug in the fake: make it loud, and not retried
+            log.exception("fake Discord failed on %s %s", rec.method, rec.path)
+            self.internal_errors.append((rec, exc))
+            # 503 (unlike 500) makes discord.py raise DiscordServerError at once, no retries
+            message = f"fake Discord internal error: {exc!r}"
+            response = json_response({"message": message, "code": 0}, 503)
         rec.status = response.status
         response.headers.setdefault("Via", "1.1 google")
         self.state.notify()
@@ -354,6 +364,8 @@ class RestApi:
                 "BASE_TYPE_CHOICES",
                 f"Value must be one of {sorted(ALLOWED_CALLBACKS[handle.type])}.",
             )
+        if ctype in (DEFERRED_UPDATE_MESSAGE, UPDATE_MESSAGE) and handle.source_message is None:
+            raise form_error("type", "INTERACTION_NO_MESSAGE", "This interaction has no message.")
         files = rec.files
         if ctype == CHANNEL_MESSAGE_WITH_SOURCE:
             validate_message(data, creating=True, n_files=len(files))
@@ -380,7 +392,6 @@ class RestApi:
             handle.original = handle.source_message
         elif ctype == UPDATE_MESSAGE:
             msg = handle.source_message
-            assert msg is not None
             state.edit_message(msg, data, rec.parts)
             handle.original = msg
             resource = {"type": ctype, "message": msg.payload()}
