@@ -12,7 +12,9 @@ writer waits for the write lock up front — inside the busy timeout — instead
 so readers never wait for writers (WAL). :meth:`Database.run` retries the rare lock error left.
 
 PostgreSQL uses asyncpg with ``pool_pre_ping`` (a dropped connection is replaced on the next
-checkout) and a short connect timeout, so an unreachable server fails fast.
+checkout) and a short connect timeout, so an unreachable server fails fast. A
+``?search_path=<schema>`` URL parameter puts every table in that (existing) schema — handy in a
+shared database, and how the test suite isolates each test.
 """
 
 from __future__ import annotations
@@ -166,14 +168,20 @@ class Database:
                 kwargs["pool_timeout"] = pool_timeout
                 self._sqlite_path = Path(database.removeprefix("file:").split("?")[0])
         else:
+            connect_args: dict[str, Any] = {"timeout": PG_CONNECT_TIMEOUT_S}
+            search_path = self.url.query.get("search_path")
+            if search_path:
+                # ?search_path=schema: keep every table (and alembic_version) in that schema
+                connect_args["server_settings"] = {"search_path": str(search_path)}
             kwargs.update(
                 pool_size=pool_size,
                 max_overflow=max_overflow,
                 pool_timeout=pool_timeout,
                 pool_pre_ping=True,
-                connect_args={"timeout": PG_CONNECT_TIMEOUT_S},
+                connect_args=connect_args,
             )
-        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        engine_url = self.url.difference_update_query(["search_path"])
+        self.engine: AsyncEngine = create_async_engine(engine_url, **kwargs)
         if self.is_sqlite:
             self._install_sqlite_hooks()
         self.session: async_sessionmaker[AsyncSession] = async_sessionmaker(

@@ -1,0 +1,247 @@
+"""Engine set-up, the UTC type, error translation, unreachable databases and lost connections."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage import (
+    Database,
+    DatabaseUnavailable,
+    SchemaMissing,
+    StorageError,
+    Store,
+)
+from bot.storage import db as db_module
+from bot.storage.db import normalize_url
+from bot.storage.models import Member
+
+CLOSED_PORT_URL = "postgresql+asyncpg://postgres@127.0.0.1:1/test"
+
+
+def _one_line(exc: BaseException) -> str:
+    msg = str(exc)
+    assert msg and "\n" not in msg, msg
+    return msg
+
+
+def test_normalize_url_picks_async_drivers() -> None:
+    assert normalize_url("sqlite:///x.db").drivername == "sqlite+aiosqlite"
+    assert normalize_url("postgresql://u@h/db").drivername == "postgresql+asyncpg"
+    assert normalize_url("postgresql+psycopg2://u@h/db").drivername == "postgresql+asyncpg"
+    with pytest.raises(StorageError, match="unsupported"):
+        normalize_url("mysql://u@h/db")
+    with pytest.raises(StorageError, match="invalid"):
+        normalize_url("not a url")
+
+
+async def test_sqlite_pragmas_and_parent_directory(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "bot.db"
+    db = Database(f"sqlite:///{path}")
+    try:
+        await db.check()
+        assert path.parent.is_dir()
+        async with db.engine.connect() as conn:
+            mode = await conn.scalar(text("PRAGMA journal_mode"))
+            fks = await conn.scalar(text("PRAGMA foreign_keys"))
+            busy = await conn.scalar(text("PRAGMA busy_timeout"))
+        assert (mode, fks, busy) == ("wal", 1, db_module.SQLITE_BUSY_TIMEOUT_MS)
+    finally:
+        await db.close()
+
+
+async def test_utc_datetime_round_trip_and_naive_rejected(store: Store) -> None:
+    rec = await store.members.touch(42)
+    assert rec.created_at.tzinfo is not None
+    assert rec.created_at.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+
+    async def naive(s: AsyncSession) -> None:
+        s.add(Member(id=43, created_at=datetime(2025, 1, 1), last_seen_at=datetime(2025, 1, 1)))
+        await s.flush()
+
+    with pytest.raises(sa_exc.StatementError, match="naive datetime"):
+        await store.db.run(naive)
+    assert await store.members.get(43) is None
+
+    async def read(s: AsyncSession) -> datetime:
+        value = await s.scalar(select(Member.created_at).where(Member.id == 42))
+        assert value is not None
+        return value
+
+    assert (await store.db.run(read, readonly=True)).tzinfo == UTC
+
+
+async def test_unreachable_postgres_is_one_clear_line() -> None:
+    started = time.monotonic()
+    store = Store.open(CLOSED_PORT_URL)
+    try:
+        with pytest.raises(DatabaseUnavailable) as info:
+            await store.check()
+        msg = _one_line(info.value)
+        assert msg.startswith("database unavailable (postgresql+asyncpg://postgres@127.0.0.1:1/")
+        with pytest.raises(DatabaseUnavailable):
+            await store.members.touch(1)
+        with pytest.raises(DatabaseUnavailable):
+            await Store.open(CLOSED_PORT_URL)  # `await Store.open()` checks
+    finally:
+        await store.close()
+    assert time.monotonic() - started < 10
+
+
+async def test_password_is_not_printed() -> None:
+    store = Store.open("postgresql+asyncpg://bot:s3cr3t@127.0.0.1:1/test")
+    try:
+        with pytest.raises(DatabaseUnavailable) as info:
+            await store.check()
+        assert "s3cr3t" not in str(info.value) and "***" in str(info.value)
+    finally:
+        await store.close()
+
+
+async def test_unwritable_sqlite_location_is_one_clear_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    store = Store.open(f"sqlite+aiosqlite:///{blocker / 'sub' / 'bot.db'}")
+    try:
+        with pytest.raises(DatabaseUnavailable) as info:
+            await store.check()
+        assert _one_line(info.value).startswith("database unavailable (sqlite+aiosqlite:///")
+        with pytest.raises(DatabaseUnavailable):
+            await store.checklist.mark(1, "x")
+    finally:
+        await store.close()
+
+
+async def test_unopenable_sqlite_file_is_unavailable(tmp_path: Path) -> None:
+    (tmp_path / "dir.db").mkdir()  # a directory where the file should be
+    store = Store.open(f"sqlite+aiosqlite:///{tmp_path / 'dir.db'}")
+    try:
+        with pytest.raises(DatabaseUnavailable) as info:
+            await store.members.get(1)
+        _one_line(info.value)
+    finally:
+        await store.close()
+
+
+async def test_missing_schema_says_run_upgrade(db_url: str) -> None:
+    store = Store.open(db_url)
+    try:
+        await store.check()  # reachable...
+        with pytest.raises(SchemaMissing, match="mentorbot db upgrade"):
+            await store.members.get(1)  # ...but never migrated
+    finally:
+        await store.close()
+
+
+async def test_failure_mid_transaction_rolls_everything_back(store: Store) -> None:
+    await store.members.touch(1)
+
+    async def half(s: AsyncSession) -> None:
+        s.add(Member(id=2, created_at=datetime.now(UTC), last_seen_at=datetime.now(UTC)))
+        await s.flush()
+        raise ConnectionResetError("connection reset by peer")
+
+    with pytest.raises(DatabaseUnavailable, match="connection reset"):
+        await store.db.run(half)
+    assert await store.members.get(2) is None
+    assert await store.members.get(1) is not None  # the store still works
+
+
+@pytest.mark.backends("postgres")
+async def test_connection_killed_mid_operation_postgres(store: Store) -> None:
+    await store.members.touch(1)
+
+    async def killed(s: AsyncSession) -> None:
+        s.add(Member(id=2, created_at=datetime.now(UTC), last_seen_at=datetime.now(UTC)))
+        await s.flush()
+        await s.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+
+    with pytest.raises(DatabaseUnavailable) as info:
+        await store.db.run(killed)
+    _one_line(info.value)
+    assert await store.members.get(2) is None  # nothing half-written
+    assert (await store.members.touch(3)).user_id == 3  # the pool recovered
+
+
+@pytest.mark.backends("postgres")
+async def test_stale_pooled_connections_are_replaced_postgres(store: Store) -> None:
+    await store.members.touch(1)
+
+    async def backend_pid(s: AsyncSession) -> int:
+        return int(await s.scalar(text("SELECT pg_backend_pid()")) or 0)
+
+    pid = await store.db.run(backend_pid)  # that connection now sits in the pool
+    import asyncpg
+
+    url = store.db.url.set(drivername="postgresql").difference_update_query(["search_path"])
+    admin = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
+    assert (await store.members.get(1)) is not None  # pre-ping replaced the dead connection
+    assert await store.db.run(backend_pid) != pid
+
+
+@pytest.mark.backends("sqlite")
+async def test_sqlite_waits_for_another_writer(store: Store) -> None:
+    path = store.db.url.database
+    assert path
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("BEGIN IMMEDIATE")  # another process holds the write lock...
+    import asyncio
+
+    async def release() -> None:
+        await asyncio.sleep(0.3)
+        raw.execute("COMMIT")
+
+    releaser = asyncio.create_task(release())
+    started = time.monotonic()
+    state = await store.checklist.mark(1, "p1-git")  # ...we wait instead of failing
+    await releaser
+    raw.close()
+    assert state.done and time.monotonic() - started >= 0.25
+
+
+async def test_lock_errors_are_retried_then_reported(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_module, "MAX_RETRIES", 3)
+    locked = sqlite3.OperationalError("database is locked")
+    calls = {"n": 0}
+
+    async def flaky(s: AsyncSession) -> str:
+        calls["n"] += 1
+        if calls["n"] < 3:
+            raise sa_exc.OperationalError("INSERT ...", {}, locked)
+        return "ok"
+
+    async def always(s: AsyncSession) -> str:
+        calls["n"] += 1
+        raise sa_exc.OperationalError("INSERT ...", {}, locked)
+
+    if store.db.is_sqlite:
+        assert await store.db.run(flaky) == "ok" and calls["n"] == 3
+        calls["n"] = 0
+        with pytest.raises(DatabaseUnavailable, match="locked"):
+            await store.db.run(always)
+        assert calls["n"] == 4  # first try + 3 retries
+    else:
+
+        class Deadlock(Exception):
+            sqlstate = "40P01"
+
+        async def deadlock_once(s: AsyncSession) -> str:
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise sa_exc.DBAPIError("UPDATE ...", {}, Deadlock("deadlock detected"))
+            return "ok"
+
+        assert await store.db.run(deadlock_once) == "ok" and calls["n"] == 2

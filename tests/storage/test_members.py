@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from bot.storage import InvalidInput, Store
+
+if TYPE_CHECKING:
+    from tests.conftest import FakeClock
+
+ALICE = 111_111_111_111_111_111
+BOB = 222_222_222_222_222_222
+G1 = 900_000_000_000_000_001
+G2 = 900_000_000_000_000_002
+
+
+async def test_touch_creates_then_updates_last_seen(store: Store, clock: FakeClock) -> None:
+    first = await store.members.touch(ALICE)
+    assert first.user_id == ALICE
+    assert first.created_at == first.last_seen_at
+    assert first.created_at.tzinfo is not None and first.created_at.utcoffset().total_seconds() == 0
+    assert first.current_phase is None and first.phase_source is None
+    assert first.sharing is False
+    assert first.guild_ids == ()
+
+    clock.advance(hours=5)
+    again = await store.members.touch(ALICE, guild_id=G2)
+    assert again.created_at == first.created_at
+    assert again.last_seen_at > first.last_seen_at
+    assert again.guild_ids == (G2,)
+
+    await store.members.touch(ALICE, guild_id=G1)
+    await store.members.touch(ALICE, guild_id=G1)  # idempotent per guild
+    got = await store.members.get(ALICE)
+    assert got is not None
+    assert got.guild_ids == (G1, G2)
+    assert await store.members.get(BOB) is None
+
+
+async def test_set_phase_and_sharing(store: Store) -> None:
+    rec = await store.members.set_phase(ALICE, 3)  # creates the member on the fly
+    assert (rec.current_phase, rec.phase_source) == (3, "chosen")
+    rec = await store.members.set_phase(ALICE, 2, source="quiz")
+    assert (rec.current_phase, rec.phase_source) == (2, "quiz")
+    rec = await store.members.set_phase(ALICE, None)
+    assert (rec.current_phase, rec.phase_source) == (None, None)
+
+    assert (await store.members.set_sharing(ALICE, True)).sharing is True
+    assert (await store.members.get(ALICE)).sharing is True  # type: ignore[union-attr]
+    assert (await store.members.set_sharing(ALICE, False)).sharing is False
+
+
+@pytest.mark.parametrize("phase", [0, 5, -1, True, "2"])
+async def test_set_phase_rejects_out_of_range(store: Store, phase: object) -> None:
+    with pytest.raises(InvalidInput):
+        await store.members.set_phase(ALICE, phase)  # type: ignore[arg-type]
+    assert await store.members.get(ALICE) is None  # nothing written
+
+
+async def test_set_phase_rejects_unknown_source(store: Store) -> None:
+    with pytest.raises(InvalidInput, match="source"):
+        await store.members.set_phase(ALICE, 1, source="guess")
+
+
+@pytest.mark.parametrize("user_id", [0, -5, 2**63, True, "123", 1.5])
+async def test_user_ids_must_be_positive_bigints(store: Store, user_id: object) -> None:
+    with pytest.raises(InvalidInput):
+        await store.members.touch(user_id)  # type: ignore[arg-type]
+
+
+async def test_max_snowflake_fits(store: Store) -> None:
+    big = 2**63 - 1
+    rec = await store.members.touch(big, guild_id=big)
+    assert rec.user_id == big and rec.guild_ids == (big,)

@@ -1,0 +1,170 @@
+"""Alembic: upgrade from empty, downgrade to base, upgrade again, no drift; the `db` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from bot.storage import Database, StorageError
+from bot.storage import migrate as m
+from bot.storage.models import Base
+
+TABLES = {t.name for t in Base.metadata.sorted_tables}
+
+
+async def _tables(url: str) -> set[str]:
+    db = Database(url)
+    try:
+        async with db.engine.connect() as conn:
+            return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+    finally:
+        await db.close()
+
+
+async def _drift(url: str) -> list[object]:
+    db = Database(url)
+    try:
+        async with db.engine.connect() as conn:
+            return await conn.run_sync(
+                lambda c: compare_metadata(
+                    MigrationContext.configure(c, opts={"compare_type": True}), Base.metadata
+                )
+            )
+    finally:
+        await db.close()
+
+
+async def test_upgrade_downgrade_upgrade_without_drift(db_url: str) -> None:
+    head = m.head_revision()
+    assert head is not None
+    assert await m.current_async(db_url) is None  # empty database
+
+    await m.upgrade_async(db_url)
+    assert await m.current_async(db_url) == head
+    assert await _tables(db_url) == TABLES | {"alembic_version"}
+    assert await _drift(db_url) == []  # models and migrations agree
+
+    await m.downgrade_async(db_url, "base")
+    assert await m.current_async(db_url) is None
+    assert await _tables(db_url) - {"alembic_version"} == set()
+
+    await m.upgrade_async(db_url, "head")
+    assert await m.current_async(db_url) == head
+    assert await _drift(db_url) == []
+    await m.upgrade_async(db_url)  # already at head: a no-op
+
+
+async def test_drift_is_detected(db_url: str) -> None:
+    """The no-drift check is not vacuous: a model change the migrations lack shows up."""
+    from sqlalchemy import Column, Integer, MetaData, Table
+
+    await m.upgrade_async(db_url)
+    extra = MetaData()
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(extra)
+    Table("not_migrated", extra, Column("id", Integer, primary_key=True))
+    db = Database(db_url)
+    try:
+        async with db.engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda c: compare_metadata(MigrationContext.configure(c), extra)
+            )
+    finally:
+        await db.close()
+    assert [d[0] for d in diff] == ["add_table"]
+
+
+def test_migrations_dir_defaults_to_the_repository() -> None:
+    here = Path(__file__).resolve().parents[2] / "migrations"
+    assert m.migrations_dir() == here
+    assert (here / "env.py").is_file()
+    cfg = m.alembic_config("sqlite:///x.db")
+    assert cfg.get_main_option("script_location") == str(here)
+    assert cfg.config_file_name is None  # no ini file involved
+
+
+async def test_env_override_and_no_cwd_dependency(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = tmp_path / "elsewhere" / "migrations"
+    shutil.copytree(m.migrations_dir(), copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setenv(m.ENV_MIGRATIONS_DIR, str(copy))
+    monkeypatch.chdir(tmp_path)  # not the repository
+    assert m.migrations_dir() == copy.resolve()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db' / 'x.db'}"
+    await m.upgrade_async(url)
+    assert await m.current_async(url) == m.head_revision()
+
+    monkeypatch.setenv(m.ENV_MIGRATIONS_DIR, str(tmp_path / "nope"))
+    with pytest.raises(StorageError, match="migrations not found"):
+        m.alembic_config(url)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mentorbot")
+    sub = parser.add_subparsers(dest="command", required=True)
+    m.add_db_commands(sub)
+    return parser
+
+
+async def _cli(*argv: str) -> int:
+    args = _parser().parse_args(list(argv))
+    return await asyncio.to_thread(args.func, args)
+
+
+async def test_db_command(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    head = m.head_revision()
+    assert await _cli("db", "current", "--url", db_url) == 0
+    assert "none (empty database)" in capsys.readouterr().out
+
+    assert await _cli("db", "upgrade", "--url", db_url) == 0
+    assert f"at revision {head}" in capsys.readouterr().out
+    assert await _cli("db", "current", "--url", db_url) == 0
+    assert capsys.readouterr().out.strip() == f"{head} (up to date)"
+
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(m.alembic_config(db_url))
+    previous = script.get_revision(head).down_revision
+    assert await _cli("db", "downgrade", "-1", "--url", db_url) == 0
+    assert f"at revision {previous or 'base (empty)'}" in capsys.readouterr().out
+    assert await m.current_async(db_url) == previous
+
+    assert await _cli("db", "downgrade", "base", "--url", db_url) == 0
+    assert "base (empty)" in capsys.readouterr().out
+    assert await _tables(db_url) - {"alembic_version"} == set()
+
+    with pytest.raises(SystemExit):  # downgrade needs an explicit target
+        _parser().parse_args(["db", "downgrade", "--url", db_url])
+
+
+async def test_db_command_uses_settings_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.config import get_settings
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'from-env.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        assert await _cli("db", "upgrade") == 0
+    finally:
+        get_settings.cache_clear()
+    assert (tmp_path / "from-env.db").is_file()
+    assert await m.current_async(url) == m.head_revision()
+
+
+async def test_db_command_unreachable_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    url = "postgresql+asyncpg://postgres@127.0.0.1:1/test"
+    assert await _cli("db", "upgrade", "--url", url) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: database unavailable (")
+    with pytest.raises(StorageError):
+        await m.current_async(url)

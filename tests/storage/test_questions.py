@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import inspect
+
+from bot.storage import InvalidInput, Store
+from bot.storage.repo.questions import normalize_question
+
+if TYPE_CHECKING:
+    from tests.conftest import FakeClock
+
+G1 = 31
+G2 = 32
+
+
+async def test_log_returns_ids_and_truncates(store: Store) -> None:
+    a = await store.questions.log("How do I deploy a model?", "unanswered", None, 0.1, G1)
+    b = await store.questions.log("x" * 800, "answered", "deploy-basics", 0.93)
+    assert isinstance(a, int) and isinstance(b, int) and b > a
+    top = await store.questions.top_unanswered(outcomes=("answered",))
+    assert top == [("x" * 500, 1)]
+
+
+async def test_question_log_has_no_user_column(store: Store) -> None:
+    async with store.db.engine.connect() as conn:
+        cols = await conn.run_sync(
+            lambda c: {col["name"] for col in inspect(c).get_columns("question_log")}
+        )
+    assert cols == {
+        "id",
+        "text",
+        "normalized",
+        "outcome",
+        "intent_id",
+        "score",
+        "guild_id",
+        "created_at",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "outcome", "score"),
+    [
+        ("", "unanswered", 0.0),
+        ("   ", "unanswered", 0.0),
+        ("ok?", "maybe", 0.0),
+        ("ok?", "answered", math.nan),
+        ("ok?", "answered", "high"),
+    ],
+)
+async def test_log_validation(store: Store, text: str, outcome: str, score: object) -> None:
+    with pytest.raises(InvalidInput):
+        await store.questions.log(text, outcome, None, score)  # type: ignore[arg-type]
+
+
+async def test_top_unanswered_groups_filters_and_limits(store: Store, clock: FakeClock) -> None:
+    for text in ["How do I deploy?", "how do i   deploy", "HOW DO I DEPLOY!!"]:
+        await store.questions.log(text, "unanswered", None, 0.05, G1)
+    await store.questions.log("what is drift", "ambiguous", "drift", 0.4, G1)
+    await store.questions.log("What is drift?", "ambiguous", "drift", 0.4, G1)
+    await store.questions.log("kubeflow vs airflow", "unanswered", None, 0.1, G2)
+    await store.questions.log("How do I deploy", "answered", "deploy", 0.9, G1)  # answered
+
+    assert await store.questions.top_unanswered(G1) == [
+        ("how do i deploy", 3),
+        ("what is drift", 2),
+    ]
+    assert await store.questions.top_unanswered(G1, outcomes=("unanswered",)) == [
+        ("how do i deploy", 3)
+    ]
+    assert await store.questions.top_unanswered(G2) == [("kubeflow vs airflow", 1)]
+    assert await store.questions.top_unanswered() == [
+        ("how do i deploy", 3),
+        ("what is drift", 2),
+        ("kubeflow vs airflow", 1),
+    ]
+    assert await store.questions.top_unanswered(limit=1) == [("how do i deploy", 3)]
+
+    clock.advance(days=10)
+    await store.questions.log("what is drift", "ambiguous", None, 0.3, G1)
+    assert await store.questions.top_unanswered(G1, since_days=5) == [("what is drift", 1)]
+    with pytest.raises(InvalidInput):
+        await store.questions.top_unanswered(outcomes=("bogus",))
+
+
+async def test_purge_removes_only_old_questions(store: Store, clock: FakeClock) -> None:
+    await store.questions.log("old one", "unanswered", None, 0.0)
+    await store.questions.log("old two", "ambiguous", None, 0.0)
+    clock.advance(days=91)
+    await store.questions.log("fresh", "unanswered", None, 0.0)
+    assert await store.questions.purge(90) == 2
+    assert await store.questions.top_unanswered() == [("fresh", 1)]
+    assert await store.questions.purge(90) == 0
+    clock.advance(seconds=1)
+    assert await store.questions.purge(0) == 1
+    with pytest.raises(InvalidInput):
+        await store.questions.purge(-1)
+
+
+async def test_feedback_revote_updates(store: Store) -> None:
+    await store.questions.feedback(11, "deploy", True, G1)
+    await store.questions.feedback(12, "deploy", True)
+    await store.questions.feedback(11, "deploy", False, G1)  # changes their vote
+    await store.questions.feedback(11, "drift", True)
+    assert await store.questions.feedback_counts() == {"deploy": (1, 1), "drift": (1, 0)}
+    assert await store.questions.feedback_counts("deploy") == {"deploy": (1, 1)}
+    exported = await store.privacy.export(11)
+    assert [(f["intent_id"], f["helpful"], f["guild_id"]) for f in exported["feedback"]] == [
+        ("deploy", False, G1),
+        ("drift", True, None),
+    ]
+    with pytest.raises(InvalidInput):
+        await store.questions.feedback(11, "", True)
+
+
+def test_normalize_question_examples() -> None:
+    assert normalize_question("  How   do I\tdeploy?! ") == "how do i deploy"
+    assert normalize_question("ＭＬＯｐｓ？") == "mlops"  # full-width folded (NFKC)
+    assert normalize_question("???") == "???"  # never empty
+
+
+@given(
+    st.text(alphabet=st.characters(codec="ascii", categories=["L", "N"]), min_size=1),
+    st.sampled_from(["", "?", "!", " ?", "...", "  "]),
+)
+def test_normalize_ignores_case_spacing_and_trailing_punctuation(word: str, tail: str) -> None:
+    base = normalize_question(f"why {word}")
+    assert normalize_question(f"  WHY   {word.upper()}{tail}") == base
