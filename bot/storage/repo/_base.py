@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import Database, utcnow
-from bot.storage.errors import InvalidInput
+from bot.storage.errors import InvalidInput, StorageError
 from bot.storage.models import PHASES, Member
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
+
+
+class MemberMissing(StorageError):
+    """Internal: a write hit the member foreign key; create the member and retry."""
+
+
+def is_fk_violation(exc: sa_exc.IntegrityError) -> bool:
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) == "23503" or "FOREIGN KEY constraint" in str(orig)
+
 
 _MAX_BIGINT = 2**63 - 1
 
@@ -42,6 +54,19 @@ class Repo:
             .on_conflict_do_nothing(index_elements=[Member.id])
         )
         await session.execute(stmt)
+
+    async def run_for_member(self, user_id: int, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run ``fn`` optimistically (the member usually exists: one statement saved on the hot
+        path); if it raises :class:`MemberMissing`, create the member and run it again."""
+        try:
+            return await self._db.run(fn)
+        except MemberMissing:
+
+            async def create(s: AsyncSession) -> None:
+                await self.ensure_member(s, user_id, self.now())
+
+            await self._db.run(create)
+            return await self._db.run(fn)
 
 
 def check_id(value: object, what: str = "user id") -> int:

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +27,14 @@ from bot.storage.errors import InvalidInput
 from bot.storage.models import MAX_ITEM_ID, MAX_URL, ChecklistProgress, Member
 from bot.storage.models import ChecklistEvent as EventRow
 from bot.storage.records import ChecklistEvent, ItemState, Progress, ProgressSummary
-from bot.storage.repo._base import Repo, check_aware, check_id, check_text_id
+from bot.storage.repo._base import (
+    MemberMissing,
+    Repo,
+    check_aware,
+    check_id,
+    check_text_id,
+    is_fk_violation,
+)
 
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
 
@@ -122,7 +130,6 @@ class ChecklistRepo(Repo):
 
     async def _set(self, user_id: int, item_id: str, done: bool, url: str | None) -> ItemState:
         async def tx(s: AsyncSession) -> ItemState:
-            await self.ensure_member(s, user_id, self.now())
             cp = ChecklistProgress
             ins = self.insert(cp).values(
                 member_id=user_id, item_id=item_id, done=False, updated_at=self.now()
@@ -132,7 +139,12 @@ class ChecklistRepo(Repo):
                 index_elements=[cp.member_id, cp.item_id],
                 set_={"updated_at": cp.updated_at},
             ).returning(cp.done, cp.done_at, cp.undone_at, cp.updated_at, cp.evidence_url)
-            prev = (await s.execute(upsert)).one()
+            try:
+                prev = (await s.execute(upsert)).one()
+            except sa_exc.IntegrityError as exc:
+                if is_fk_violation(exc):
+                    raise MemberMissing(f"member {user_id} not found") from None
+                raise
             now = self.now()  # taken under the lock: event times follow the serial order
             state = {
                 "done": prev.done,
@@ -170,7 +182,7 @@ class ChecklistRepo(Repo):
                 await s.flush()
             return ItemState(item_id=item_id, **state)  # type: ignore[arg-type]
 
-        return await self._db.run(tx)
+        return await self.run_for_member(user_id, tx)
 
     async def states(self, user_id: int) -> dict[str, ItemState]:
         """Every stored item state of the member (including items no longer in the KB)."""
