@@ -14,8 +14,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
+
+from bot.storage import Store
+from bot.storage.migrate import upgrade_async
 
 PG_ENV = "MENTORBOT_TEST_POSTGRES_URL"
 
@@ -51,9 +55,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
-async def _pg_admin_connect(url: str):  # type: ignore[no-untyped-def]
-    import asyncpg
-
+async def _pg_admin_connect(url: str) -> asyncpg.Connection:
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     try:
         return await asyncpg.connect(dsn, timeout=10)
@@ -113,11 +115,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def store(db_url: str, clock: FakeClock):  # type: ignore[no-untyped-def]
+async def store(db_url: str, clock: FakeClock) -> AsyncIterator[Store]:
     """A :class:`bot.storage.Store` on a database migrated with ``alembic upgrade head``."""
-    from bot.storage import Store
-    from bot.storage.migrate import upgrade_async
-
     await upgrade_async(db_url)
     s = Store.open(db_url, clock=clock)
     try:

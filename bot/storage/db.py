@@ -188,6 +188,7 @@ class Database:
             self.engine, expire_on_commit=False
         )
         reader = self.engine.execution_options(sqlite_begin="DEFERRED")
+        self._reader: AsyncEngine = reader
         self._read_session: async_sessionmaker[AsyncSession] = async_sessionmaker(
             reader, expire_on_commit=False
         )
@@ -235,7 +236,7 @@ class Database:
     async def check(self) -> None:
         """Connect and run ``SELECT 1``; raise :class:`DatabaseUnavailable` (one line) if not."""
         try:
-            async with self.engine.connect() as conn:
+            async with self._reader.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception as exc:
             raise self.translate(exc) from exc

@@ -21,6 +21,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 
 from bot.storage.db import Database, normalize_url
 from bot.storage.errors import StorageError
@@ -68,6 +69,8 @@ def _translate(url: str, exc: Exception) -> Exception:
 def _run(url: str, fn: Callable[[], Any]) -> Any:
     try:
         return fn()
+    except CommandError as exc:  # e.g. an unknown revision
+        raise StorageError(f"migration failed: {exc}") from exc
     except Exception as exc:
         translated = _translate(url, exc)
         if translated is exc:

@@ -95,6 +95,16 @@ async def test_unreachable_postgres_is_one_clear_line() -> None:
     assert time.monotonic() - started < 10
 
 
+async def test_await_open_checks_and_returns_the_store(tmp_path: Path) -> None:
+    store = await Store.open(f"sqlite:///{tmp_path / 'ok.db'}")
+    try:
+        assert isinstance(store, Store) and store.db.is_sqlite
+    finally:
+        await store.close()
+    async with Store.open(f"sqlite:///{tmp_path / 'ok.db'}") as again:
+        await again.check()
+
+
 async def test_password_is_not_printed() -> None:
     store = Store.open("postgresql+asyncpg://bot:s3cr3t@127.0.0.1:1/test")
     try:

@@ -141,6 +141,9 @@ async def test_db_command(db_url: str, capsys: pytest.CaptureFixture[str]) -> No
     assert "base (empty)" in capsys.readouterr().out
     assert await _tables(db_url) - {"alembic_version"} == set()
 
+    assert await _cli("db", "upgrade", "nosuchrev", "--url", db_url) == 1
+    assert capsys.readouterr().err.startswith("error: migration failed: ")
+
     with pytest.raises(SystemExit):  # downgrade needs an explicit target
         _parser().parse_args(["db", "downgrade", "--url", db_url])
 
