@@ -22,7 +22,7 @@ import yaml
 
 from bot.knowledge.loader import load_knowledge
 from bot.matching.build import build_matcher
-from bot.matching.matcher import Matcher, MatchDoc
+from bot.matching.matcher import MatchDoc, Matcher
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "tests" / "data" / "questions.yaml"
 

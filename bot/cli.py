@@ -155,6 +155,48 @@ def _chat(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
+# --- Discord ---------------------------------------------------------------------------------
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.frontends.discord.client import ConfigError, run
+    from bot.storage.errors import DatabaseUnavailable
+
+    settings = settings_from(args)
+    try:
+        return asyncio.run(run(settings))
+    except (ConfigError, DatabaseUnavailable) as exc:
+        raise CliError(str(exc)) from None
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from bot.frontends.discord.client import ConfigError, sync
+    from bot.storage.errors import DatabaseUnavailable
+
+    settings = settings_from(args)
+    try:
+        asyncio.run(sync(settings))
+    except (ConfigError, DatabaseUnavailable) as exc:
+        raise CliError(str(exc)) from None
+    target = f"guild {settings.dev_guild_id}" if settings.dev_guild_id else "all servers (global)"
+    print(f"commands synced to {target}")
+    return 0
+
+
+def _invite_url(args: argparse.Namespace) -> int:
+    from bot.frontends.discord.client import application_id_from_token, invite_url
+
+    client_id = args.client_id
+    if client_id is None:
+        token = settings_from(args).discord_token
+        client_id = application_id_from_token(token.get_secret_value()) if token else None
+    if client_id is None:
+        raise CliError("give --client-id (the application id from the developer portal) or "
+                       "set DISCORD_TOKEN")
+    print(invite_url(client_id))
+    return 0
+
+
 # --- parser ----------------------------------------------------------------------------------
 
 
@@ -187,6 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
     lst = with_common(kb_sub.add_parser("list", help="list intents"), db=False)
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(func=_kb_list)
+
+    run = with_common(sub.add_parser("run", help="connect to Discord and serve (DISCORD_TOKEN)"))
+    run.set_defaults(func=_run)
+    sync_p = with_common(sub.add_parser("sync", help="push slash commands to Discord now"))
+    sync_p.set_defaults(func=_sync)
+    invite = sub.add_parser("invite-url", help="print the URL that adds the bot to a server")
+    invite.add_argument("--client-id", type=int, default=None, help="application id")
+    invite.set_defaults(func=_invite_url)
 
     from bot.storage.migrate import add_db_commands
 

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
         "https://discord.com/api/v10",
         description="REST API base URL (change only for an API proxy or the test fake)",
     )
+    discord_gateway_url: str | None = Field(
+        None, description="gateway websocket URL (default: Discord's; for a gateway proxy)"
+    )
     dev_guild_id: int | None = Field(None, description="sync commands to this guild instantly")
     shard_count: int | None = Field(None, ge=1, description="total shards across processes")
     shard_ids: list[int] | None = Field(None, description="shards this process runs, e.g. [0,1]")

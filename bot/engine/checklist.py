@@ -22,7 +22,9 @@ class ChecklistFlow:
 
     # --- item lookup (also used by autocomplete) ------------------------------------------------
 
-    def complete_items(self, text: str, first_phase: int | None, limit: int = 25) -> list[ChecklistItem]:
+    def complete_items(
+        self, text: str, first_phase: int | None, limit: int = 25
+    ) -> list[ChecklistItem]:
         """Items matching ``text`` (id or title, fuzzy); the member's phase first."""
         kb = self.deps.kb
         items = list(kb.item_by_id.values())

@@ -28,7 +28,7 @@ class StatsFlow:
             render("stats", members=members,
                    distribution=sorted(stats.phase_distribution.items()),
                    quiz_completions=stats.quiz_completions, funnel=funnel,
-                   unanswered=[(t[:120], c) for t, c in stats.top_unanswered]),
+                   unanswered=list(stats.top_unanswered)),
             kind="stats",
             private=True,
         )

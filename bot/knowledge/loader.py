@@ -225,7 +225,8 @@ def _cross_check(kb: KnowledgeBase, intent_files: dict[str, str]) -> list[Proble
     covered = [0] * 7
     for route in kb.quiz.routing:
         if route.min_yes > route.max_yes:
-            problems.append(Problem("quiz.yaml", None, "routing", f"{route.min_yes}>{route.max_yes}"))
+            bad = f"min_yes {route.min_yes} > max_yes {route.max_yes}"
+            problems.append(Problem("quiz.yaml", None, "routing", bad))
         for n in range(route.min_yes, route.max_yes + 1):
             covered[n] += 1
     for n, count in enumerate(covered):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.knowledge.loader import KnowledgeBase
-from bot.matching.matcher import Matcher, MatchDoc
+from bot.matching.matcher import MatchDoc, Matcher
 from bot.matching.normalize import FIELD_TERMS, content_tokens, raw_tokens
 
 

@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from typing import Literal
 
 import numpy as np
@@ -143,7 +144,7 @@ class _Index:
 def _word_features(tokens: Sequence[str]) -> Counter[str]:
     stems = [stem(t) for t in tokens]
     feats = Counter(stems)
-    feats.update(f"{a} {b}" for a, b in zip(stems, stems[1:], strict=False))
+    feats.update(f"{a} {b}" for a, b in pairwise(stems))
     return feats
 
 

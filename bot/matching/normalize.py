@@ -140,24 +140,25 @@ TOKENS: dict[str, str] = {
 }
 
 STOP_WORDS = frozenset(
-    """a an the and or but if then so of to in on at by for with from as into about over
-    is are was were be been being am do does did doing have has had having i me my mine myself
-    we our you your yours he she it its they them their this that these those there here
-    what which who whom whose when where why how can could would should will shall may might
-    must just also too very really rly quite any some all each every much many more most
-    not no yes ok okay hi hey hello guys folks pls please thanks thank lol lmao haha bot
-    anyone somebody someone something anything get got getting im ive dont doesnt isnt arent
-    wanna gonna u ur like kinda sorta actually basically literally tbh imo btw ya yeah
-    thing things way ways even still yet now ever""".split()
+    """
+    a an the and or but if then so of to in on at by for with from as into about over is
+    are was were be been being am do does did doing have has had having i me my mine
+    myself we our you your yours he she it its they them their this that these those
+    there here what which who whom whose when where why how can could would should will
+    shall may might must just also too very really rly quite any some all each every
+    much many more most not no yes ok okay hi hey hello guys folks pls please thanks
+    thank lol lmao haha bot anyone somebody someone something anything get got getting
+    im ive dont doesnt isnt arent wanna gonna u ur like kinda sorta actually basically
+    literally tbh imo btw ya yeah thing things way ways even still yet now ever
+    """.split()
 )
 
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e]")
 _NON_WORD = re.compile(r"[^\w$+#]+", re.UNICODE)
 _DIGITS_ONLY = re.compile(r"^\d+$")
 _GLUED_NUMBER = re.compile(r"\b(phase|level|p|q)(\d)\b")
-_PHRASE_RE = re.compile(
-    r"(?<![\w])(" + "|".join(re.escape(p) for p in sorted(PHRASES, key=len, reverse=True)) + r")(?![\w])"
-)
+_PHRASE_ALTERNATIVES = "|".join(re.escape(p) for p in sorted(PHRASES, key=len, reverse=True))
+_PHRASE_RE = re.compile(rf"(?<![\w])({_PHRASE_ALTERNATIVES})(?![\w])")
 
 _stemmer = snowballstemmer.stemmer("english")
 
@@ -181,7 +182,7 @@ def raw_tokens(text: str) -> list[str]:
     out = []
     for tok in _NON_WORD.sub(" ", text).split():
         tok = tok.strip("_")
-        if not tok or _DIGITS_ONLY.match(tok) and len(tok) > 4:
+        if not tok or (_DIGITS_ONLY.match(tok) and len(tok) > 4):
             continue
         out.append(TOKENS.get(tok, tok))
     return out
@@ -200,10 +201,13 @@ def content_tokens(tokens: list[str]) -> list[str]:
 # when it also looks like an off-topic one ("great expectations for a small pipeline").
 # Tool names from knowledge/tools.yaml are added to these when the matcher is built.
 FIELD_TERMS = frozenset(
-    """mlops ml ai devops model models modeling modelling mlengineer datascientist
+    """
+    mlops ml ai devops model models modeling modelling mlengineer datascientist
     dataengineer drift skew retraining retrain inference serving kubernetes docker
-    container containers cicd featurestore wandb mlflow kubeflow sagemaker vertexai azureml
-    terraform helm airflow prefect dagster dvc lakefs feast tecton evidently prometheus
-    grafana greatexpectations tfserving torchserve rayserve bentoml onnxruntime canary
-    postmortem oncall abtest iac trainingservingskew gpu gpus llm llmops mlengineer""".split()
+    container containers cicd featurestore wandb mlflow kubeflow sagemaker vertexai
+    azureml terraform helm airflow prefect dagster dvc lakefs feast tecton evidently
+    prometheus grafana greatexpectations tfserving torchserve rayserve bentoml
+    onnxruntime canary postmortem oncall abtest iac trainingservingskew gpu gpus llm
+    llmops mlengineer
+    """.split()
 )

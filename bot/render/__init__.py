@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +19,19 @@ def progress_bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
 
 def percent(done: int, total: int) -> str:
     return f"{round(100 * done / total)}%" if total else "0%"
+
+
+_MARKDOWN = re.compile(r"([\\*_~`|>\[\]#])")
+
+
+def user_text(text: str, limit: int = 200) -> str:
+    """Member-written text quoted back: markdown escaped, mentions broken (``@\u200beveryone``),
+    one line, clipped. Mentions are also disabled on every message; this keeps them from even
+    rendering as a ping."""
+    text = " ".join(str(text).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return _MARKDOWN.sub(r"\\\1", text).replace("@", "@\u200b")
 
 
 def discord_time(moment: Any, style: str = "F") -> str:
@@ -38,6 +52,7 @@ def environment() -> Environment:
     env.filters["bar"] = lambda pair: progress_bar(*pair)
     env.filters["percent"] = lambda pair: percent(*pair)
     env.filters["dtime"] = discord_time
+    env.filters["usertext"] = user_text
     return env
 
 

@@ -226,11 +226,22 @@ class AnswerFeedback(Base):
     updated_at: Mapped[datetime]
 
 
+class BotState(Base):
+    """Small operational values shared by every bot process (e.g. the synced command hash)."""
+
+    __tablename__ = "bot_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 __all__ = [
     "PHASES",
     "QUIZ_LENGTH",
     "AnswerFeedback",
     "Base",
+    "BotState",
     "ChecklistEvent",
     "ChecklistProgress",
     "GuildMembership",

@@ -19,6 +19,7 @@ from bot.storage.repo import (
     StatsRepo,
 )
 from bot.storage.repo._base import Clock
+from bot.storage.repo.state import StateRepo
 
 
 class Store:
@@ -39,6 +40,7 @@ class Store:
         self.questions = QuestionsRepo(db, clock)
         self.privacy = PrivacyRepo(db, clock)
         self.stats = StatsRepo(db, clock)
+        self.state = StateRepo(db, clock)
 
     @classmethod
     def open(cls, url: str | URL, *, clock: Clock = utcnow, **engine_options: Any) -> Store:

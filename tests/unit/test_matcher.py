@@ -104,7 +104,8 @@ def test_hostile_input_never_raises(matcher, text):
     assert len(result.alternatives) <= 3
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(max_size=400))
 def test_any_text_gives_a_well_formed_result(matcher, text):
     result = matcher.match(text)

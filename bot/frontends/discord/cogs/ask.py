@@ -1,0 +1,21 @@
+"""/ask: free-text questions, answered publicly so others learn too."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+
+from bot.frontends.discord.cogs._base import EngineCog
+
+
+class AskCog(EngineCog):
+    @app_commands.command(name="ask", description="Ask the MLOps career mentor anything")
+    @app_commands.describe(question="Your question, in your own words",
+                           private="Only you see the answer (default: everyone can learn)")
+    async def ask(self, interaction: discord.Interaction,
+                  question: app_commands.Range[str, 1, 4000], private: bool = False) -> None:
+        await self.answer(interaction, lambda m: self.engine.ask(m, question), ephemeral=private)
+
+    @app_commands.command(name="help", description="What the mentor can do")
+    async def help(self, interaction: discord.Interaction) -> None:
+        await self.answer(interaction, self.engine.help, ephemeral=True)

@@ -1,0 +1,50 @@
+"""/checklist view|done|undo: the items to finish before moving on."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+
+from bot.frontends.discord.cogs._base import EngineCog
+from bot.frontends.discord.context import member_from
+
+PhaseNumber = app_commands.Range[int, 1, 4]
+
+
+class ChecklistCog(EngineCog):
+    checklist = app_commands.Group(name="checklist",
+                                   description="Your checklist before moving to the next phase")
+
+    async def _items(self, interaction: discord.Interaction, current: str):
+        member = member_from(interaction)
+        try:
+            phase = await self.engine.checklist.member_phase(member)
+        except Exception:  # autocomplete must answer even when the database does not
+            phase = None
+        items = self.engine.checklist.complete_items(current, phase)
+        return [app_commands.Choice(name=f"P{i.id[1]} · {i.title}"[:100], value=i.id)
+                for i in items]
+
+    @checklist.command(name="view", description="See your checklist (done / not yet, with hints)")
+    @app_commands.describe(phase="Phase 1-4 (default: your own)")
+    async def view(self, interaction: discord.Interaction,
+                   phase: PhaseNumber | None = None) -> None:
+        await self.answer(interaction, lambda m: self.engine.checklist_view(m, phase),
+                          ephemeral=True)
+
+    @checklist.command(name="done", description="Mark a checklist item as done")
+    @app_commands.describe(item="The item (start typing)",
+                           evidence="Optional link to show it (a PR, a doc, a dashboard)")
+    async def done(self, interaction: discord.Interaction, item: str,
+                   evidence: app_commands.Range[str, 1, 500] | None = None) -> None:
+        await self.answer(interaction, lambda m: self.engine.checklist_done(m, item, evidence),
+                          ephemeral=True)
+
+    @checklist.command(name="undo", description="Mark a checklist item as not done")
+    @app_commands.describe(item="The item (start typing)")
+    async def undo(self, interaction: discord.Interaction, item: str) -> None:
+        await self.answer(interaction, lambda m: self.engine.checklist_undo(m, item),
+                          ephemeral=True)
+
+    done.autocomplete("item")(_items)
+    undo.autocomplete("item")(_items)

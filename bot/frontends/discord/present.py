@@ -1,0 +1,202 @@
+"""Reply → Discord: embeds within Discord's limits, buttons, and answering in time.
+
+Limits (Discord's): embed title 256, description 4096, 25 fields (name 256, value 1024),
+footer 2048, 6000 characters across a message's embeds, 10 embeds, 25 buttons in 5 rows,
+button label 80, custom_id 100. Long bodies are split at paragraph, line or word boundaries
+into several embeds, and into follow-up messages past 6000 characters; a single word longer
+than a page is cut with a visible "…" marker, never silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import discord
+
+from bot.engine.replies import Action, Reply
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+DESCRIPTION_LIMIT = 4096
+MESSAGE_EMBED_BUDGET = 5800  # under 6000, leaving room for title/footer/fields
+FIELD_VALUE_LIMIT = 1024
+MAX_FIELDS = 25
+MAX_BUTTONS = 25
+ACK_BUDGET = 2.0  # seconds of work before we defer (Discord wants an answer within 3 s)
+
+COLOURS = {
+    "info": discord.Colour.blurple(),
+    "success": discord.Colour.green(),
+    "warning": discord.Colour.gold(),
+    "error": discord.Colour.red(),
+}
+STYLES = {
+    "primary": discord.ButtonStyle.primary,
+    "secondary": discord.ButtonStyle.secondary,
+    "success": discord.ButtonStyle.success,
+    "danger": discord.ButtonStyle.danger,
+}
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Pieces of at most ``limit`` characters, cut at a blank line, a line end or a space."""
+    pieces: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind("\n\n"), -1)
+        if cut < limit // 3:
+            cut = window.rfind("\n")
+        if cut < limit // 3:
+            cut = window.rfind(" ")
+        if cut <= 0:  # one enormous word: cut it, visibly
+            pieces.append(window[: limit - 1] + "…")
+            rest = rest[limit - 1 :].lstrip()
+            continue
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        pieces.append(rest)
+    return pieces or [""]
+
+
+@dataclass
+class Rendered:
+    """One reply as Discord messages: the first carries the buttons and the attachment."""
+
+    pages: list[list[discord.Embed]]
+    view: discord.ui.View | None
+    file: discord.File | None
+
+
+def build_view(actions: tuple[Action, ...]) -> discord.ui.View | None:
+    if not actions:
+        return None
+    view = discord.ui.View(timeout=None)
+    for n, action in enumerate(actions[:MAX_BUTTONS]):
+        view.add_item(discord.ui.Button(
+            label=clip(action.label, 80),
+            custom_id=action.id,
+            style=STYLES.get(action.style, discord.ButtonStyle.secondary),
+            row=n // 5,
+        ))
+    return view
+
+
+def render(reply: Reply) -> Rendered:
+    colour = COLOURS.get(reply.tone, COLOURS["info"])
+    chunks = split_text(reply.body, DESCRIPTION_LIMIT)
+    embeds: list[discord.Embed] = []
+    for n, chunk in enumerate(chunks):
+        embed = discord.Embed(description=chunk, colour=colour)
+        if n == 0:
+            embed.title = clip(reply.title, 256)
+        embeds.append(embed)
+    last = embeds[-1]
+    for f in reply.fields[:MAX_FIELDS]:
+        last.add_field(name=clip(f.name, 256), value=clip(f.value, FIELD_VALUE_LIMIT),
+                       inline=f.inline)
+    if reply.footer:
+        last.set_footer(text=clip(reply.footer, 2048))
+    pages: list[list[discord.Embed]] = [[]]
+    used = 0
+    for embed in embeds:
+        size = len(embed)
+        if pages[-1] and (used + size > MESSAGE_EMBED_BUDGET or len(pages[-1]) == 10):
+            pages.append([])
+            used = 0
+        pages[-1].append(embed)
+        used += size
+    file = None
+    if reply.attachment is not None:
+        file = discord.File(io.BytesIO(reply.attachment.data), filename=reply.attachment.filename,
+                            description=reply.attachment.description or None)
+    return Rendered(pages, build_view(reply.actions), file)
+
+
+# --- answering interactions --------------------------------------------------------------------
+
+
+async def run_in_time(
+    interaction: discord.Interaction,
+    work: Callable[[], Awaitable[Reply]],
+    *,
+    ephemeral: bool,
+    update: bool = False,
+) -> Reply:
+    """Start ``work``; if it is not done within ``ACK_BUDGET`` seconds, acknowledge the
+    interaction first (defer) so Discord never shows "the application did not respond"."""
+    task = asyncio.ensure_future(work())
+    done, _ = await asyncio.wait({task}, timeout=ACK_BUDGET)
+    if not done and not interaction.response.is_done():
+        if update:
+            await interaction.response.defer()
+        else:
+            await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+    return await task
+
+
+async def send_reply(
+    interaction: discord.Interaction, reply: Reply, *, ephemeral: bool | None = None,
+    update: bool = False,
+) -> None:
+    """Answer an interaction with a reply: a new message, or (``update``) an edit of the
+    message whose button was pressed. Works whether or not the interaction was deferred."""
+    private = reply.private if ephemeral is None else ephemeral
+    if interaction.guild_id is None:
+        private = False  # in DMs nobody else can see it anyway; ephemeral is pointless there
+    rendered = render(reply)
+    first, rest = rendered.pages[0], rendered.pages[1:]
+    view = rendered.view
+    files = [rendered.file] if rendered.file else []
+    response = interaction.response
+    if update:
+        kwargs = {"embeds": first, "view": view, "attachments": files}
+        if not response.is_done():
+            await response.edit_message(**kwargs, allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.edit_original_response(**kwargs, allowed_mentions=NO_MENTIONS)
+    elif not response.is_done():
+        await response.send_message(embeds=first, view=view or discord.utils.MISSING,
+                                    files=files, ephemeral=private, allowed_mentions=NO_MENTIONS)
+    else:
+        await interaction.followup.send(embeds=first, view=view or discord.utils.MISSING,
+                                        files=files, ephemeral=private,
+                                        allowed_mentions=NO_MENTIONS)
+    for page in rest:
+        await interaction.followup.send(embeds=page, ephemeral=private,
+                                        allowed_mentions=NO_MENTIONS)
+
+
+async def send_to(target: discord.abc.Messageable, reply: Reply) -> discord.Message:
+    """Send a reply to a channel or a user's DMs (raises discord.Forbidden when closed)."""
+    rendered = render(reply)
+    first, rest = rendered.pages[0], rendered.pages[1:]
+    message = await target.send(embeds=first, view=rendered.view or discord.utils.MISSING,
+                                files=[rendered.file] if rendered.file else discord.utils.MISSING,
+                                allowed_mentions=NO_MENTIONS)
+    for page in rest:
+        await target.send(embeds=page, allowed_mentions=NO_MENTIONS)
+    return message
+
+
+async def send_error(interaction: discord.Interaction, message: str) -> str:
+    """A friendly ephemeral error with a short id; returns the id (logged by the caller)."""
+    error_id = secrets.token_hex(3)
+    reply = Reply("Sorry", f"{message}\n\n(error id `{error_id}`)", kind="error", private=True,
+                  tone="error")
+    try:
+        await send_reply(interaction, reply, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not deliver error %s to the member", error_id)
+    return error_id

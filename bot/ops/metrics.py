@@ -1,0 +1,32 @@
+"""Prometheus metrics, one registry per bot process (served by ``bot.ops.http``)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.interactions = Counter("mentorbot_interactions", "Interactions handled",
+                                    ["command", "outcome"], registry=r)
+        self.latency = Histogram("mentorbot_interaction_seconds",
+                                 "Interaction handling time, received → response sent",
+                                 ["command"], buckets=LATENCY_BUCKETS, registry=r)
+        self.unanswered = Counter("mentorbot_unanswered_questions",
+                                  "Questions with no confident answer", registry=r)
+        self.quiz_completions = Counter("mentorbot_quiz_completions", "Quizzes finished",
+                                        registry=r)
+        self.reminders = Counter("mentorbot_reminders", "Reminder deliveries by outcome",
+                                 ["outcome"], registry=r)
+        self.db_errors = Counter("mentorbot_database_errors", "Database errors seen",
+                                 registry=r)
+
+    def interaction(self, command: str, outcome: str = "received") -> None:
+        self.interactions.labels(command=command, outcome=outcome).inc()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,32 @@
+"""Operational key/value state shared by all bot processes (not member data)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.models import BotState
+from bot.storage.repo._base import Repo, check_text_id
+
+
+class StateRepo(Repo):
+    async def get(self, key: str) -> str | None:
+        check_text_id(key, "state key", 64)
+
+        async def tx(s: AsyncSession) -> str | None:
+            return await s.scalar(select(BotState.value).where(BotState.key == key))
+
+        return await self._db.run(tx, readonly=True)
+
+    async def set(self, key: str, value: str) -> None:
+        check_text_id(key, "state key", 64)
+        now = self.now()
+
+        async def tx(s: AsyncSession) -> None:
+            stmt = self.insert(BotState).values(key=key, value=value[:500], updated_at=now)
+            await s.execute(stmt.on_conflict_do_update(
+                index_elements=[BotState.key],
+                set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+            ))
+
+        await self._db.run(tx)
