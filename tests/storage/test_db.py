@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from datetime import UTC, datetime
@@ -30,6 +31,20 @@ def _one_line(exc: BaseException) -> str:
     msg = str(exc)
     assert msg and "\n" not in msg, msg
     return msg
+
+
+async def test_configured_postgres_is_reachable() -> None:
+    """With MENTORBOT_TEST_POSTGRES_URL set, an unreachable server fails the run (never skips)."""
+    url = os.environ.get("MENTORBOT_TEST_POSTGRES_URL")
+    if not url:
+        return  # a SQLite-only run
+    db = Database(url)
+    try:
+        await db.check()
+    except DatabaseUnavailable as exc:
+        pytest.fail(f"MENTORBOT_TEST_POSTGRES_URL is set but unusable: {exc}")
+    finally:
+        await db.close()
 
 
 def test_normalize_url_picks_async_drivers() -> None:
