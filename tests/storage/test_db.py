@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,6 +155,12 @@ async def test_unopenable_sqlite_file_is_unavailable(tmp_path: Path) -> None:
         _one_line(info.value)
     finally:
         await store.close()
+    # aiosqlite stops the worker thread of a failed connect without waiting for it; let it
+    # finish while this test's event loop is still open.
+    for _ in range(200):
+        if not any("_connection_worker_thread" in t.name for t in threading.enumerate()):
+            break
+        await asyncio.sleep(0.01)
 
 
 async def test_missing_schema_says_run_upgrade(db_url: str) -> None:
@@ -221,7 +229,6 @@ async def test_sqlite_waits_for_another_writer(store: Store) -> None:
     assert path
     raw = sqlite3.connect(path, isolation_level=None)
     raw.execute("BEGIN IMMEDIATE")  # another process holds the write lock...
-    import asyncio
 
     async def release() -> None:
         await asyncio.sleep(0.3)
