@@ -43,19 +43,18 @@ async def test_question_log_has_no_user_column(store: Store) -> None:
     }
 
 
-@pytest.mark.parametrize(
-    ("text", "outcome", "score"),
-    [
+async def test_log_validation(store: Store) -> None:
+    bad: list[tuple[str, str, object]] = [
         ("", "unanswered", 0.0),
         ("   ", "unanswered", 0.0),
         ("ok?", "maybe", 0.0),
         ("ok?", "answered", math.nan),
         ("ok?", "answered", "high"),
-    ],
-)
-async def test_log_validation(store: Store, text: str, outcome: str, score: object) -> None:
-    with pytest.raises(InvalidInput):
-        await store.questions.log(text, outcome, None, score)  # type: ignore[arg-type]
+    ]
+    for text, outcome, score in bad:
+        with pytest.raises(InvalidInput):
+            await store.questions.log(text, outcome, None, score)  # type: ignore[arg-type]
+    assert await store.questions.top_unanswered(outcomes=("answered", "unanswered")) == []
 
 
 async def test_top_unanswered_groups_filters_and_limits(store: Store, clock: FakeClock) -> None:

@@ -66,9 +66,8 @@ async def test_preferences_set_update_pause_resume_disable(store: Store) -> None
         await store.reminders.resume(BOB)
 
 
-@pytest.mark.parametrize(
-    "kw",
-    [
+async def test_preferences_validation(store: Store) -> None:
+    bad: list[dict[str, object]] = [
         {"weekday": 7},
         {"weekday": -1},
         {"hour": 24},
@@ -77,11 +76,10 @@ async def test_preferences_set_update_pause_resume_disable(store: Store) -> None
         {"timezone": ""},
         {"timezone": "../../etc/passwd"},
         {"next_due_utc": datetime(2025, 1, 1, 9, 0)},  # naive
-    ],
-)
-async def test_preferences_validation(store: Store, kw: dict[str, object]) -> None:
-    with pytest.raises(InvalidInput):
-        await _prefs(store, ALICE, **kw)
+    ]
+    for kw in bad:
+        with pytest.raises(InvalidInput):
+            await _prefs(store, ALICE, **kw)
     assert await store.reminders.get(ALICE) is None
 
 
