@@ -79,8 +79,13 @@ class Running:
         self.task = asyncio.create_task(self.bot.start(token))
         # The gateway session is live once READY went out; discord.py handles interactions
         # from then on (on_ready itself waits for guilds to stream in, which we don't need).
-        await self.fake.wait_ready(timeout=10)
-        await asyncio.wait_for(self._synced(), 10)
+        ids = self.settings.shard_ids
+        try:
+            await self.fake.wait_ready(timeout=10, shards=max(ids) + 1 if ids else None)
+            await asyncio.wait_for(self._synced(), 10)
+        except BaseException:
+            await self.stop()
+            raise
         return self.bot
 
     async def _synced(self) -> None:
