@@ -104,10 +104,17 @@ def render(reply: Reply) -> Rendered:
         embeds.append(embed)
     last = embeds[-1]
     for f in reply.fields[:MAX_FIELDS]:
-        last.add_field(name=clip(f.name, 256), value=clip(f.value, FIELD_VALUE_LIMIT),
-                       inline=f.inline)
+        name, value = clip(f.name, 256), clip(f.value, FIELD_VALUE_LIMIT)
+        if len(last) + len(name) + len(value) > MESSAGE_EMBED_BUDGET:
+            last = discord.Embed(colour=colour)  # fields overflow into an embed of their own
+            embeds.append(last)
+        last.add_field(name=name, value=value, inline=f.inline)
     if reply.footer:
-        last.set_footer(text=clip(reply.footer, 2048))
+        footer = clip(reply.footer, 2048)
+        if len(last) + len(footer) > MESSAGE_EMBED_BUDGET:
+            last = discord.Embed(colour=colour)
+            embeds.append(last)
+        last.set_footer(text=footer)
     pages: list[list[discord.Embed]] = [[]]
     used = 0
     for embed in embeds:
