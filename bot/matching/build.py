@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.knowledge.loader import KnowledgeBase
 from bot.matching.matcher import MatchDoc, Matcher
-from bot.matching.normalize import FIELD_TERMS, content_tokens, raw_tokens
+from bot.matching.normalize import FIELD_TERMS
 
 
 def build_matcher(kb: KnowledgeBase) -> Matcher:
@@ -25,8 +25,4 @@ def build_matcher(kb: KnowledgeBase) -> Matcher:
         for n in kb.negatives
         for k, example in enumerate(n.examples)
     ]
-    tool_terms = {
-        t for cat in kb.tools.categories for tool in cat.tools
-        for t in content_tokens(raw_tokens(tool.name)) if len(t) > 2
-    }
-    return Matcher(docs, anchors=FIELD_TERMS | tool_terms)
+    return Matcher(docs, anchors=FIELD_TERMS)

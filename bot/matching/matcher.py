@@ -55,7 +55,7 @@ class MatchDoc:
 @dataclass(frozen=True)
 class MatcherConfig:
     threshold: float = 10.0  # below: unanswered (questions naming a field term)
-    threshold_unanchored: float = 14.0  # below: unanswered (no field term in the question)
+    threshold_unanchored: float = 12.0  # below: unanswered (no field term in the question)
     gap: float = 0.15  # runner-up within this fraction of the top score: ambiguous
     w_doc_word: float = 0.45
     w_doc_char: float = 0.25

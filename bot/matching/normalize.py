@@ -198,16 +198,15 @@ def content_tokens(tokens: list[str]) -> list[str]:
 
 
 # Words that only make sense in this field. With one of them, a question is about MLOps even
-# when it also looks like an off-topic one ("great expectations for a small pipeline").
-# Tool names from knowledge/tools.yaml are added to these when the matcher is built.
+# when it also looks like an off-topic one ("does an mlops team need great expectations"). Tool
+# names that are also everyday words (Prefect, Feast, Helm, Canary, Great Expectations, Airflow,
+# "drift", "retraining") are deliberately not here: "a school prefect" or "retraining a horse"
+# must still be recognised as off-topic.
 FIELD_TERMS = frozenset(
     """
-    mlops ml ai devops model models modeling modelling mlengineer datascientist
-    dataengineer drift skew retraining retrain inference serving kubernetes docker
-    container containers cicd featurestore wandb mlflow kubeflow sagemaker vertexai
-    azureml terraform helm airflow prefect dagster dvc lakefs feast tecton evidently
-    prometheus grafana greatexpectations tfserving torchserve rayserve bentoml
-    onnxruntime canary postmortem oncall abtest iac trainingservingskew gpu gpus llm
-    llmops mlengineer
+    mlops llmops ml ai devops model models mlengineer datascientist dataengineer kubernetes
+    docker cicd featurestore wandb mlflow kubeflow sagemaker vertexai azureml terraform dagster
+    dvc lakefs tecton evidently whylabs prometheus grafana tfserving torchserve rayserve bentoml
+    onnxruntime trainingservingskew llm
     """.split()
 )
