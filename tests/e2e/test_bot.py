@@ -192,3 +192,40 @@ async def test_rate_limited_callback_is_retried(running, world):
     h = await fake.slash(world.alice, "roadmap", guild=world.guild)
     msg = await h.final_message(timeout=10)
     assert title(msg)
+
+
+@pytest.mark.backends("sqlite")
+async def test_slow_database_is_deferred_within_three_seconds(running, world, kb):
+    """A write stuck behind another process's lock: the bot acknowledges (defers) in time and
+    finishes when the database frees up."""
+    import asyncio
+    import sqlite3
+
+    path = running.settings.database_url.split("///", 1)[1]
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        item = kb.phase_by_number[1].checklist[2]
+        h = await world.fake.slash(world.alice, "checklist done", {"item": item.id},
+                                   guild=world.guild)
+        first = await h.response(timeout=3.5)
+        assert first.type == 5 and h.ack_latency < 3.0  # deferred ("thinking…") in time
+        await asyncio.sleep(3.0 - h.ack_latency + 0.3)
+    finally:
+        blocker.execute("COMMIT")
+        blocker.close()
+    msg = await h.final_message(timeout=15)
+    assert "Marked" in text(msg) and msg.ephemeral
+
+
+async def test_dev_guild_sync_goes_to_that_guild_only(world, db_url):
+    from .conftest import Running, bot_settings
+
+    r = Running(world.fake, bot_settings(world.fake, db_url, dev_guild_id=world.guild.id))
+    await r.start()
+    try:
+        assert world.fake.sync_calls[-1].guild_id == world.guild.id
+        assert "ask" in {c["name"] for c in world.fake.commands(world.guild)}
+        assert world.fake.commands() == []
+    finally:
+        await r.stop()
