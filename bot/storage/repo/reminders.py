@@ -14,21 +14,64 @@ Deliveries (for the dispatcher): one ``reminder_delivery`` row per member per pe
 * :meth:`RemindersRepo.mark_sent` closes it and advances the preference's ``next_due_utc``.
 * :meth:`RemindersRepo.mark_failed` records the error; with ``retry_at`` it may be re-claimed
   from then on, without it the failure is final for that period.
+* :meth:`RemindersRepo.claim_many` is :meth:`~RemindersRepo.claim` for a batch (one
+  ``INSERT .. ON CONFLICT DO NOTHING RETURNING`` plus one conditional ``UPDATE .. RETURNING``
+  for the expired leases): same guarantees, one transaction instead of one per member.
+* :meth:`RemindersRepo.snapshots` loads what a reminder shows for a batch of members (three
+  queries), and :meth:`RemindersRepo.advance` moves ``next_due_utc`` on only if it still holds
+  the value the caller saw (a compare-and-set that never clobbers a member's own change).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.errors import InvalidInput, NotFound
-from bot.storage.models import MAX_ERROR, MAX_REASON, ReminderDelivery, ReminderPref
+from bot.storage.errors import InvalidInput, NotFound, StorageError
+from bot.storage.models import (
+    MAX_ERROR,
+    MAX_REASON,
+    ChecklistEvent,
+    ChecklistProgress,
+    Member,
+    ReminderDelivery,
+    ReminderPref,
+)
 from bot.storage.records import DeliveryClaim, DeliveryRecord, ReminderPrefRecord
 from bot.storage.repo._base import Repo, check_aware, check_id, check_optional_id
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderSnapshot:
+    """What a member's reminder shows, read in one go (see :meth:`RemindersRepo.snapshots`)."""
+
+    user_id: int
+    member_created_at: datetime
+    current_phase: int | None
+    pref: ReminderPrefRecord | None
+    #: item id -> when it was (last) marked done, for every item currently done
+    done: Mapping[str, datetime | None]
+    #: the member's latest checklist event (done or undone), if any
+    last_event_at: datetime | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "done", MappingProxyType(dict(self.done)))
+
+    def done_since(self, since: datetime) -> list[str]:
+        """Like :meth:`ChecklistRepo.done_since`: items done at or after ``since``, oldest first."""
+        hits = [(at, item) for item, at in self.done.items() if at is not None and at >= since]
+        return [item for _, item in sorted(hits)]
+
+
+class _ClaimRace(StorageError):
+    """A member of the batch vanished mid-claim (foreign key): fall back to one by one."""
 
 
 def _pref(row: ReminderPref) -> ReminderPrefRecord:
@@ -328,3 +371,184 @@ class RemindersRepo(Repo):
     async def deliveries(self, user_id: int) -> list[DeliveryRecord]:
         check_id(user_id)
         return await self._db.run(lambda s: deliveries_for(s, user_id), readonly=True)
+
+    # -- dispatcher, in batches -----------------------------------------------------------------
+
+    async def claim_many(
+        self, items: Sequence[tuple[int, str]], now: datetime, lease_seconds: float
+    ) -> list[DeliveryClaim]:
+        """:meth:`claim` for many ``(user_id, period_key)`` pairs in one transaction.
+
+        Returns the claims won, in the order of ``items``; pairs that were sent already,
+        failed for good, are leased by another process, or whose member no longer exists are
+        left out. Same guarantee as :meth:`claim`: at most one caller wins each pair.
+        """
+        check_aware(now, "now")
+        if lease_seconds <= 0:
+            raise InvalidInput("lease_seconds must be positive")
+        pairs: dict[int, str] = {}
+        for user_id, period_key in items:
+            check_id(user_id)
+            if not isinstance(period_key, str) or not period_key or len(period_key) > 32:
+                raise InvalidInput("period key must be a non-empty string of at most 32 characters")
+            if pairs.setdefault(user_id, period_key) != period_key:
+                raise InvalidInput(f"member {user_id} appears twice with different periods")
+        if not pairs:
+            return []
+        lease = now + timedelta(seconds=lease_seconds)
+        rd = ReminderDelivery
+
+        async def tx(s: AsyncSession) -> dict[int, tuple[int, int]]:
+            existing = set(await s.scalars(select(Member.id).where(Member.id.in_(list(pairs)))))
+            won: dict[int, tuple[int, int]] = {}
+            rows = [
+                {
+                    "member_id": uid,
+                    "period_key": key,
+                    "status": "claimed",
+                    "claimed_at": now,
+                    "lease_until": lease,
+                    "attempts": 1,
+                }
+                for uid, key in pairs.items()
+                if uid in existing
+            ]
+            if not rows:
+                return won
+            ins = (
+                self.insert(rd)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=[rd.member_id, rd.period_key])
+                .returning(rd.member_id, rd.id, rd.attempts)
+            )
+            try:
+                for member_id, delivery_id, attempts in await s.execute(ins):
+                    won[member_id] = (delivery_id, attempts)
+            except sa_exc.IntegrityError:  # a member was deleted since the SELECT above
+                raise _ClaimRace() from None
+            rest = [(r["member_id"], r["period_key"]) for r in rows if r["member_id"] not in won]
+            if rest:
+                upd = (
+                    update(rd)
+                    .where(
+                        tuple_(rd.member_id, rd.period_key).in_(rest),
+                        rd.status.in_(("claimed", "failed")),
+                        rd.lease_until.is_not(None),
+                        rd.lease_until < now,
+                    )
+                    .values(
+                        status="claimed",
+                        claimed_at=now,
+                        lease_until=lease,
+                        attempts=rd.attempts + 1,
+                        error=None,
+                    )
+                    .returning(rd.member_id, rd.id, rd.attempts)
+                    .execution_options(synchronize_session=False)
+                )
+                for member_id, delivery_id, attempts in await s.execute(upd):
+                    won[member_id] = (delivery_id, attempts)
+            return won
+
+        try:
+            won = await self._db.run(tx)
+        except _ClaimRace:
+            claims: list[DeliveryClaim] = []
+            for user_id, period_key in pairs.items():
+                try:
+                    claim = await self.claim(user_id, period_key, now, lease_seconds)
+                except NotFound:
+                    continue
+                if claim is not None:
+                    claims.append(claim)
+            return claims
+        return [
+            DeliveryClaim(
+                delivery_id=won[uid][0],
+                user_id=uid,
+                period_key=key,
+                attempts=won[uid][1],
+                claimed_at=now,
+                lease_until=lease,
+            )
+            for uid, key in pairs.items()
+            if uid in won
+        ]
+
+    async def snapshots(self, user_ids: Sequence[int]) -> dict[int, ReminderSnapshot]:
+        """What each member's reminder shows, for a batch of members, in one read transaction.
+
+        Members that do not exist are left out.
+        """
+        ids = sorted({check_id(u) for u in user_ids})
+        if not ids:
+            return {}
+
+        async def tx(s: AsyncSession) -> dict[int, ReminderSnapshot]:
+            members = (
+                await s.execute(
+                    select(Member.id, Member.created_at, Member.current_phase).where(
+                        Member.id.in_(ids)
+                    )
+                )
+            ).all()
+            pref_rows = await s.scalars(select(ReminderPref).where(ReminderPref.member_id.in_(ids)))
+            prefs = {r.member_id: _pref(r) for r in pref_rows}
+            done: dict[int, dict[str, datetime | None]] = {}
+            cp = ChecklistProgress
+            for member_id, item_id, done_at in await s.execute(
+                select(cp.member_id, cp.item_id, cp.done_at).where(
+                    cp.member_id.in_(ids), cp.done.is_(True)
+                )
+            ):
+                done.setdefault(member_id, {})[item_id] = done_at
+            last: dict[int, datetime] = {
+                member_id: at
+                for member_id, at in await s.execute(
+                    select(ChecklistEvent.member_id, func.max(ChecklistEvent.at))
+                    .where(ChecklistEvent.member_id.in_(ids))
+                    .group_by(ChecklistEvent.member_id)
+                )
+            }
+            return {
+                member_id: ReminderSnapshot(
+                    user_id=member_id,
+                    member_created_at=created_at,
+                    current_phase=phase,
+                    pref=prefs.get(member_id),
+                    done=done.get(member_id, {}),
+                    last_event_at=last.get(member_id),
+                )
+                for member_id, created_at, phase in members
+            }
+
+        return await self._db.run(tx, readonly=True)
+
+    async def advance(
+        self, user_id: int, expected_due: datetime | None, next_due_utc: datetime | None
+    ) -> bool:
+        """Set ``next_due_utc`` only if it still is ``expected_due``; True if it was moved.
+
+        For the dispatcher giving up on a period (a final failure) without clobbering a
+        schedule the member changed in the meantime.
+        """
+        check_id(user_id)
+        if expected_due is not None:
+            check_aware(expected_due, "expected_due")
+        if next_due_utc is not None:
+            check_aware(next_due_utc, "next_due_utc")
+        rp = ReminderPref
+        same = (
+            rp.next_due_utc.is_(None) if expected_due is None else rp.next_due_utc == expected_due
+        )
+
+        async def tx(s: AsyncSession) -> bool:
+            result = await s.execute(
+                update(rp)
+                .where(rp.member_id == user_id, same)
+                .values(next_due_utc=next_due_utc, updated_at=self.now())
+                .execution_options(synchronize_session=False)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+        return await self._db.run(tx)
