@@ -109,3 +109,28 @@ def period_key(due_utc: datetime) -> str:
     """The delivery period a due instant belongs to: its scheduled UTC minute. One row per
     member per key is what makes a reminder go out at most once."""
     return due_utc.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def current_period(
+    weekday: int, hour: int, tz: str, due: datetime, now: datetime
+) -> tuple[datetime, datetime]:
+    """The delivery period ``[start, end)`` a reminder due at ``due`` is sent in at ``now``.
+
+    A period runs from one weekly occurrence to the next. While ``now`` is before the next
+    occurrence after ``due``, that is ``[due, next)``: a late reminder (the bot was down) still
+    goes out, once. If whole periods were missed, they are skipped and the period is the one
+    that contains ``now`` (its start is the latest occurrence at or before ``now``), so a bot
+    back after weeks sends one reminder, not one per missed week.
+    """
+    if due.tzinfo is None or now.tzinfo is None:
+        raise ValueError("due and now must be timezone-aware")
+    end = next_occurrence(weekday, hour, tz, due)
+    if end > now:
+        return due.astimezone(UTC), end
+    # weekly occurrences are at most 7 days + 1 hour (a DST change) apart
+    start = next_occurrence(weekday, hour, tz, max(due, now - timedelta(days=8)))
+    while True:
+        end = next_occurrence(weekday, hour, tz, start)
+        if end > now:
+            return start, end
+        start = end
