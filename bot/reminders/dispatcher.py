@@ -1,0 +1,414 @@
+"""The reminder dispatcher: finds who is due, claims, composes, sends — exactly once.
+
+One :class:`Dispatcher` serves the loop inside the bot (:meth:`Dispatcher.run_forever`, every
+minute) and ``mentorbot reminders run-once`` (:meth:`Dispatcher.run_once`). Any number of
+them may run at once, in one process or many, on one database.
+
+A run walks the due members in keyset batches (``due_batch``, ``batch_size`` at a time, so
+memory stays bounded) and for each member:
+
+1. **period** — the reminder due at ``next_due_utc`` belongs to the period from that weekly
+   occurrence to the next (:func:`~bot.reminders.schedule.current_period`). A bot that was
+   down sends a missed reminder once when it is back within the period; whole periods missed
+   are skipped, so it never sends one per missed week (or minute).
+2. **claim** — one ``reminder_delivery`` row per member per period, inserted in a transaction
+   with a lease (``claim_many``: ``INSERT .. ON CONFLICT DO NOTHING RETURNING``, a batch at a
+   time). Only the process that inserted the row (or re-claimed it after its lease expired)
+   sends; a row marked sent is never claimed again. That is what makes two dispatchers on
+   one database (two processes, two shards) send each reminder once.
+3. **re-check** — right before sending, the member's preferences are read again: opted out,
+   paused, deleted, or their schedule changed since the claim → the delivery is closed
+   without sending.
+4. **compose, send** — through the global rate limiter, then **mark sent**, which moves
+   ``next_due_utc`` to the end of the period (the next weekly occurrence).
+
+Failures (typed by the :class:`~bot.reminders.sender.Sender`):
+
+* :class:`DMsClosed` — the member's reminders are paused with the reason (``/reminders
+  status`` shows it); no retry.
+* :class:`RateLimited` — everything waits ``retry_after`` (the limiter is held), then the same
+  message is retried, a few times and only while the lease is safe; after that the delivery
+  is retried by a later run.
+* :class:`TransientError` — the delivery is marked failed with ``retry_at`` (exponential
+  backoff from ``backoff_base`` up to ``backoff_cap``) and re-claimed by the first run after
+  it; when the next retry would fall past the period (or after ``max_attempts``) the period
+  is given up and the next occurrence scheduled.
+* :class:`MemberGone` — reminders are disabled. :class:`Rejected` — this period is given up.
+* any other exception — treated as a crash between claim and send: the claim is left alone
+  and its lease expiry makes a later run (this or another process) retry it. A delivery
+  marked sent is never sent again.
+
+A claimed delivery is sent only while its lease has at least ``lease_margin`` left, so a slow
+run can never overlap with a process that re-claims the row after the lease. Claims are made
+in chunks small enough to be sent well within the lease at the configured rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.knowledge.loader import KnowledgeBase
+from bot.reminders.compose import ReminderComposer, composer_for
+from bot.reminders.ratelimit import TokenBucket
+from bot.reminders.schedule import current_period, period_key
+from bot.reminders.sender import (
+    DMsClosed,
+    MemberGone,
+    RateLimited,
+    Sender,
+    SendError,
+    TransientError,
+)
+from bot.storage.db import utcnow
+from bot.storage.errors import DatabaseUnavailable, NotFound
+from bot.storage.records import DeliveryClaim, ReminderPrefRecord
+from bot.storage.repo.reminders import ReminderSnapshot
+from bot.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+
+def dms_closed_reason(when: datetime) -> str:
+    """The pause reason stored for closed DMs (``/reminders status`` shows it, followed by
+    how to open them)."""
+    return f"your DMs are closed to me (Discord refused the reminder of {when:%d %b %Y})"
+
+
+class Limiter(Protocol):
+    async def acquire(self) -> float: ...
+
+    def hold(self, seconds: float) -> None: ...
+
+
+@dataclass
+class DispatchReport:
+    """What one run did. ``due``: due members seen; ``claimed``: deliveries this run won;
+    ``sent``; ``skipped``: not ours (sent already, leased elsewhere, waiting for a retry) or
+    no longer wanted (opted out, paused, deleted, schedule changed); ``paused``: DMs closed;
+    ``failed``: given up for the period or crashed (retried after the lease); ``retried``:
+    rate-limit retries in this run plus deliveries scheduled for a later retry;
+    ``disabled``: the user is gone."""
+
+    due: int = 0
+    claimed: int = 0
+    sent: int = 0
+    skipped: int = 0
+    paused: int = 0
+    failed: int = 0
+    retried: int = 0
+    disabled: int = 0
+    elapsed: float = 0.0
+
+    def as_dict(self) -> dict[str, int | float]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k} {v:.2f}s" if k == "elapsed" else f"{k} {v}"
+                         for k, v in self.as_dict().items())
+
+
+@dataclass(frozen=True)
+class _Plan:
+    pref: ReminderPrefRecord
+    start: datetime  # the period's due time (its key)
+    end: datetime  # the next occurrence: the period ends, the next reminder is due
+
+
+class Dispatcher:
+    """Sends due weekly reminders exactly once (see the module documentation).
+
+    ``clock`` gives the current UTC time (inject a fake in tests); ``sleep`` is what waits
+    out a 429. ``limiter`` defaults to a :class:`~bot.reminders.ratelimit.TokenBucket` of
+    ``rate_per_second``; pass one shared bucket to every dispatcher of a process.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        kb: KnowledgeBase,
+        sender: Sender,
+        *,
+        clock: Clock = utcnow,
+        rate_per_second: float = 10.0,
+        lease_seconds: float = 300.0,
+        batch_size: int = 500,
+        limiter: Limiter | None = None,
+        sleep: Sleep = asyncio.sleep,
+        max_in_flight: int = 8,
+        backoff_base: float = 60.0,
+        backoff_cap: float = 3600.0,
+        max_rate_limit_retries: int = 3,
+        max_attempts: int = 10,
+        composer: ReminderComposer | None = None,
+    ) -> None:
+        if rate_per_second <= 0:
+            raise ValueError("rate_per_second must be positive")
+        if lease_seconds <= 0:
+            raise ValueError("lease_seconds must be positive")
+        if batch_size < 1 or max_in_flight < 1 or max_attempts < 1:
+            raise ValueError("batch_size, max_in_flight and max_attempts must be at least 1")
+        self.store = store
+        self.kb = kb
+        self.sender = sender
+        self.clock = clock
+        self.rate_per_second = float(rate_per_second)
+        self.lease_seconds = float(lease_seconds)
+        self.batch_size = batch_size
+        self.limiter: Limiter = limiter or TokenBucket(rate_per_second)
+        self.sleep = sleep
+        self.max_in_flight = max_in_flight
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.max_rate_limit_retries = max_rate_limit_retries
+        self.max_attempts = max_attempts
+        self.composer = composer or composer_for(kb)
+        #: a delivery is sent only while at least this much of its lease is left
+        self.lease_margin = timedelta(seconds=min(60.0, self.lease_seconds / 5))
+        #: members claimed at once: what the rate can send in half the (safe part of the) lease
+        safe = self.lease_seconds - self.lease_margin.total_seconds()
+        self.claim_chunk = max(1, min(batch_size, int(self.rate_per_second * safe / 2)))
+        self._stop = asyncio.Event()
+
+    # -- running --------------------------------------------------------------------------------
+
+    async def run_once(self, now: datetime | None = None) -> DispatchReport:
+        """Send every reminder due at ``now`` (default: the clock's now) and return counts.
+
+        With ``now`` given, the run behaves as if it started then (``--now`` of the CLI):
+        due members, periods, claims and leases all use ``now`` plus the time elapsed since.
+        """
+        started = time.perf_counter()
+        first = self.clock()
+        if now is not None and (now.tzinfo is None or now.utcoffset() is None):
+            raise ValueError("now must be timezone-aware")
+        offset = (now - first) if now is not None else timedelta(0)
+        ref = first + offset
+
+        def at() -> datetime:
+            return self.clock() + offset
+
+        report = DispatchReport()
+        after: int | None = None
+        while True:
+            prefs = await self.store.reminders.due_batch(ref, self.batch_size, after)
+            if not prefs:
+                break
+            after = prefs[-1].user_id
+            report.due += len(prefs)
+            for i in range(0, len(prefs), self.claim_chunk):
+                await self._chunk(prefs[i : i + self.claim_chunk], ref, at, report)
+            if len(prefs) < self.batch_size:
+                break
+        report.elapsed = time.perf_counter() - started
+        if report.due:
+            log.info("reminders at %s: %s", ref.isoformat(timespec="seconds"), report)
+        return report
+
+    async def run_forever(self, interval: float = 60.0) -> None:
+        """:meth:`run_once` every ``interval`` seconds until :meth:`stop` (or cancellation).
+
+        A failed run (database down, ...) is logged and retried on the next tick."""
+        self._stop.clear()
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reminder run failed; retrying in %.0fs", interval)
+            wait = max(0.0, interval - (time.monotonic() - started))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=wait)
+
+    def stop(self) -> None:
+        """Make :meth:`run_forever` return after the current run."""
+        self._stop.set()
+
+    # -- one chunk ------------------------------------------------------------------------------
+
+    def period(self, pref: ReminderPrefRecord, now: datetime) -> _Plan:
+        assert pref.next_due_utc is not None
+        start, end = current_period(pref.weekday, pref.hour, pref.timezone,
+                                    pref.next_due_utc, now)
+        return _Plan(pref, start, end)
+
+    async def prepare(
+        self, prefs: Sequence[ReminderPrefRecord], ref: datetime, claim_at: datetime
+    ) -> tuple[list[tuple[DeliveryClaim, _Plan]], dict[int, ReminderSnapshot]]:
+        """Claim the deliveries of ``prefs`` (one batch) and read what they will show."""
+        plans = {p.user_id: self.period(p, ref) for p in prefs if p.next_due_utc is not None}
+        claims = await self.store.reminders.claim_many(
+            [(uid, period_key(plan.start)) for uid, plan in plans.items()],
+            claim_at,
+            self.lease_seconds,
+        )
+        snaps = await self.store.reminders.snapshots([c.user_id for c in claims])
+        return [(c, plans[c.user_id]) for c in claims], snaps
+
+    async def _chunk(
+        self,
+        prefs: Sequence[ReminderPrefRecord],
+        ref: datetime,
+        at: Clock,
+        report: DispatchReport,
+    ) -> None:
+        claimed, snaps = await self.prepare(prefs, ref, at())
+        report.claimed += len(claimed)
+        report.skipped += len(prefs) - len(claimed)
+        if not claimed:
+            return
+        gate = asyncio.Semaphore(self.max_in_flight)
+
+        async def one(claim: DeliveryClaim, plan: _Plan) -> None:
+            async with gate:
+                await self._deliver(claim, plan, snaps.get(claim.user_id), at, report)
+
+        results = await asyncio.gather(*(one(c, p) for c, p in claimed), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+
+    # -- one member -----------------------------------------------------------------------------
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Wait before retry number ``attempts`` (1, 2, ...) of a transient failure."""
+        seconds = min(self.backoff_cap, self.backoff_base * 2 ** max(0, attempts - 1))
+        return timedelta(seconds=seconds)
+
+    @staticmethod
+    def _unwanted(seen: ReminderPrefRecord, fresh: ReminderPrefRecord | None) -> str | None:
+        if fresh is None:
+            return "member deleted"
+        if not fresh.enabled:
+            return "opted out"
+        if fresh.paused_reason:
+            return "paused"
+        if (fresh.next_due_utc, fresh.weekday, fresh.hour, fresh.timezone) != (
+            seen.next_due_utc, seen.weekday, seen.hour, seen.timezone
+        ):
+            return "schedule changed"
+        return None
+
+    async def _deliver(
+        self,
+        claim: DeliveryClaim,
+        plan: _Plan,
+        snap: ReminderSnapshot | None,
+        at: Clock,
+        report: DispatchReport,
+    ) -> None:
+        uid = claim.user_id
+        reminders = self.store.reminders
+        if claim.attempts > self.max_attempts:
+            await self._give_up(claim, plan, f"gave up after {claim.attempts - 1} attempts")
+            report.failed += 1
+            return
+        await self.limiter.acquire()
+        deadline = claim.lease_until - self.lease_margin
+        if at() >= deadline:
+            # Too close to the end of our lease to send safely: another process may claim it
+            # from then on. Leave it; whoever claims it after the lease sends it.
+            log.warning("reminder for %s not sent: lease nearly over", uid)
+            report.skipped += 1
+            return
+        fresh = await reminders.get(uid)
+        why = self._unwanted(plan.pref, fresh)
+        if why or snap is None or fresh is None:
+            await self._close(claim, f"not sent: {why or 'member deleted'}")
+            report.skipped += 1
+            return
+        reply = self.composer.render(replace(snap, pref=fresh), at())
+        rate_retries = 0
+        while True:
+            try:
+                await self.sender.send_dm(uid, reply)
+            except RateLimited as exc:
+                self.limiter.hold(exc.retry_after)
+                wait = timedelta(seconds=exc.retry_after)
+                if rate_retries < self.max_rate_limit_retries and at() + wait < deadline:
+                    rate_retries += 1
+                    report.retried += 1
+                    await self.sleep(exc.retry_after)
+                    await self.limiter.acquire()
+                    continue
+                retry_at = at() + max(wait, timedelta(seconds=1))
+                await self._retry_later(claim, plan, f"rate limited: {exc}", retry_at, report)
+                return
+            except DMsClosed as exc:
+                with contextlib.suppress(NotFound):
+                    await reminders.pause(uid, dms_closed_reason(at()))
+                await self._close(claim, f"DMs closed: {exc.reason}")
+                report.paused += 1
+                return
+            except MemberGone as exc:
+                await reminders.disable(uid)
+                await self._close(claim, f"user gone: {exc}")
+                report.disabled += 1
+                return
+            except TransientError as exc:
+                retry_at = at() + self.backoff(claim.attempts)
+                await self._retry_later(claim, plan, f"transient: {exc}", retry_at, report)
+                return
+            except SendError as exc:
+                await self._give_up(claim, plan, f"rejected: {exc}")
+                report.failed += 1
+                return
+            except Exception:
+                # Like a crash between claim and send: leave the claim; once its lease expires
+                # a later run (here or in another process) claims it again.
+                log.exception("sending the reminder for %s failed; retried after the lease", uid)
+                report.failed += 1
+                return
+            break
+        await self._mark_sent(claim, plan, at())
+        report.sent += 1
+
+    async def _retry_later(
+        self, claim: DeliveryClaim, plan: _Plan, error: str, retry_at: datetime,
+        report: DispatchReport,
+    ) -> None:
+        if retry_at < plan.end and claim.attempts < self.max_attempts:
+            with contextlib.suppress(NotFound):
+                await self.store.reminders.mark_failed(claim.delivery_id, error, retry_at)
+            report.retried += 1
+        else:
+            await self._give_up(claim, plan, f"{error} (no retry left this period)")
+            report.failed += 1
+
+    async def _close(self, claim: DeliveryClaim, error: str) -> None:
+        """Close the delivery for good (no retry this period)."""
+        with contextlib.suppress(NotFound):  # the member was deleted, deliveries with them
+            await self.store.reminders.mark_failed(claim.delivery_id, error, None)
+
+    async def _give_up(self, claim: DeliveryClaim, plan: _Plan, error: str) -> None:
+        """Close the delivery and schedule the next occurrence (unless the member changed it)."""
+        log.warning("reminder for %s given up for %s: %s", claim.user_id, claim.period_key, error)
+        await self._close(claim, error)
+        await self.store.reminders.advance(claim.user_id, plan.pref.next_due_utc, plan.end)
+
+    async def _mark_sent(self, claim: DeliveryClaim, plan: _Plan, now: datetime) -> None:
+        for attempt in range(4):
+            try:
+                await self.store.reminders.mark_sent(claim.delivery_id, now, plan.end)
+                return
+            except NotFound:  # deleted right after we sent: nothing left to mark
+                return
+            except DatabaseUnavailable:
+                if attempt == 3:
+                    raise
+                await asyncio.sleep(0.5 * 2**attempt)
+
+
+__all__ = ["DispatchReport", "Dispatcher", "Limiter", "dms_closed_reason"]
