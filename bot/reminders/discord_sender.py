@@ -1,0 +1,237 @@
+"""A :class:`~bot.reminders.sender.Sender` over Discord's REST API only (no gateway session).
+
+Built on discord.py's :class:`discord.http.HTTPClient`: ``static_login(token)``, then per
+reminder ``start_private_message(user_id)`` (the DM channel id is cached, so later reminders
+cost one request) and ``send_message(channel_id, params=...)`` with one embed, the Reply's
+actions as real buttons (their ``custom_id`` is the action id — ``rem:snooze``, ``rem:off``,
+``chk:view:N`` — which the Discord front end hands to ``Engine.act``) and
+``allowed_mentions`` set to none.
+
+The API base is discord.py's class attribute ``discord.http.Route.BASE``: the caller sets it
+(``bot.reminders.cli.run_once_cli`` sets it from ``Settings.discord_api_base``); nothing here
+changes Discord-global state.
+
+Errors are mapped to the dispatcher's types:
+
+* 403 with code 50007 (cannot send messages to this user) → :class:`DMsClosed`
+* 404 (unknown user / channel), or an invalid recipient when opening the DM → :class:`MemberGone`
+* 429 → :class:`RateLimited` with Discord's ``retry_after``. discord.py itself sleeps and
+  retries a 429 (up to 5 tries per request); with ``max_ratelimit_timeout`` (30 s, its
+  minimum) a longer wait raises at once instead, so a send never hangs on a long rate limit.
+* 5xx, network errors, timeouts, 401 → :class:`TransientError` (discord.py already retried
+  500/502/504/524 a few times before giving up)
+* any other 4xx → :class:`Rejected`
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from typing import Any
+
+import aiohttp
+import discord
+from discord.http import HTTPClient, MultipartParameters, handle_message_parameters
+
+from bot.engine.replies import Reply
+from bot.reminders.sender import (
+    DMsClosed,
+    MemberGone,
+    RateLimited,
+    Rejected,
+    SendError,
+    TransientError,
+)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+CANNOT_DM = 50007
+UNKNOWN_CHANNEL = 10003
+UNKNOWN_USER = 10013
+INVALID_RECIPIENT = 50033
+INVALID_FORM_BODY = 50035
+
+COLOURS = {
+    "info": discord.Colour.blurple(),
+    "success": discord.Colour.green(),
+    "warning": discord.Colour.gold(),
+    "error": discord.Colour.red(),
+}
+STYLES = {
+    "primary": discord.ButtonStyle.primary,
+    "secondary": discord.ButtonStyle.secondary,
+    "success": discord.ButtonStyle.success,
+    "danger": discord.ButtonStyle.danger,
+}
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def reminder_embed(reply: Reply) -> discord.Embed:
+    """The Reply as one embed (title, body, fields, footer), within Discord's limits."""
+    embed = discord.Embed(
+        title=_clip(reply.title, 256),
+        description=_clip(reply.body, 4096),
+        colour=COLOURS.get(reply.tone, COLOURS["info"]),
+    )
+    for f in reply.fields[:25]:
+        embed.add_field(name=_clip(f.name, 256), value=_clip(f.value, 1024), inline=f.inline)
+    if reply.footer:
+        embed.set_footer(text=_clip(reply.footer, 2048))
+    return embed
+
+
+def reminder_view(reply: Reply) -> discord.ui.View | None:
+    """The Reply's actions as persistent buttons: ``custom_id`` = the engine's action id."""
+    if not reply.actions:
+        return None
+    view = discord.ui.View(timeout=None)
+    for n, action in enumerate(reply.actions[:25]):
+        view.add_item(
+            discord.ui.Button(
+                label=_clip(action.label, 80),
+                custom_id=action.id,
+                style=STYLES.get(action.style, discord.ButtonStyle.secondary),
+                row=n // 5,
+            )
+        )
+    return view
+
+
+def message_params(reply: Reply) -> MultipartParameters:
+    """What ``HTTPClient.send_message`` posts for ``reply`` (``.payload`` is the JSON body)."""
+    view = reminder_view(reply)
+    return handle_message_parameters(
+        embed=reminder_embed(reply),
+        view=view if view is not None else discord.utils.MISSING,
+        allowed_mentions=NO_MENTIONS,
+    )
+
+
+def _retry_after(exc: discord.HTTPException, default: float = 5.0) -> float:
+    headers = getattr(exc.response, "headers", None) or {}
+    for name in ("Retry-After", "X-RateLimit-Reset-After"):
+        value = headers.get(name)
+        if value is not None:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                continue
+    return default
+
+
+def classify(exc: BaseException, *, opening: bool = False) -> SendError | None:
+    """The dispatcher's error for a discord.py / network exception (``None``: not ours).
+
+    ``opening``: the error came from opening the DM channel (``POST /users/@me/channels``),
+    where a bad recipient means the user does not exist."""
+    if isinstance(exc, SendError):
+        return exc
+    if isinstance(exc, discord.RateLimited):
+        return RateLimited(exc.retry_after, f"Discord rate limit: retry after {exc.retry_after}s")
+    if isinstance(exc, discord.HTTPException):
+        status, code = exc.status, exc.code
+        text = f"Discord {status} (code {code}): {exc.text[:200]}"
+        if status == 403 and code == CANNOT_DM:
+            return DMsClosed("your DMs are closed to me (Discord 403/50007)")
+        if status == 404 or code in (UNKNOWN_USER, INVALID_RECIPIENT):
+            return MemberGone(text)
+        if opening and status == 400 and code == INVALID_FORM_BODY:
+            return MemberGone(text)
+        if status == 429:
+            return RateLimited(_retry_after(exc), text)
+        if status >= 500 or status == 401:
+            return TransientError(text)
+        return Rejected(text)
+    if isinstance(exc, aiohttp.ClientError | OSError | TimeoutError):
+        return TransientError(f"network: {type(exc).__name__}: {exc}")
+    return None
+
+
+class DiscordSender:
+    """Sends reminders as DMs over REST. ``await DiscordSender.login(token)``, then
+    :meth:`send_dm` any number of times, then :meth:`close`."""
+
+    def __init__(
+        self, http: HTTPClient, *, dm_cache_size: int = 50_000, timeout: float = 90.0
+    ) -> None:
+        self.http = http
+        self.timeout = timeout
+        self._dm_cache_size = dm_cache_size
+        self._channels: OrderedDict[int, int] = OrderedDict()
+
+    @classmethod
+    async def login(
+        cls, token: str, *, max_ratelimit_timeout: float = 30.0, **kwargs: Any
+    ) -> DiscordSender:
+        """Log in over REST (``GET /users/@me``); raises :class:`discord.LoginFailure` for a
+        bad token. Uses whatever ``discord.http.Route.BASE`` is set to."""
+        http = HTTPClient(asyncio.get_running_loop(), max_ratelimit_timeout=max_ratelimit_timeout)
+        try:
+            await http.static_login(token)
+        except BaseException:
+            await http.close()
+            raise
+        return cls(http, **kwargs)
+
+    async def close(self) -> None:
+        await self.http.close()
+
+    async def __aenter__(self) -> DiscordSender:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _channel_id(self, user_id: int) -> tuple[int, bool]:
+        cached = self._channels.get(user_id)
+        if cached is not None:
+            self._channels.move_to_end(user_id)
+            return cached, True
+        try:
+            data = await self.http.start_private_message(user_id)
+        except Exception as exc:
+            mapped = classify(exc, opening=True)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        channel_id = int(data["id"])
+        self._channels[user_id] = channel_id
+        if len(self._channels) > self._dm_cache_size:
+            self._channels.popitem(last=False)
+        return channel_id, False
+
+    async def send_dm(self, user_id: int, reply: Reply) -> None:
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._send(user_id, reply)
+        except TimeoutError as exc:
+            raise TransientError(f"no answer from Discord within {self.timeout:.0f}s") from exc
+
+    async def _send(self, user_id: int, reply: Reply) -> None:
+        for _ in range(2):
+            channel_id, cached = await self._channel_id(user_id)
+            try:
+                await self.http.send_message(channel_id, params=message_params(reply))
+                return
+            except discord.NotFound as exc:
+                self._channels.pop(user_id, None)
+                if cached and exc.code == UNKNOWN_CHANNEL:
+                    continue  # a stale cached DM channel: open it again, once
+                raise MemberGone(f"Discord 404 (code {exc.code}): {exc.text[:200]}") from exc
+            except Exception as exc:
+                mapped = classify(exc)
+                if mapped is None:
+                    raise
+                raise mapped from exc
+        raise MemberGone("the DM channel keeps disappearing")
+
+
+__all__ = [
+    "DiscordSender",
+    "classify",
+    "message_params",
+    "reminder_embed",
+    "reminder_view",
+]
