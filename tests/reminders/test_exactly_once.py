@@ -1,0 +1,186 @@
+"""Exactly once: repeated runs, crashes between claim and send, downtime, two dispatchers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from bot.reminders.ratelimit import Unlimited
+from bot.reminders.schedule import next_occurrence, period_key
+from bot.storage import Store
+from tests.conftest import FakeClock
+
+from .conftest import RecordingSender, at, opt_in
+
+T0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)  # Monday
+ALICE = 1001
+
+
+async def _due(store: Store, user: int = ALICE) -> datetime:
+    pref = await store.reminders.get(user)
+    assert pref is not None and pref.next_due_utc is not None
+    return pref.next_due_utc
+
+
+async def test_twice_in_the_same_minute_and_all_period_long_sends_once(
+    store: Store, dispatcher, sender: RecordingSender, clock: FakeClock
+) -> None:
+    at(clock, T0)
+    pref = await opt_in(store, ALICE, weekday=1, hour=9, tz="Europe/Paris", now=T0)
+    due = pref.next_due_utc
+    assert due is not None
+    at(clock, due)
+    first, second = await dispatcher.run_once(), await dispatcher.run_once()
+    assert (first.sent, second.sent, second.due) == (1, 0, 0)
+    # every minute for the first hour, then hourly for the rest of the week
+    for minutes in [*range(1, 60), *range(60, 7 * 24 * 60 - 60, 60)]:
+        at(clock, due + timedelta(minutes=minutes))
+        assert (await dispatcher.run_once()).sent == 0
+    assert len(sender.sent) == 1
+    # the next week's occurrence sends the next one
+    at(clock, await _due(store))
+    assert (await dispatcher.run_once()).sent == 1
+    deliveries = await store.reminders.deliveries(ALICE)
+    assert [d.status for d in deliveries] == ["sent", "sent"]
+    assert len({d.period_key for d in deliveries}) == 2
+
+
+async def test_run_once_with_an_explicit_now(
+    store: Store, dispatcher, sender: RecordingSender, clock: FakeClock
+) -> None:
+    at(clock, T0)
+    pref = await opt_in(store, ALICE, now=T0)
+    assert pref.next_due_utc is not None
+    assert (await dispatcher.run_once(now=pref.next_due_utc - timedelta(seconds=1))).sent == 0
+    report = await dispatcher.run_once(now=pref.next_due_utc)
+    assert report.sent == 1
+    deliveries = await store.reminders.deliveries(ALICE)
+    assert deliveries[0].sent_at is not None and deliveries[0].sent_at >= pref.next_due_utc
+
+
+async def test_crash_between_claim_and_send_is_retried_only_after_the_lease(
+    store: Store, make_dispatcher, sender: RecordingSender, clock: FakeClock
+) -> None:
+    dispatcher = make_dispatcher(lease_seconds=300)
+    at(clock, T0)
+    due = (await opt_in(store, ALICE, now=T0)).next_due_utc
+    assert due is not None
+    sender.faults[ALICE] = [RuntimeError("process died mid-send")]
+    at(clock, due)
+    crashed = await dispatcher.run_once()
+    assert (crashed.claimed, crashed.sent, crashed.failed) == (1, 0, 1)
+    [delivery] = await store.reminders.deliveries(ALICE)
+    assert delivery.status == "claimed"
+    # within the lease: nobody re-sends it
+    for seconds in (1, 60, 299):
+        at(clock, due + timedelta(seconds=seconds))
+        report = await dispatcher.run_once()
+        assert (report.claimed, report.sent, report.skipped) == (0, 0, 1)
+    # after the lease: claimed again and sent, once
+    at(clock, due + timedelta(seconds=301))
+    retried = await dispatcher.run_once()
+    assert (retried.claimed, retried.sent) == (1, 1)
+    [delivery] = await store.reminders.deliveries(ALICE)
+    assert (delivery.status, delivery.attempts) == ("sent", 2)
+    # never after a success, even long after the lease, even if asked directly
+    at(clock, due + timedelta(hours=2))
+    assert (await dispatcher.run_once()).sent == 0
+    assert await store.reminders.claim(ALICE, delivery.period_key, clock(), 300) is None
+    assert len(sender.sent) == 1 and sender.attempts == [ALICE, ALICE]
+
+
+async def test_process_that_died_after_claiming_leaves_it_to_the_lease(
+    store: Store, dispatcher, sender: RecordingSender, clock: FakeClock
+) -> None:
+    """Another process claimed the delivery and died before sending (no exception here)."""
+    at(clock, T0)
+    due = (await opt_in(store, ALICE, now=T0)).next_due_utc
+    assert due is not None
+    at(clock, due)
+    [dead] = await store.reminders.claim_many([(ALICE, period_key(due))], due, 300)
+    report = await dispatcher.run_once()
+    assert (report.due, report.claimed, report.sent) == (1, 0, 0)
+    at(clock, dead.lease_until + timedelta(seconds=1))
+    report = await dispatcher.run_once()
+    assert (report.claimed, report.sent) == (1, 1)
+    at(clock, dead.lease_until + timedelta(minutes=10))
+    assert (await dispatcher.run_once()).sent == 0
+    assert len(sender.sent) == 1
+
+
+async def test_back_within_the_period_sends_the_missed_reminder_once(
+    store: Store, dispatcher, sender: RecordingSender, clock: FakeClock
+) -> None:
+    at(clock, T0)
+    due = (await opt_in(store, ALICE, weekday=0, hour=9, tz="Asia/Tokyo", now=T0)).next_due_utc
+    assert due is not None
+    # the bot was down from before the due time until 3 days later
+    at(clock, due + timedelta(days=3, hours=5))
+    assert (await dispatcher.run_once()).sent == 1
+    for minutes in (1, 2, 3, 60, 24 * 60):
+        at(clock, due + timedelta(days=3, hours=5, minutes=minutes))
+        assert (await dispatcher.run_once()).sent == 0
+    assert await _due(store) == next_occurrence(0, 9, "Asia/Tokyo", due)
+    [delivery] = await store.reminders.deliveries(ALICE)
+    assert delivery.period_key == period_key(due)
+
+
+async def test_back_after_weeks_sends_one_reminder_not_one_per_missed_week(
+    store: Store, dispatcher, sender: RecordingSender, clock: FakeClock
+) -> None:
+    at(clock, T0)
+    due = (await opt_in(store, ALICE, weekday=0, hour=9, tz="UTC", now=T0)).next_due_utc
+    assert due is not None
+    back = due + timedelta(weeks=3, days=2)  # three Mondays missed, back on a Wednesday
+    at(clock, back)
+    report = await dispatcher.run_once()
+    assert (report.due, report.sent) == (1, 1)
+    for minutes in range(1, 30):
+        at(clock, back + timedelta(minutes=minutes))
+        assert (await dispatcher.run_once()).sent == 0
+    assert len(sender.sent) == 1
+    [delivery] = await store.reminders.deliveries(ALICE)
+    this_monday = due + timedelta(weeks=3)
+    assert delivery.period_key == period_key(this_monday)  # the period we are in
+    nxt = await _due(store)
+    assert nxt == this_monday + timedelta(weeks=1) and nxt > back  # back on schedule
+
+
+async def test_two_dispatchers_on_two_stores_never_send_twice(
+    store: Store, db_url: str, kb, clock: FakeClock
+) -> None:
+    """Two dispatchers (own Store, own engine and connection pool — on PostgreSQL that is
+    the two-process case) race over the same due members, several rounds."""
+    members = 120
+    at(clock, T0)
+    zones = ["UTC", "Europe/Berlin", "Asia/Kolkata", "America/New_York", "Pacific/Kiritimati"]
+    for i in range(members):
+        await opt_in(store, 5000 + i, weekday=T0.weekday(), hour=0, tz=zones[i % len(zones)],
+                     now=T0 - timedelta(days=7))
+    sender = RecordingSender(clock, delay=0.001)
+    other = Store.open(db_url, clock=clock)
+    from bot.reminders.dispatcher import Dispatcher
+
+    try:
+        one = Dispatcher(store, kb, sender, clock=clock, limiter=Unlimited(), batch_size=17,
+                         max_in_flight=4)
+        two = Dispatcher(other, kb, sender, clock=clock, limiter=Unlimited(), batch_size=23,
+                         max_in_flight=4)
+        at(clock, T0 + timedelta(days=1))  # everyone is due
+        reports = []
+        for _ in range(3):
+            reports += await asyncio.gather(one.run_once(), two.run_once(), one.run_once())
+    finally:
+        await other.close()
+    counts = Counter(s.user_id for s in sender.sent)
+    assert len(sender.sent) == members, counts.most_common(3)
+    assert set(counts.values()) == {1}
+    assert sum(r.sent for r in reports) == members
+    # they really raced: the concurrent first round split the work and saw each other's claims
+    assert sum(1 for r in reports[:3] if r.sent) >= 2
+    assert sum(r.skipped for r in reports[:3]) > 0
+    assert sum(r.claimed for r in reports) == members
+    for i in range(0, members, 11):
+        deliveries = await store.reminders.deliveries(5000 + i)
+        assert [d.status for d in deliveries] == ["sent"]
