@@ -1,0 +1,117 @@
+"""The real ``mentorbot chat`` as a subprocess (``python -m bot chat --db … --user 42``).
+
+Piped stdin and stdout: no prompt, no banner, plain text, exit status 0 and never a traceback.
+The full session runs on SQLite and, when ``MENTORBOT_TEST_POSTGRES_URL`` is set, on
+PostgreSQL (the console migrates the database itself at start).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import time
+
+from bot.render import progress_bar
+from tests.console.conftest import USER, chat_argv, chat_env, run_chat
+
+
+def lines(*typed: str) -> str:
+    return "".join(f"{t}\n" for t in typed)
+
+
+async def test_a_whole_session_on_a_pipe(db_url, tmp_path, kb):
+    item = kb.phase_by_number[2].checklist[0]
+    export = tmp_path / "me.json"
+    s = run_chat(tmp_path, db_url, lines(
+        "/quiz", "yes", "no", "y", "n", "3", "no", "1", "n",  # 3 = Back, 1 = Yes
+        "how long until senior?",
+        f"/done {item.id} https://github.com/me/pr/7",
+        "/progress",
+        "/reminders on friday 18 Europe/Berlin", "/reminders status", "/reminders off",
+        f"/export {export}",
+        "/delete", "1",
+        "/progress",
+    ))
+    s.assert_clean()
+    assert s.err == ""
+    # piped: no banner, no prompt, the first line is the first reply
+    assert s.out.startswith("== Which phase are you in? ==\n")
+    assert "you>" not in s.out and "Ctrl-D to leave" not in s.out and "bye!" not in s.out
+    assert "\x1b[" not in s.out  # no colours on a pipe
+    assert f"You're in phase 2: {kb.phase_by_number[2].title}" in s.titles()
+    assert "You answered yes to 3 of 6" in s.out
+    assert kb.intent_by_id["faq.time-to-senior"].title in s.titles()
+    assert f"✅ Marked {item.title} as done (evidence: https://github.com/me/pr/7)." in s.out
+    assert f"Phase 2 {progress_bar(1, 4)}" in s.out
+    assert "Weekly reminders are on: every Friday at 18:00 (Europe/Berlin)." in s.out
+    # <t:…> shown in the local time of this terminal (TZ=Europe/Berlin): 18:00 CET or CEST
+    assert re.search(r"^Next one: Fri \d{2} \w{3} \d{4} 18:00 CES?T \(in \d+ (days?|hours?)\)\.$",
+                     s.out, re.M), s.out
+    assert "<t:" not in s.out
+    assert "Weekly reminders are off" in s.titles()
+    data = json.loads(export.read_text(encoding="utf-8"))
+    assert item.id in json.dumps(data)
+    assert f"Written to {export} (" in s.out
+    assert s.titles()[-3:] == ["Delete all your data?", "Your data is deleted", "Your progress"]
+    before, after = s.out.split("== Your data is deleted ==")
+    assert f"Overall {progress_bar(1, 16)}" in before
+    assert f"Overall {progress_bar(0, 16)}" in after and "No phase yet" in after
+
+
+async def test_bad_input_on_a_pipe(tmp_path, sqlite_url):
+    script = (b"\n\r\n   \n\x00\x00\n\x1b[31m\x1b[0m\n\xff\xfe\xfd\n"  # invalid UTF-8
+              + "🤖🔥\n".encode()
+              + b"z" * 100_000 + b"\n"
+              + b"/quiz\n\x00\n7\nyes\n"  # a NUL and a number out of range at the quiz
+              + b"/done zzzz-nothing\n/done \"abc\n/reminders on friday 18 Mars/Olympus\n"
+              + b"/frobnicate\n/export\n/progress\r\n/quiz")  # no newline before EOF
+    s = run_chat(tmp_path, sqlite_url, script)
+    s.assert_clean()
+    assert s.err == ""
+    assert "\x1b" not in s.out and "\x00" not in s.out
+    assert "There is no choice 7." in s.out
+    assert re.findall(r"^Question (\d) of 6$", s.out, re.M) == ["1", "2", "2"]
+    assert "I know no checklist item “zzzz-nothing”" in s.out
+    assert "I know no checklist item “abc”" in s.out
+    assert "unknown timezone 'Mars/Olympus'" in s.out
+    assert "Unknown command /frobnicate." in s.out
+    assert (tmp_path / f"mentorbot-data-{USER}.json").is_file()  # /export: into the cwd
+    assert "Your progress" in s.titles()
+
+
+async def test_eof_mid_quiz_then_the_next_session_resumes_it(tmp_path, sqlite_url):
+    first = run_chat(tmp_path, sqlite_url, lines("/quiz", "no", "yes", "no"))
+    first.assert_clean()
+    assert re.findall(r"^Question (\d) of 6$", first.out, re.M) == ["1", "2", "3", "4"]
+    second = run_chat(tmp_path, sqlite_url, lines("/quiz", "no", "no", "no"))
+    second.assert_clean()
+    assert re.findall(r"^Question (\d) of 6$", second.out, re.M) == ["4", "5", "6"]
+    assert "You answered yes to 1 of 6" in second.out
+
+
+def test_ctrl_c_on_an_open_pipe_exits_cleanly(tmp_path, sqlite_url):
+    proc = subprocess.Popen(chat_argv(sqlite_url), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+                            env=chat_env(tmp_path))
+    try:
+        assert proc.stdin and proc.stdout and proc.stderr
+        proc.stdin.write(b"/progress\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == b"== Your progress ==\n"  # it is up and waiting
+        time.sleep(0.2)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)  # stdin stays open: nothing else would end it
+        code = proc.wait(timeout=15)
+        assert time.monotonic() - started < 5
+        err = proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+    assert code in (130, 0), err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err and "Error" not in err
