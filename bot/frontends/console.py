@@ -562,6 +562,10 @@ class Console:
         0, or 130 after Ctrl-C at the prompt. (Ctrl-C while piped cancels the task; the CLI
         turns that into status 130.)"""
         stdin = stdin or sys.stdin
+        if not 0 < self.member.user_id < 2**63:  # the database would refuse every change
+            print(f"mentorbot: the member id must be a positive 64-bit number, not "
+                  f"{self.member.user_id}", file=sys.stderr)
+            return 2
         interactive = _isatty(stdin) and _isatty(self.out)
         reader = None if interactive else _LineReader(stdin)
         status = 0
@@ -591,6 +595,9 @@ class Console:
                 try:
                     if not await self.handle(line):
                         break
+                except BrokenPipeError:  # `mentorbot chat < script | head`: the reader left
+                    _silence(self.out)
+                    break
                 except Exception as exc:  # the engine guards its flows; this is the last net
                     self.say(f"Sorry, that failed ({type(exc).__name__}). Try again or /help.")
         finally:
@@ -614,6 +621,18 @@ def _split(text: str) -> list[str]:
         return shlex.split(text)
     except ValueError:
         return [a.strip("\"'") for a in text.split() if a.strip("\"'")]
+
+
+def _silence(stream: IO[str]) -> None:
+    """Point a closed pipe's descriptor at /dev/null, so the final flush at exit is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass
 
 
 def _isatty(stream: IO[str]) -> bool:

@@ -115,3 +115,36 @@ def test_ctrl_c_on_an_open_pipe_exits_cleanly(tmp_path, sqlite_url):
                 stream.close()
     assert code in (130, 0), err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err and "Error" not in err
+
+
+def test_a_reader_that_stops_early_is_no_error(tmp_path, sqlite_url):
+    """``mentorbot chat < script | head -1``: the output pipe closes under the console."""
+    proc = subprocess.Popen(chat_argv(sqlite_url), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+                            env=chat_env(tmp_path))
+    assert proc.stdin and proc.stdout and proc.stderr
+    try:
+        proc.stdin.write(b"/help\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == b"== mentorbot: your MLOps career mentor ==\n"
+        proc.stdout.close()
+        try:
+            proc.stdin.write(b"/help\n" * 200)
+            proc.stdin.close()
+        except BrokenPipeError:  # it may have left already: fine too
+            pass
+        code = proc.wait(timeout=15)
+        err = proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    assert code == 0, err
+    assert err == ""
+
+
+def test_an_invalid_member_id_is_one_clear_line(tmp_path, sqlite_url):
+    s = run_chat(tmp_path, sqlite_url, "/progress\n", user=0)
+    assert s.code == 2 and s.out == ""
+    assert s.err == "mentorbot: the member id must be a positive 64-bit number, not 0\n"
