@@ -63,14 +63,13 @@ CONSOLE_HELP = (
     "`/quit` (or Ctrl-D): leave"
 )
 
-_AFFIRM = {"y", "yes", "yeah", "yep", "yup", "sure", "ok", "okay", "true", "ja", "oui", "si"}
-_DENY = {"n", "no", "nope", "nah", "false", "nein", "non"}
+_AFFIRM = {"y", "yes", "yeah", "yep", "yup", "ja", "oui", "si"}
+_DENY = {"n", "no", "nope", "nah", "nein", "non"}
 _ALIASES: dict[str, tuple[str, ...]] = {
     **{w: ("yes",) for w in _AFFIRM},
     **{w: ("no", "cancel") for w in _DENY},
     "b": ("back",),
     "restart": ("start over", "retake the quiz", "start a new quiz"),
-    "r": ("start over", "retake the quiz", "start a new quiz"),
     "retake": ("retake the quiz", "start over", "start a new quiz"),
 }
 
@@ -561,7 +560,9 @@ class Console:
         """Read and answer lines until end of input or ``/quit``. Returns the exit status:
         0, or 130 after Ctrl-C at the prompt. (Ctrl-C while piped cancels the task; the CLI
         turns that into status 130.)"""
-        stdin = stdin or sys.stdin
+        stdin = stdin if stdin is not None else sys.stdin
+        if stdin is None:  # started with stdin closed (`mentorbot chat <&-`): nothing to read
+            return 0
         if not 0 < self.member.user_id < 2**63:  # the database would refuse every change
             print(f"mentorbot: the member id must be a positive 64-bit number, not "
                   f"{self.member.user_id}", file=sys.stderr)

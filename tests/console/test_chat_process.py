@@ -11,10 +11,13 @@ import json
 import re
 import signal
 import subprocess
+import sys
 import time
 
+import pytest
+
 from bot.render import progress_bar
-from tests.console.conftest import USER, chat_argv, chat_env, run_chat
+from tests.console.conftest import USER, Session, chat_argv, chat_env, run_chat
 
 
 def lines(*typed: str) -> str:
@@ -85,12 +88,21 @@ async def test_eof_mid_quiz_then_the_next_session_resumes_it(tmp_path, sqlite_ur
     first = run_chat(tmp_path, sqlite_url, lines("/quiz", "no", "yes", "no"))
     first.assert_clean()
     assert re.findall(r"^Question (\d) of 6$", first.out, re.M) == ["1", "2", "3", "4"]
-    second = run_chat(tmp_path, sqlite_url, lines("/quiz", "no", "no", "no"))
+    script = tmp_path / "script.txt"  # this time `mentorbot chat < script.txt`: a regular file
+    script.write_text(lines("/quiz", "no", "no", "no"), encoding="utf-8")
+    with script.open("rb") as stdin:
+        proc = subprocess.run(chat_argv(sqlite_url), stdin=stdin, capture_output=True,
+                              cwd=tmp_path, env=chat_env(tmp_path), timeout=60)
+    second = Session(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
     second.assert_clean()
     assert re.findall(r"^Question (\d) of 6$", second.out, re.M) == ["4", "5", "6"]
     assert "You answered yes to 1 of 6" in second.out
 
 
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and sh")
+
+
+@posix_only
 def test_ctrl_c_on_an_open_pipe_exits_cleanly(tmp_path, sqlite_url):
     proc = subprocess.Popen(chat_argv(sqlite_url), stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
@@ -148,3 +160,12 @@ def test_an_invalid_member_id_is_one_clear_line(tmp_path, sqlite_url):
     s = run_chat(tmp_path, sqlite_url, "/progress\n", user=0)
     assert s.code == 2 and s.out == ""
     assert s.err == "mentorbot: the member id must be a positive 64-bit number, not 0\n"
+
+
+@posix_only
+def test_stdin_from_dev_null_or_closed_is_an_empty_session(tmp_path, sqlite_url):
+    argv = chat_argv(sqlite_url)
+    for command in (argv, ["sh", "-c", 'exec "$@" <&-', "sh", *argv]):
+        proc = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,
+                              cwd=tmp_path, env=chat_env(tmp_path), timeout=60)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"", b""), proc.stderr

@@ -30,12 +30,13 @@ class Terminal:
             finally:
                 os._exit(127)
         self.seen = b""
+        self.pos = 0  # where the next expect() starts looking
         self.code: int | None = None
 
     def expect(self, token: bytes, timeout: float = 30) -> bytes:
+        """Wait for ``token`` after the previous match; return what came up to its end."""
         end = time.monotonic() + timeout
-        start = len(self.seen)
-        while token not in self.seen[start:]:
+        while (found := self.seen.find(token, self.pos)) < 0:
             left = end - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"{token!r} not seen; got {self.seen[-2000:]!r}")
@@ -49,7 +50,8 @@ class Terminal:
                     raise AssertionError(f"{token!r} not seen before exit; got "
                                          f"{self.seen[-2000:]!r}")
                 self.seen += chunk
-        return self.seen[start:]
+        start, self.pos = self.pos, found + len(token)
+        return self.seen[start:self.pos]
 
     def send(self, data: bytes) -> None:
         os.write(self.fd, data)
