@@ -1,4 +1,5 @@
-"""``mentorbot chat`` in a pseudo-terminal: banner, ``you>`` prompt, rich panels, Ctrl-D / Ctrl-C.
+"""``mentorbot chat`` in a pseudo-terminal: banner, ``you>`` prompt, rich panels, tab completion,
+Ctrl-D and Ctrl-C.
 
 Skipped where there is no ``pty`` (Windows). Each test takes about two seconds.
 """
@@ -89,7 +90,7 @@ def terminal(tmp_path, sqlite_url):
     term.close()
 
 
-def test_terminal_shows_banner_prompt_and_rich_panels_and_ctrl_d_leaves(terminal):
+def test_terminal_banner_prompt_rich_panels_completion_and_ctrl_d(terminal):
     banner = terminal.expect(b"you> ")
     assert b"mentorbot: your MLOps career mentor. Ask a question, or /help." in banner
     terminal.send(b"/quiz\n")
@@ -99,6 +100,11 @@ def test_terminal_shows_banner_prompt_and_rich_panels_and_ctrl_d_leaves(terminal
     assert b"[1]" in shown and b"Yes" in shown and b"Start over" in shown
     terminal.send(b"y\n")
     assert b"Question 2 of 6" in terminal.expect(b"you> ")
+    terminal.send(b"/chec\t 2\n")  # tab completes commands ...
+    assert b"Phase 2 checklist" in terminal.expect(b"you> ")
+    terminal.send(b"/done p2.po\t\n")  # ... and checklist item ids
+    shown = terminal.expect(b"you> ")
+    assert b"/done p2.post-mortem" in shown and b"Checklist updated" in shown
     terminal.send(b"\x04")  # Ctrl-D
     terminal.expect(b"bye!")
     assert terminal.wait() == 0
