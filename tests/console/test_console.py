@@ -295,6 +295,13 @@ async def test_quit_ends_the_session(chat):
     assert s.titles() == [] and s.code == 0
 
 
+async def test_an_invalid_member_id_is_one_clear_line(chat, capsys):
+    s = await chat(lines("/progress"), user=0)
+    assert s.code == 2 and s.out == ""
+    assert capsys.readouterr().err == \
+        "mentorbot: the member id must be a positive 64-bit number, not 0\n"
+
+
 async def test_rich_output(chat):
     s = await chat(lines("/quiz", "/progress"), rich=True)
     s.assert_clean()
