@@ -20,6 +20,8 @@ from pydantic import ValidationError
 
 from bot.config import Settings
 from bot.knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge
+from bot.ops.logging import setup_logging
+from bot.storage.errors import StorageError
 
 log = logging.getLogger("mentorbot")
 
@@ -246,11 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(verbose=args.verbose)  # WARNING (-v: DEBUG), LOG_FORMAT, token redacted
     try:
         return int(args.func(args) or 0)
-    except CliError as exc:
+    except (CliError, StorageError) as exc:  # StorageError: e.g. DATABASE_URL=nonsense
         print(f"mentorbot: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
