@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
 
@@ -24,9 +26,22 @@ class Metrics:
                                  ["outcome"], registry=r)
         self.db_errors = Counter("mentorbot_database_errors", "Database errors seen",
                                  registry=r)
+        # --- operations (bot.ops) ---
+        self.kb_reloads = Counter("mentorbot_knowledge_reloads",
+                                  "Knowledge base reloads (/kb reload, SIGHUP) by outcome",
+                                  ["outcome"], registry=r)
+        self.knowledge_intents = Gauge("mentorbot_knowledge_intents",
+                                       "Intents in the knowledge base being served", registry=r)
+        self.gateway_up = Gauge("mentorbot_gateway_up",
+                                "1 when every gateway shard is connected, else 0", registry=r)
 
     def interaction(self, command: str, outcome: str = "received") -> None:
         self.interactions.labels(command=command, outcome=outcome).inc()
+
+    def observe(self, *, intents: Callable[[], float], gateway_up: Callable[[], float]) -> None:
+        """Read the two gauges from the running bot at every scrape (bot.ops.runtime)."""
+        self.knowledge_intents.set_function(intents)
+        self.gateway_up.set_function(gateway_up)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -18,6 +18,7 @@ from discord.ext import commands
 
 from bot.config import Settings
 from bot.engine.core import Engine
+from bot.frontends.discord.cogs.admin import AdminCog
 from bot.frontends.discord.cogs.ask import AskCog
 from bot.frontends.discord.cogs.browse import BrowseCog
 from bot.frontends.discord.cogs.checklist import ChecklistCog
@@ -28,12 +29,14 @@ from bot.frontends.discord.cogs.reminders import RemindersCog
 from bot.frontends.discord.cogs.stats import StatsCog
 from bot.frontends.discord.components import EngineButton
 from bot.frontends.discord.present import NO_MENTIONS, send_error
+from bot.ops.logging import setup_logging
 from bot.ops.metrics import Metrics
+from bot.ops.runtime import operations
 
 log = logging.getLogger(__name__)
 
 COGS = (AskCog, BrowseCog, QuizCog, ChecklistCog, ProgressCog, RemindersCog, PrivacyCog,
-        StatsCog)
+        StatsCog, AdminCog)
 SYNC_STATE_KEY = "command_tree_hash"
 
 
@@ -174,10 +177,11 @@ async def create_bot(settings: Settings) -> MentorBot:
 async def run(settings: Settings) -> int:
     """Open the engine, connect to Discord, serve until stopped."""
     token = token_of(settings)
+    setup_logging(settings)  # LOG_LEVEL / LOG_FORMAT; the token is redacted from every record
     bot = await create_bot(settings)
     engine = bot.engine
     try:
-        async with bot:
+        async with operations(bot), bot:  # HTTP_PORT: /healthz + /metrics; SIGHUP: kb reload
             await bot.start(token)
     except discord.LoginFailure:
         raise ConfigError("Discord rejected the token (DISCORD_TOKEN): check it in the "

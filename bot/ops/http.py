@@ -1,0 +1,128 @@
+"""The optional health and metrics endpoint (on only when ``HTTP_PORT`` is set).
+
+* ``GET /healthz`` → ``200 {"gateway": "connected", "database": "ok"}`` when every gateway
+  shard is connected (ready, not closed, heartbeats acknowledged) and the database answers
+  ``SELECT 1``; otherwise ``503`` with the same two keys telling which part failed.
+* ``GET /metrics`` → the Prometheus text exposition of the bot's registry.
+
+Both are cheap enough to be scraped every few seconds; neither touches Discord.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from bot.storage.errors import DatabaseUnavailable
+
+if TYPE_CHECKING:
+    from bot.frontends.discord.client import MentorBot
+
+log = logging.getLogger(__name__)
+
+DB_CHECK_TIMEOUT = 5.0
+
+# /healthz values
+CONNECTED = "connected"
+OK = "ok"
+
+
+def gateway_state(bot: MentorBot) -> str:
+    """``connected``, or why not: ``closed`` (shut down), ``starting`` (not ready yet),
+    ``disconnected`` (a shard's socket is down: reconnecting) or ``no heartbeat`` (no
+    heartbeat acknowledged yet, or none at all)."""
+    if bot.is_closed():
+        return "closed"
+    if not bot.is_ready():
+        return "starting"
+    shards = getattr(bot, "shards", None) or {}
+    if any(shard.is_closed() for shard in shards.values()):
+        return "disconnected"
+    ws = getattr(bot, "ws", None)
+    if not shards and (ws is None or not ws.open):
+        return "disconnected"
+    if not math.isfinite(bot.latency):
+        return "no heartbeat"
+    return CONNECTED
+
+
+async def database_state(bot: MentorBot, timeout: float = DB_CHECK_TIMEOUT) -> str:
+    """``ok`` when the store answers within ``timeout``; else ``unreachable`` / ``timeout`` /
+    ``error`` (the detail is logged, not served)."""
+    store = bot.engine.deps.store
+    try:
+        await asyncio.wait_for(store.check(), timeout)
+    except DatabaseUnavailable as exc:
+        log.warning("health check: database unreachable: %s", exc)
+        state = "unreachable"
+    except TimeoutError:
+        log.warning("health check: database did not answer within %.0f s", timeout)
+        state = "timeout"
+    except Exception:
+        log.exception("health check: database check failed")
+        state = "error"
+    else:
+        return OK
+    bot.metrics.db_errors.inc()
+    return state
+
+
+async def health(bot: MentorBot) -> tuple[bool, dict[str, str]]:
+    gateway = gateway_state(bot)
+    database = await database_state(bot)
+    return gateway == CONNECTED and database == OK, {"gateway": gateway, "database": database}
+
+
+class OpsServer:
+    """aiohttp server for ``/healthz`` and ``/metrics``; ``port=0`` picks a free port."""
+
+    def __init__(self, bot: MentorBot, host: str = "127.0.0.1", port: int = 8080) -> None:
+        self.bot = bot
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+        self.app = web.Application()
+        self.app.router.add_get("/healthz", self.healthz)
+        self.app.router.add_get("/metrics", self.metrics)
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        ok, body = await health(self.bot)
+        return web.json_response(body, status=200 if ok else 503,
+                                 headers={"Cache-Control": "no-store"})
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.bot.metrics.exposition(),
+                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def start(self) -> None:
+        """Bind and serve (raises :class:`OSError` when the address is taken)."""
+        runner = web.AppRunner(self.app, handle_signals=False, access_log=None,
+                               shutdown_timeout=1.0)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        addresses: list[Any] = runner.addresses
+        if addresses:
+            self.port = int(addresses[0][1])
+        log.info("health and metrics on http://%s:%d/healthz and /metrics", self.host, self.port)
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

@@ -1,0 +1,149 @@
+"""Reload the knowledge base without a restart: ``/kb reload`` and ``SIGHUP`` both land here.
+
+The new ``knowledge/`` is loaded and validated off the event loop (YAML, schema, cross
+references, and its matcher is built once as a check). Only when all of that passes does the
+engine swap it in (:meth:`bot.engine.core.Engine.reload`); otherwise the knowledge base being
+served stays as it was and the problems (``file:line: ...``) are reported, clipped to fit one
+Discord embed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from bot.knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge
+from bot.matching.build import build_matcher
+
+if TYPE_CHECKING:
+    from bot.frontends.discord.client import MentorBot
+
+log = logging.getLogger(__name__)
+
+REPORT_LIMIT = 3800  # an embed description holds 4096; leave room for a title line / escaping
+_locks: weakref.WeakKeyDictionary[object, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _summary(kb: KnowledgeBase) -> str:
+    items = sum(len(p.checklist) for p in kb.phases.phases)
+    return f"{len(kb.intents)} intents, {items} checklist items"
+
+
+def clip_lines(head: str, lines: list[str], limit: int = REPORT_LIMIT) -> str:
+    """``head`` and as many whole ``lines`` as fit in ``limit`` characters, then "… N more"."""
+    out = head
+    for i, line in enumerate(lines):
+        more = f"\n… and {len(lines) - i} more"
+        line = line if len(line) <= 500 else line[:499] + "…"
+        if len(out) + 1 + len(line) + len(more) > limit:
+            return out + more
+        out += "\n" + line
+    return out
+
+
+def fit_embed(text: str, limit: int = 4000) -> str:
+    """``text`` cut at a line end to at most ``limit`` characters (an embed description holds
+    4096), marked when cut: for a report that grew when escaped for markdown."""
+    if len(text) <= limit:
+        return text
+    mark = "\n… (clipped)"
+    cut = text.rfind("\n", 0, limit - len(mark))
+    return text[: cut if cut > 0 else limit - len(mark)] + mark
+
+
+def _load(root: object) -> KnowledgeBase:
+    kb = load_knowledge(root)  # type: ignore[arg-type]
+    build_matcher(kb)  # a knowledge base the matcher cannot be built from is not swapped in
+    return kb
+
+
+async def _orphan_warnings(bot: MentorBot, kb: KnowledgeBase) -> list[str]:
+    """Checklist items members have progress on that the new knowledge base no longer has."""
+    try:
+        orphans = await bot.engine.deps.store.checklist.orphaned_item_ids(set(kb.item_by_id))
+    except Exception as exc:  # advisory only: a database hiccup must not block the reload
+        log.warning("reload: could not check checklist progress against the new items: %s", exc)
+        return []
+    return [f"checklist item {item!r} is gone but {n} member(s) have progress on it "
+            "(renamed? its history is kept but stops counting)"
+            for item, n in sorted(orphans.items())]
+
+
+async def reload_knowledge(bot: MentorBot) -> tuple[bool, str]:
+    """Load, validate and swap in ``knowledge/`` (``KNOWLEDGE_DIR``). Returns ``(ok, report)``;
+    on failure the current knowledge base stays in use and ``report`` lists the problems."""
+    lock = _locks.setdefault(bot, asyncio.Lock())
+    async with lock:  # one reload at a time (a SIGHUP during /kb reload waits)
+        engine = bot.engine
+        old = engine.kb
+        started = time.perf_counter()
+        try:
+            kb = await asyncio.to_thread(_load, bot.settings.knowledge_dir)
+        except KnowledgeError as exc:
+            bot.metrics.kb_reloads.labels(outcome="failed").inc()
+            problems = [str(p) for p in exc.problems]
+            log.error("knowledge base reload failed (%d problem(s)); still serving the "
+                      "previous one:\n%s", len(problems), "\n".join(problems))
+            head = (f"Knowledge base NOT reloaded: still serving the previous one "
+                    f"({_summary(old)}). {len(problems)} problem(s):")
+            return False, clip_lines(head, problems)
+        except Exception as exc:
+            bot.metrics.kb_reloads.labels(outcome="failed").inc()
+            log.exception("knowledge base reload failed; still serving the previous one")
+            return False, clip_lines(
+                f"Knowledge base NOT reloaded: still serving the previous one "
+                f"({_summary(old)}). Unexpected error:", [f"{type(exc).__name__}: {exc}"])
+        engine.reload(kb)
+        bot.metrics.kb_reloads.labels(outcome="ok").inc()
+        elapsed = time.perf_counter() - started
+        warnings = list(kb.warnings) + await _orphan_warnings(bot, kb)
+        head = (f"Knowledge base reloaded from {kb.root} in {elapsed:.1f} s: {_summary(kb)} "
+                f"(was {_summary(old)}).")
+        log.info("%s", head)
+        for warning in warnings:
+            log.warning("knowledge base: %s", warning)
+        if warnings:
+            return True, clip_lines(head + f"\n{len(warnings)} warning(s):", warnings)
+        return True, head
+
+
+async def on_sighup(bot: MentorBot) -> tuple[bool, str]:
+    """What SIGHUP does: reload, and log the outcome (the report is logged by the reload)."""
+    log.info("SIGHUP received: reloading the knowledge base")
+    return await reload_knowledge(bot)
+
+
+def install_reload_signal(bot: MentorBot) -> Callable[[], None]:
+    """Reload on SIGHUP (``kill -HUP <pid>``, ``docker kill -s HUP``) from the running loop.
+    Returns a function that removes the handler. Does nothing where SIGHUP does not exist or
+    outside the main thread (logged)."""
+    sig = getattr(signal, "SIGHUP", None)
+    loop = asyncio.get_running_loop()
+    if sig is None:
+        return lambda: None
+    tasks: set[asyncio.Task[tuple[bool, str]]] = set()
+
+    def handler() -> None:
+        task = loop.create_task(on_sighup(bot))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    try:
+        loop.add_signal_handler(sig, handler)
+    except (NotImplementedError, RuntimeError, ValueError) as exc:
+        log.warning("SIGHUP reload not available here: %s", exc)
+        return lambda: None
+
+    def remove() -> None:
+        with contextlib.suppress(Exception):
+            loop.remove_signal_handler(sig)
+        for task in tasks:
+            task.cancel()
+
+    return remove
