@@ -51,6 +51,17 @@ def knowledge(args: argparse.Namespace) -> KnowledgeBase:
         raise CliError("knowledge base invalid:\n" + str(exc)) from None
 
 
+def member_id(text: str) -> int:
+    """argparse type: a Discord-sized user id (1 … 2**63-1)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 < value < 2**63:
+        raise argparse.ArgumentTypeError("must be between 1 and 2**63-1")
+    return value
+
+
 # --- kb --------------------------------------------------------------------------------------
 
 
@@ -135,6 +146,13 @@ def _ask(args: argparse.Namespace) -> int:
 # --- chat ------------------------------------------------------------------------------------
 
 
+def _one_line(record: logging.LogRecord) -> bool:
+    """A log filter for the console: keep the message, drop the traceback (-v keeps it)."""
+    record.exc_info = None
+    record.exc_text = None
+    return True
+
+
 def _chat(args: argparse.Namespace) -> int:
     from bot.engine.context import Member
     from bot.engine.core import open_engine
@@ -142,12 +160,15 @@ def _chat(args: argparse.Namespace) -> int:
     from bot.storage.errors import DatabaseUnavailable
 
     settings = settings_from(args)
+    if not args.verbose:  # the member sees the error id in the reply; the terminal, one line
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_one_line)
 
     async def main() -> int:
         try:
             engine = await open_engine(settings, knowledge(args))
         except DatabaseUnavailable as exc:
-            raise CliError(f"database unavailable: {exc}") from None
+            raise CliError(str(exc)) from None
         try:
             console = Console(engine, Member(args.user, name="you"))
             return await console.run()
@@ -215,7 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     chat = with_common(sub.add_parser("chat", help="talk to the mentor in this terminal"))
-    chat.add_argument("--user", type=int, default=1, help="member id to act as (default 1)")
+    chat.add_argument("--user", type=member_id, default=1,
+                      help="member id to act as (default 1)")
     chat.set_defaults(func=_chat)
 
     ask = with_common(sub.add_parser("ask", help="answer one question (or a batch)"), db=False)

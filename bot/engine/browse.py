@@ -50,15 +50,16 @@ class BrowseFlow:
             rec = await self.deps.store.members.get(member.user_id)
             number = rec.current_phase if rec and rec.current_phase else None
             if number is None:
-                raise UserError("You have no phase yet: take `/quiz` (six yes/no questions) or "
-                                "pick one with `/phase number:`.")
+                raise UserError("You have no phase yet: take `/quiz` (six yes/no questions), "
+                                "or look at a phase by its number (1-4) and make it yours.")
         if number not in self.deps.kb.phase_by_number:
             raise UserError("Phases are numbered 1 to 4.")
         phase = self.deps.kb.phase_by_number[number]
         states = {k: v.done for k, v in (await self.deps.store.checklist.states(
             member.user_id)).items()}
         buttons = [
-            Action(actions.make("chk", "view", number), "Open my checklist", "primary"),
+            Action(actions.make("phase", "set", number), "Make this my phase", "primary"),
+            Action(actions.make("chk", "view", number), "Open my checklist"),
             Action(actions.make("ask", "show", f"p.{number}"), "More about this phase",
                    owner_only=False),
         ]

@@ -11,6 +11,9 @@ from bot.knowledge.schema import ChecklistItem, Phase
 from bot.render import progress_bar, render
 from bot.storage.errors import InvalidInput
 
+RESOLVE_CUTOFF = 80  # a typed item name must match this well (0-100) to be acted on
+RESOLVE_MARGIN = 5  # … and beat the runner-up by this much
+
 
 class ChecklistFlow:
     def __init__(self, deps: Deps):
@@ -45,12 +48,20 @@ class ChecklistFlow:
         item = self.deps.kb.item_by_id.get(text)
         if item:
             return item
-        hits = self.complete_items(text, None, limit=1)
-        if not hits or not text:
-            raise UserError(
-                f"I know no checklist item “{text[:80]}”. See the ids with `/checklist view`."
-            )
-        return hits[0]
+        kb = self.deps.kb
+        names = {i.id: f"{i.id} {i.title}" for i in kb.item_by_id.values()}
+        hits = process.extract(text, names, scorer=fuzz.WRatio, processor=str.casefold,
+                               limit=3, score_cutoff=RESOLVE_CUTOFF) if len(text) >= 3 else []
+        # Acting on a guess needs a clear winner: a strong score and a margin over the next.
+        if hits and (len(hits) == 1 or hits[0][1] - hits[1][1] >= RESOLVE_MARGIN):
+            return kb.item_by_id[hits[0][2]]
+        if hits:
+            options = ", ".join(f"`{h[2]}`" for h in hits)
+            raise UserError(f"“{text[:80]}” could be several items: {options}. "
+                            "Use the item id.")
+        raise UserError(
+            f"I know no checklist item “{text[:80]}”. See the ids with `/checklist view`."
+        )
 
     # --- views --------------------------------------------------------------------------------
 
@@ -97,6 +108,9 @@ class ChecklistFlow:
 
     async def unmark(self, member: Member, item_text: str) -> Reply:
         item = self.resolve_item(item_text)
+        states = await self.deps.store.checklist.states(member.user_id)
+        if not (states.get(item.id) and states[item.id].done):
+            raise UserError(f"**{item.title}** isn't marked done, so there is nothing to undo.")
         await self.deps.store.members.touch(member.user_id, guild_id=member.guild_id)
         await self.deps.store.checklist.unmark(member.user_id, item.id)
         return await self._after_change(member, item, False, None)

@@ -29,7 +29,7 @@ from bot.engine.stats import StatsFlow
 from bot.knowledge.loader import KnowledgeBase
 from bot.matching.build import build_matcher
 from bot.render import render
-from bot.storage.errors import DatabaseUnavailable, StorageError
+from bot.storage.errors import DatabaseUnavailable, InvalidInput, StorageError
 from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,9 @@ def guarded(fn: Callable[P, Awaitable[Reply]]) -> Callable[P, Awaitable[Reply]]:
             return error_reply(
                 "I can't reach my database right now, so nothing was changed. "
                 "Please try again in a minute.", error_id, title="Database unavailable")
+        except InvalidInput as exc:
+            return Reply("Hmm", f"That input isn't valid: {exc}", kind="error", private=True,
+                         tone="warning")
         except StorageError as exc:
             error_id = secrets.token_hex(3)
             log.warning("storage refused [%s] in %s: %s", error_id, fn.__name__, exc)

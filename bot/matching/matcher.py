@@ -33,7 +33,7 @@ from typing import Literal
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from bot.matching.normalize import STOP_WORDS, content_tokens, raw_tokens, stem
+from bot.matching.normalize import content_tokens, raw_tokens, stem
 
 NEGATIVE_PREFIX = "oos."
 MAX_QUESTION_CHARS = 2000  # longer text is cut before matching (the start carries the intent)
@@ -249,8 +249,8 @@ class Matcher:
     def match(self, question: str) -> MatchResult:
         cfg = self.config
         tokens, corrections = self.tokens(question)
-        if not tokens:
-            return MatchResult(question, None, 0.0, (), "empty")
+        if not tokens or all(t.isdigit() for t in tokens):  # nothing but numbers: no question
+            return MatchResult(question, None, 0.0, (), "empty", tuple(corrections))
         scores = self.scores(tokens)
         k = min(len(scores), cfg.alternatives + 8)
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
@@ -271,8 +271,3 @@ class Matcher:
         close = top_c.score - runner_up < cfg.gap * top_c.score
         status: Status = "ambiguous" if close else "answered"
         return MatchResult(question, top_c.intent, top_c.score, rest, status, fixes)
-
-
-def is_meaningful(question: str) -> bool:
-    """True when the text has at least one content word (not only emoji, marks or fillers)."""
-    return any(t not in STOP_WORDS for t in raw_tokens(question))

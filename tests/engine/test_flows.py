@@ -266,3 +266,30 @@ async def test_database_down_gives_a_friendly_reply_and_answers_still_work(kb, t
         assert "nothing was changed" in down.body
     finally:
         await store.close()
+
+
+async def test_vague_item_names_are_not_guessed(engine, store):
+    for vague in ("a", "2", "p"):
+        reply = await engine.checklist_done(ALICE, vague)
+        assert reply.tone == "warning"
+    assert await store.checklist.states(ALICE.user_id) == {}
+
+
+async def test_undo_of_an_item_never_done_says_so(engine, kb, store):
+    item = kb.phase_by_number[3].checklist[0]
+    reply = await engine.checklist_undo(ALICE, item.id)
+    assert reply.tone == "warning" and "isn't marked done" in reply.body
+    assert await store.checklist.states(ALICE.user_id) == {}
+
+
+async def test_bare_numbers_are_not_questions(engine):
+    for text in ("7", "2", "²", "42 17"):
+        reply = await engine.ask(ALICE, text)
+        assert reply.title == "Ask me anything about MLOps careers"
+
+
+async def test_phase_view_can_become_my_phase(engine, store):
+    view = await engine.phase(ALICE, 3)
+    moved = await engine.act(ALICE, action(view, "Make this my phase"))
+    assert moved.title == "You're now in phase 3"
+    assert (await store.members.get(ALICE.user_id)).current_phase == 3
