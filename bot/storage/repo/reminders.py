@@ -15,11 +15,15 @@ Deliveries (for the dispatcher): one ``reminder_delivery`` row per member per pe
 * :meth:`RemindersRepo.mark_failed` records the error; with ``retry_at`` it may be re-claimed
   from then on, without it the failure is final for that period.
 * :meth:`RemindersRepo.claim_many` is :meth:`~RemindersRepo.claim` for a batch (one
-  ``INSERT .. ON CONFLICT DO NOTHING RETURNING`` plus one conditional ``UPDATE .. RETURNING``
-  for the expired leases): same guarantees, one transaction instead of one per member.
-* :meth:`RemindersRepo.snapshots` loads what a reminder shows for a batch of members (three
-  queries), and :meth:`RemindersRepo.advance` moves ``next_due_utc`` on only if it still holds
-  the value the caller saw (a compare-and-set that never clobbers a member's own change).
+  ``INSERT .. SELECT .. ON CONFLICT DO NOTHING RETURNING`` per distinct period key plus one
+  conditional ``UPDATE .. RETURNING`` for the expired leases): same guarantees, one
+  transaction instead of one per member.
+* :meth:`RemindersRepo.snapshots` loads what a reminder shows for a batch of members (two or
+  three queries), and :meth:`RemindersRepo.advance` moves ``next_due_utc`` on only if it
+  still holds the value the caller saw (a compare-and-set that never clobbers a member's own
+  change).
+* :meth:`RemindersRepo.due_batch` reads Core rows (no ORM objects) and, on SQLite, keeps later
+  pages on the primary key (see the comment there).
 """
 
 from __future__ import annotations
@@ -27,11 +31,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import MappingProxyType
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import BigInteger, any_, func, literal, literal_column, select, tuple_, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.errors import InvalidInput, NotFound, StorageError
@@ -56,13 +61,10 @@ class ReminderSnapshot:
     member_created_at: datetime
     current_phase: int | None
     pref: ReminderPrefRecord | None
-    #: item id -> when it was (last) marked done, for every item currently done
+    #: item id -> when it was (last) marked done, for every item currently done (read-only)
     done: Mapping[str, datetime | None]
     #: the member's latest checklist event (done or undone), if any
     last_event_at: datetime | None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "done", MappingProxyType(dict(self.done)))
 
     def done_since(self, since: datetime) -> list[str]:
         """Like :meth:`ChecklistRepo.done_since`: items done at or after ``since``, oldest first."""
@@ -70,8 +72,26 @@ class ReminderSnapshot:
         return [item for _, item in sorted(hits)]
 
 
+def _id_in(column: Any, ids: Sequence[int], postgres: bool) -> tuple[Any, ...]:
+    """``column IN ids`` plus the redundant ``BETWEEN min AND max``: batches come from keyset
+    pages, so the range is narrow, and it lets the planner see that an index scan beats a
+    sequential scan (PostgreSQL otherwise seq-scans a mid-sized table for a 500-value IN).
+    On PostgreSQL the ids travel as one ``bigint[]`` parameter (``= ANY(:ids)``)."""
+    bounds = column.between(min(ids), max(ids))
+    if postgres:
+        return column == any_(literal(list(ids), ARRAY(BigInteger))), bounds
+    return column.in_(ids), bounds
+
+
 class _ClaimRace(StorageError):
     """A member of the batch vanished mid-claim (foreign key): fall back to one by one."""
+
+
+#: reminder_pref columns in ReminderPrefRecord field order (Core rows → records positionally)
+def _pref_columns() -> tuple[Any, ...]:
+    t = ReminderPref.__table__
+    return (t.c.member_id, t.c.enabled, t.c.weekday, t.c.hour, t.c.timezone,
+            t.c.next_due_utc, t.c.paused_reason, t.c.last_sent_at, t.c.updated_at)
 
 
 def _pref(row: ReminderPref) -> ReminderPrefRecord:
@@ -227,19 +247,23 @@ class RemindersRepo(Repo):
             raise InvalidInput("limit must be at least 1")
 
         async def tx(s: AsyncSession) -> list[ReminderPrefRecord]:
+            t = ReminderPref.__table__
+            enabled, due = t.c.enabled, t.c.next_due_utc
+            if after_member_id is not None and self._db.is_sqlite:
+                # A later page exists only when many are due. A unary + keeps SQLite's
+                # planner off the (enabled, next_due_utc) index, so it walks the primary key
+                # from the last id instead of sorting every due row again for each page.
+                enabled = literal_column(f"+{t.name}.enabled", type_=t.c.enabled.type)
+                due = literal_column(f"+{t.name}.next_due_utc", type_=t.c.next_due_utc.type)
             stmt = (
-                select(ReminderPref)
-                .where(
-                    ReminderPref.enabled.is_(True),
-                    ReminderPref.next_due_utc <= now,
-                    ReminderPref.paused_reason.is_(None),
-                )
-                .order_by(ReminderPref.member_id)
+                select(*_pref_columns())  # Core rows: no ORM identity map for a batch
+                .where(enabled.is_(True), due <= now, t.c.paused_reason.is_(None))
+                .order_by(t.c.member_id)
                 .limit(limit)
             )
             if after_member_id is not None:
-                stmt = stmt.where(ReminderPref.member_id > after_member_id)
-            return [_pref(r) for r in await s.scalars(stmt)]
+                stmt = stmt.where(t.c.member_id > after_member_id)
+            return [ReminderPrefRecord(*r) for r in await s.execute(stmt)]
 
         return await self._db.run(tx, readonly=True)
 
@@ -398,53 +422,59 @@ class RemindersRepo(Repo):
         lease = now + timedelta(seconds=lease_seconds)
         rd = ReminderDelivery
 
+        pg = self._db.is_postgres
+        by_key: dict[str, list[int]] = {}
+        for uid, key in pairs.items():
+            by_key.setdefault(key, []).append(uid)
+        t = rd.__table__
+
         async def tx(s: AsyncSession) -> dict[int, tuple[int, int]]:
-            existing = set(await s.scalars(select(Member.id).where(Member.id.in_(list(pairs)))))
             won: dict[int, tuple[int, int]] = {}
-            rows = [
-                {
-                    "member_id": uid,
-                    "period_key": key,
-                    "status": "claimed",
-                    "claimed_at": now,
-                    "lease_until": lease,
-                    "attempts": 1,
-                }
-                for uid, key in pairs.items()
-                if uid in existing
-            ]
-            if not rows:
-                return won
-            ins = (
-                self.insert(rd)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=[rd.member_id, rd.period_key])
-                .returning(rd.member_id, rd.id, rd.attempts)
-            )
-            try:
-                for member_id, delivery_id, attempts in await s.execute(ins):
-                    won[member_id] = (delivery_id, attempts)
-            except sa_exc.IntegrityError:  # a member was deleted since the SELECT above
-                raise _ClaimRace() from None
-            rest = [(r["member_id"], r["period_key"]) for r in rows if r["member_id"] not in won]
-            if rest:
+            # One INSERT .. SELECT per distinct period key (members due in the same minute
+            # share one): rows only for members that exist, RETURNING only rows inserted.
+            for key, uids in by_key.items():
+                source = select(
+                    Member.id,
+                    literal(key, t.c.period_key.type),
+                    literal("claimed", t.c.status.type),
+                    literal(now, t.c.claimed_at.type),
+                    literal(lease, t.c.lease_until.type),
+                    literal(1, t.c.attempts.type),
+                ).where(*_id_in(Member.id, uids, pg))
+                ins = (
+                    self.insert(t)
+                    .from_select(
+                        ["member_id", "period_key", "status", "claimed_at", "lease_until",
+                         "attempts"],
+                        source,
+                    )
+                    .on_conflict_do_nothing(index_elements=[t.c.member_id, t.c.period_key])
+                    .returning(t.c.member_id, t.c.id, t.c.attempts)
+                )
+                try:
+                    for member_id, delivery_id, attempts in await s.execute(ins):
+                        won[member_id] = (delivery_id, attempts)
+                except sa_exc.IntegrityError:  # a member was deleted while we inserted
+                    raise _ClaimRace() from None
+            rest = [(uid, key) for uid, key in pairs.items() if uid not in won]
+            if rest:  # rows that exist: re-claim those whose lease has expired
                 upd = (
-                    update(rd)
+                    update(t)
                     .where(
-                        tuple_(rd.member_id, rd.period_key).in_(rest),
-                        rd.status.in_(("claimed", "failed")),
-                        rd.lease_until.is_not(None),
-                        rd.lease_until < now,
+                        *_id_in(t.c.member_id, [uid for uid, _ in rest], pg),
+                        tuple_(t.c.member_id, t.c.period_key).in_(rest),
+                        t.c.status.in_(("claimed", "failed")),
+                        t.c.lease_until.is_not(None),
+                        t.c.lease_until < now,
                     )
                     .values(
                         status="claimed",
                         claimed_at=now,
                         lease_until=lease,
-                        attempts=rd.attempts + 1,
+                        attempts=t.c.attempts + 1,
                         error=None,
                     )
-                    .returning(rd.member_id, rd.id, rd.attempts)
-                    .execution_options(synchronize_session=False)
+                    .returning(t.c.member_id, t.c.id, t.c.attempts)
                 )
                 for member_id, delivery_id, attempts in await s.execute(upd):
                     won[member_id] = (delivery_id, attempts)
@@ -475,41 +505,44 @@ class RemindersRepo(Repo):
             if uid in won
         ]
 
-    async def snapshots(self, user_ids: Sequence[int]) -> dict[int, ReminderSnapshot]:
-        """What each member's reminder shows, for a batch of members, in one read transaction.
-
-        Members that do not exist are left out.
-        """
+    async def snapshots(
+        self, user_ids: Sequence[int], *, with_prefs: bool = True
+    ) -> dict[int, ReminderSnapshot]:
+        """What each member's reminder shows, for a batch of members, in one read transaction
+        (two or three queries, whatever the batch size). Members that do not exist are left
+        out. ``with_prefs=False`` skips the preferences (``pref`` is ``None``) for a caller
+        that has them already."""
         ids = sorted({check_id(u) for u in user_ids})
         if not ids:
             return {}
+        pg = self._db.is_postgres
+        m, cp, ev = Member.__table__, ChecklistProgress.__table__, ChecklistEvent.__table__
+        last_event = (
+            select(func.max(ev.c.at)).where(ev.c.member_id == m.c.id).scalar_subquery()
+        )
 
         async def tx(s: AsyncSession) -> dict[int, ReminderSnapshot]:
             members = (
                 await s.execute(
-                    select(Member.id, Member.created_at, Member.current_phase).where(
-                        Member.id.in_(ids)
+                    select(m.c.id, m.c.created_at, m.c.current_phase, last_event).where(
+                        *_id_in(m.c.id, ids, pg)
                     )
                 )
             ).all()
-            pref_rows = await s.scalars(select(ReminderPref).where(ReminderPref.member_id.in_(ids)))
-            prefs = {r.member_id: _pref(r) for r in pref_rows}
+            prefs: dict[int, ReminderPrefRecord] = {}
+            if with_prefs:
+                t = ReminderPref.__table__
+                rows = await s.execute(
+                    select(*_pref_columns()).where(*_id_in(t.c.member_id, ids, pg))
+                )
+                prefs = {r[0]: ReminderPrefRecord(*r) for r in rows}
             done: dict[int, dict[str, datetime | None]] = {}
-            cp = ChecklistProgress
             for member_id, item_id, done_at in await s.execute(
-                select(cp.member_id, cp.item_id, cp.done_at).where(
-                    cp.member_id.in_(ids), cp.done.is_(True)
+                select(cp.c.member_id, cp.c.item_id, cp.c.done_at).where(
+                    *_id_in(cp.c.member_id, ids, pg), cp.c.done.is_(True)
                 )
             ):
                 done.setdefault(member_id, {})[item_id] = done_at
-            last: dict[int, datetime] = {
-                member_id: at
-                for member_id, at in await s.execute(
-                    select(ChecklistEvent.member_id, func.max(ChecklistEvent.at))
-                    .where(ChecklistEvent.member_id.in_(ids))
-                    .group_by(ChecklistEvent.member_id)
-                )
-            }
             return {
                 member_id: ReminderSnapshot(
                     user_id=member_id,
@@ -517,9 +550,9 @@ class RemindersRepo(Repo):
                     current_phase=phase,
                     pref=prefs.get(member_id),
                     done=done.get(member_id, {}),
-                    last_event_at=last.get(member_id),
+                    last_event_at=last_at,
                 )
-                for member_id, created_at, phase in members
+                for member_id, created_at, phase, last_at in members
             }
 
         return await self._db.run(tx, readonly=True)
