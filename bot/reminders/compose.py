@@ -28,14 +28,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Protocol, overload
 
 from bot.engine.replies import Action, Reply
 from bot.knowledge.loader import KnowledgeBase
 from bot.knowledge.schema import ChecklistItem, Intent, Phase
 from bot.reminders.schedule import WEEKDAYS
-from bot.render import progress_bar, render
+from bot.render import environment, progress_bar
 from bot.storage.errors import NotFound
+from bot.storage.records import ReminderPrefRecord
 from bot.storage.repo.reminders import ReminderSnapshot
 from bot.storage.store import Store
 
@@ -48,6 +50,8 @@ MAX_TOOLS = 3
 #: the next item's hint and the roadblock tip are cut (at a sentence end if possible) to this
 HINT_LEN = 320
 TIP_LEN = 280
+#: rendered bodies kept per composer (keyed by everything a body depends on)
+BODY_CACHE_SIZE = 4096
 
 SNOOZE = Action("rem:snooze", "Snooze a week")
 STOP = Action("rem:off", "Stop reminders", "danger")
@@ -63,6 +67,7 @@ class HasKbAndStore(Protocol):
     def store(self) -> Store: ...
 
 
+@lru_cache(maxsize=4096)
 def shorten(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` characters: at a sentence end if one is near, else at
     a word end, with "…" when anything was dropped."""
@@ -119,27 +124,41 @@ class ReminderComposer:
         }
         self._first = min(self._phases)
         self._last = max(self._phases)
+        self._template = environment().get_template("reminder.j2")  # once, not per member
+        self._bodies: dict[tuple[object, ...], str] = {}
+        self._titles = {n: f"Your weekly check-in · phase {n}" for n in self._phases}
+        self._actions = {
+            n: (Action(f"chk:view:{n}", "Open checklist", "primary"), SNOOZE, STOP)
+            for n in self._phases
+        }
+        #: bodies actually rendered (the rest came from the memo)
+        self.renders = 0
 
-    def stalled(self, snap: ReminderSnapshot, now: datetime) -> bool:
-        """No checklist change in :data:`STALL_DAYS` days (counted from joining if never)."""
-        last = snap.last_event_at or snap.member_created_at
-        return now - last >= timedelta(days=STALL_DAYS)
+    def _body(
+        self, phase_number: int, n_done: int, titles: tuple[str, ...], next_id: str | None,
+        stalled: bool,
+    ) -> str:
+        """The body text: a pure function of its arguments, so it is memoised — members in
+        the same state (phase, items done, done since last time, stalled) share one render."""
+        key = (phase_number, n_done, titles, next_id, stalled)
+        body = self._bodies.get(key)
+        if body is None:
+            self.renders += 1
+            body = self._render_body(*key)
+            if len(self._bodies) >= BODY_CACHE_SIZE:
+                self._bodies.pop(next(iter(self._bodies)))  # oldest first
+            self._bodies[key] = body
+        return body
 
-    def render(self, snap: ReminderSnapshot, now: datetime) -> Reply:
-        parts = self._phases.get(snap.current_phase or self._first, self._phases[self._first])
+    def _render_body(
+        self, phase_number: int, n_done: int, titles: tuple[str, ...], next_id: str | None,
+        stalled: bool,
+    ) -> str:
+        parts = self._phases[phase_number]
         phase = parts.phase
-        done_ids = snap.done
-        n_done = sum(1 for i in parts.items if i.id in done_ids)
-        next_item = next((i for i in parts.items if i.id not in done_ids), None)
-        pref = snap.pref
-        since = pref.last_sent_at if pref and pref.last_sent_at else now - FIRST_LOOKBACK
-        titles = [
-            self.kb.item_by_id[i].title for i in snap.done_since(since) if i in self.kb.item_by_id
-        ]
-        stalled = self.stalled(snap, now)
+        next_item = self.kb.item_by_id[next_id] if next_id else None
         roadblock = parts.roadblock if stalled else None
         next_phase = phase.number + 1 if phase.number < self._last else None
-
         # (hint, tip, tools, done-title) lengths, tried in turn until the body fits; a 0
         # drops the part (the tip, the tools line) altogether
         budgets = [(HINT_LEN, TIP_LEN, MAX_TOOLS, 60), (220, 200, 2, 45), (150, 140, 2, 40),
@@ -147,8 +166,7 @@ class ReminderComposer:
         body = ""
         for hint_len, tip_len, n_tools, title_len in budgets:
             tip = roadblock if roadblock and tip_len else None
-            body = render(
-                "reminder",
+            body = self._template.render(
                 phase=phase,
                 bar=progress_bar(n_done, len(parts.items)),
                 done_since=[shorten(t, title_len) for t in titles[:MAX_DONE_SHOWN]]
@@ -160,37 +178,64 @@ class ReminderComposer:
                 roadblock=tip,
                 tip=shorten(tip.unlock or "", tip_len) if tip else "",
                 next_phase=next_phase,
-            )
+            ).strip()
             if len(body) <= self.body_limit:
-                break
-        else:
-            body = shorten(body, self.body_limit)
-        footer = None
-        if pref is not None:
-            footer = (f"Every {WEEKDAYS[pref.weekday].title()} at {pref.hour:02d}:00 "
-                      f"({pref.timezone}) · /reminders status")
+                return body
+        return shorten(body, self.body_limit)
+
+    def stalled(self, snap: ReminderSnapshot, now: datetime) -> bool:
+        """No checklist change in :data:`STALL_DAYS` days (counted from joining if never)."""
+        last = snap.last_event_at or snap.member_created_at
+        return now - last >= timedelta(days=STALL_DAYS)
+
+    def render(
+        self, snap: ReminderSnapshot, now: datetime, pref: ReminderPrefRecord | None = None
+    ) -> Reply:
+        """The reminder for ``snap`` at ``now``; ``pref`` (default ``snap.pref``) gives the
+        last reminder's time and the schedule shown in the footer."""
+        parts = self._phases.get(snap.current_phase or self._first) or self._phases[self._first]
+        phase = parts.phase
+        done_ids = snap.done
+        n_done = 0
+        next_item = None
+        for item in parts.items:
+            if item.id in done_ids:
+                n_done += 1
+            elif next_item is None:
+                next_item = item
+        pref = pref or snap.pref
+        since = pref.last_sent_at if pref and pref.last_sent_at else now - FIRST_LOOKBACK
+        done_since = snap.done_since(since) if done_ids else []
+        items = self.kb.item_by_id
+        titles = tuple(items[i].title for i in done_since if i in items)
+        stalled = self.stalled(snap, now)
+        roadblock = parts.roadblock if stalled else None
+        body = self._body(phase.number, n_done, titles, next_item.id if next_item else None,
+                          stalled)
         return Reply(
-            f"Your weekly check-in · phase {phase.number}",
+            self._titles[phase.number],
             body,
             kind="reminder",
-            actions=(
-                Action(f"chk:view:{phase.number}", "Open checklist", "primary"),
-                SNOOZE,
-                STOP,
-            ),
+            actions=self._actions[phase.number],
             private=True,
-            footer=footer,
+            footer=self._footer(pref.weekday, pref.hour, pref.timezone) if pref else None,
             meta={
                 "user_id": snap.user_id,
                 "phase": phase.number,
                 "done": n_done,
                 "total": len(parts.items),
-                "done_since": list(snap.done_since(since)),
+                "done_since": done_since,
                 "next_item": next_item.id if next_item else None,
                 "stalled": stalled,
                 "roadblock": roadblock.id if roadblock else None,
             },
         )
+
+    @staticmethod
+    @lru_cache(maxsize=1024)
+    def _footer(weekday: int, hour: int, timezone: str) -> str:
+        day = WEEKDAYS[weekday].title()
+        return f"Every {day} at {hour:02d}:00 ({timezone}) · /reminders status"
 
 
 _composers: dict[int, tuple[KnowledgeBase, ReminderComposer]] = {}

@@ -50,7 +50,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -248,13 +248,22 @@ class Dispatcher:
         self, prefs: Sequence[ReminderPrefRecord], ref: datetime, claim_at: datetime
     ) -> tuple[list[tuple[DeliveryClaim, _Plan]], dict[int, ReminderSnapshot]]:
         """Claim the deliveries of ``prefs`` (one batch) and read what they will show."""
-        plans = {p.user_id: self.period(p, ref) for p in prefs if p.next_due_utc is not None}
-        claims = await self.store.reminders.claim_many(
-            [(uid, period_key(plan.start)) for uid, plan in plans.items()],
-            claim_at,
-            self.lease_seconds,
-        )
-        snaps = await self.store.reminders.snapshots([c.user_id for c in claims])
+        spans: dict[tuple[int, int, str, datetime], tuple[datetime, datetime, str]] = {}
+        plans: dict[int, _Plan] = {}
+        keys: list[tuple[int, str]] = []
+        for p in prefs:
+            if p.next_due_utc is None:
+                continue
+            schedule = (p.weekday, p.hour, p.timezone, p.next_due_utc)
+            span = spans.get(schedule)
+            if span is None:  # members on the same schedule share the computation
+                start, end = current_period(*schedule, ref)
+                span = spans[schedule] = (start, end, period_key(start))
+            plans[p.user_id] = _Plan(p, span[0], span[1])
+            keys.append((p.user_id, span[2]))
+        claims = await self.store.reminders.claim_many(keys, claim_at, self.lease_seconds)
+        snaps = await self.store.reminders.snapshots([c.user_id for c in claims],
+                                                     with_prefs=False)
         return [(c, plans[c.user_id]) for c in claims], snaps
 
     async def _chunk(
@@ -329,7 +338,7 @@ class Dispatcher:
             await self._close(claim, f"not sent: {why or 'member deleted'}")
             report.skipped += 1
             return
-        reply = self.composer.render(replace(snap, pref=fresh), at())
+        reply = self.composer.render(snap, at(), fresh)
         rate_retries = 0
         while True:
             try:
