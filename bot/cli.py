@@ -220,6 +220,25 @@ def _invite_url(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reminders_run_once(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from bot.reminders.cli import ReminderSetupError, run_once_cli
+
+    now = None
+    if args.now:
+        try:
+            now = datetime.fromisoformat(args.now)
+        except ValueError:
+            raise CliError(f"--now: not an ISO time: {args.now!r}") from None
+    try:
+        report = asyncio.run(run_once_cli(settings_from(args), now))
+    except ReminderSetupError as exc:
+        raise CliError(str(exc)) from None
+    print(f"reminders: {report}")
+    return 0
+
+
 # --- parser ----------------------------------------------------------------------------------
 
 
@@ -258,6 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
     sync_p = with_common(sub.add_parser("sync", help="push slash commands to Discord now"))
     sync_p.set_defaults(func=_sync)
+    rem = sub.add_parser("reminders", help="weekly reminders")
+    rem_sub = rem.add_subparsers(dest="reminders_command", required=True)
+    once = with_common(rem_sub.add_parser(
+        "run-once", help="send the due reminders once over the REST API (cron, operators)"))
+    once.add_argument("--now", default=None,
+                      help="act as if it were this time (ISO 8601 with a time zone)")
+    once.set_defaults(func=_reminders_run_once)
     invite = sub.add_parser("invite-url", help="print the URL that adds the bot to a server")
     invite.add_argument("--client-id", type=int, default=None, help="application id")
     invite.set_defaults(func=_invite_url)

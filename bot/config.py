@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # --- reminders ---
     reminders_enabled: bool = Field(True, description="run the weekly reminder loop in the bot")
     reminder_rate_per_second: float = Field(10.0, gt=0, description="global DM sending rate")
+    reminder_interval_seconds: float = Field(
+        60.0, ge=1, description="how often the bot looks for due reminders"
+    )
     reminder_lease_seconds: int = Field(300, ge=10, description="claim lease before a retry")
 
     # --- operations ---

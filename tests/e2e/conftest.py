@@ -53,15 +53,14 @@ def world(fake: FakeDiscord) -> World:
 
 
 def bot_settings(fake: FakeDiscord, db_url: str, **extra: object) -> Settings:
-    return Settings(
-        _env_file=None,
-        discord_token=fake.token,
-        discord_api_base=fake.api_base,
-        discord_gateway_url=fake.gateway_url,
-        database_url=db_url,
-        reminders_enabled=False,
-        **extra,
-    )
+    values: dict[str, object] = {
+        "discord_token": fake.token,
+        "discord_api_base": fake.api_base,
+        "discord_gateway_url": fake.gateway_url,
+        "database_url": db_url,
+        "reminders_enabled": False,
+    }
+    return Settings(_env_file=None, **{**values, **extra})
 
 
 class Running:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -227,5 +228,36 @@ async def test_dev_guild_sync_goes_to_that_guild_only(world, db_url):
         assert world.fake.sync_calls[-1].guild_id == world.guild.id
         assert "ask" in {c["name"] for c in world.fake.commands(world.guild)}
         assert world.fake.commands() == []
+    finally:
+        await r.stop()
+
+
+async def test_the_bot_sends_due_reminders_once_with_working_buttons(world, db_url):
+    from datetime import UTC, datetime, timedelta
+
+    from .conftest import Running, bot_settings
+
+    fake = world.fake
+    r = Running(fake, bot_settings(fake, db_url, reminders_enabled=True,
+                                   reminder_interval_seconds=1))
+    bot = await r.start()
+    try:
+        store = bot.engine.deps.store
+        due = datetime.now(UTC) - timedelta(minutes=1)
+        for user in (world.alice, world.closed):
+            await store.members.touch(user.id)
+            await store.reminders.set(user.id, enabled=True, weekday=due.weekday(),
+                                      hour=due.hour, timezone="UTC", next_due_utc=due)
+        dms = await fake.wait_for_dm(world.alice, timeout=10)
+        assert len(dms) == 1 and dms[0].allowed_mentions == {"parse": []}
+        assert {"rem:snooze", "rem:off"} <= set(dms[0].custom_ids)
+        await asyncio.sleep(2.5)  # more runs of the loop: no second reminder for the period
+        assert len(fake.dm_messages(world.alice)) == 1
+        paused = await store.reminders.get(world.closed.id)
+        assert paused.paused_reason, "closed DMs pause the member's reminders"
+        nxt = await store.reminders.get(world.alice.id)
+        assert nxt.next_due_utc > datetime.now(UTC)
+        off = await (await fake.click(world.alice, dms[0], "rem:off")).final_message()
+        assert "off" in off.embeds[0]["title"]
     finally:
         await r.stop()

@@ -18,6 +18,7 @@ from discord.ext import commands
 
 from bot.config import Settings
 from bot.engine.core import Engine
+from bot.frontends.discord.background import reminder_loop
 from bot.frontends.discord.cogs.admin import AdminCog
 from bot.frontends.discord.cogs.ask import AskCog
 from bot.frontends.discord.cogs.browse import BrowseCog
@@ -97,6 +98,10 @@ class MentorBot(commands.AutoShardedBot):
             await self.add_cog(cog(self))
         self.add_dynamic_items(EngineButton)
         self.synced = await self.sync_if_changed()
+        if self.settings.reminders_enabled:
+            task = asyncio.create_task(reminder_loop(self), name="reminders")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     # --- command sync ----------------------------------------------------------------------------
 

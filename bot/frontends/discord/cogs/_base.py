@@ -54,6 +54,8 @@ class EngineCog(commands.Cog):
         metrics.interaction(command, reply.kind if reply.kind == "error" else "ok")
         if reply.meta.get("match") is not None and reply.title == "I don't know that one":
             metrics.unanswered.inc()
+        if reply.title == "Database unavailable":
+            metrics.db_errors.inc()
         if reply.kind == "quiz_result":
             metrics.quiz_completions.inc()
         return reply
