@@ -72,6 +72,8 @@ async def run_once_cli(settings: Settings, now: datetime | None = None) -> Dispa
                 rate_per_second=settings.reminder_rate_per_second,
                 lease_seconds=settings.reminder_lease_seconds,
             )
+            # a send must end while the lease is safely ours (see Dispatcher.lease_margin)
+            sender.timeout = min(sender.timeout, 0.75 * dispatcher.lease_margin.total_seconds())
             return await dispatcher.run_once(now)
         finally:
             await sender.close()

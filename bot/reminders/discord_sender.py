@@ -151,10 +151,14 @@ def classify(exc: BaseException, *, opening: bool = False) -> SendError | None:
 
 class DiscordSender:
     """Sends reminders as DMs over REST. ``await DiscordSender.login(token)``, then
-    :meth:`send_dm` any number of times, then :meth:`close`."""
+    :meth:`send_dm` any number of times, then :meth:`close`.
+
+    ``timeout`` bounds one :meth:`send_dm` (discord.py's own retries included) and becomes a
+    :class:`TransientError`; keep it below the dispatcher's ``lease_margin`` so a slow send
+    can never overlap with another process re-claiming the delivery after the lease."""
 
     def __init__(
-        self, http: HTTPClient, *, dm_cache_size: int = 50_000, timeout: float = 90.0
+        self, http: HTTPClient, *, dm_cache_size: int = 50_000, timeout: float = 45.0
     ) -> None:
         self.http = http
         self.timeout = timeout

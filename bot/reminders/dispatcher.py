@@ -38,6 +38,10 @@ Failures (typed by the :class:`~bot.reminders.sender.Sender`):
   and its lease expiry makes a later run (this or another process) retry it. A delivery
   marked sent is never sent again.
 
+The one window left is between a successful send and ``mark_sent``: if the process dies
+exactly there (or the database stays unreachable through the retries of ``mark_sent``), the
+delivery is sent again after its lease — at least once, never silently lost.
+
 A claimed delivery is sent only while its lease has at least ``lease_margin`` left, so a slow
 run can never overlap with a process that re-claims the row after the lease. Claims are made
 in chunks small enough to be sent well within the lease at the configured rate.
@@ -151,6 +155,7 @@ class Dispatcher:
         max_rate_limit_retries: int = 3,
         max_attempts: int = 10,
         composer: ReminderComposer | None = None,
+        lease_margin: float | None = None,
     ) -> None:
         if rate_per_second <= 0:
             raise ValueError("rate_per_second must be positive")
@@ -173,8 +178,13 @@ class Dispatcher:
         self.max_rate_limit_retries = max_rate_limit_retries
         self.max_attempts = max_attempts
         self.composer = composer or composer_for(kb)
-        #: a delivery is sent only while at least this much of its lease is left
-        self.lease_margin = timedelta(seconds=min(60.0, self.lease_seconds / 5))
+        #: a delivery is sent only while at least this much of its lease is left; a send must
+        #: finish within it (keep the sender's own timeout below it)
+        self.lease_margin = timedelta(
+            seconds=lease_margin if lease_margin is not None else min(60.0, self.lease_seconds / 5)
+        )
+        if not timedelta(0) < self.lease_margin < timedelta(seconds=self.lease_seconds):
+            raise ValueError("lease_margin must be positive and shorter than the lease")
         #: members claimed at once: what the rate can send in half the (safe part of the) lease
         safe = self.lease_seconds - self.lease_margin.total_seconds()
         self.claim_chunk = max(1, min(batch_size, int(self.rate_per_second * safe / 2)))
@@ -237,12 +247,6 @@ class Dispatcher:
         self._stop.set()
 
     # -- one chunk ------------------------------------------------------------------------------
-
-    def period(self, pref: ReminderPrefRecord, now: datetime) -> _Plan:
-        assert pref.next_due_utc is not None
-        start, end = current_period(pref.weekday, pref.hour, pref.timezone,
-                                    pref.next_due_utc, now)
-        return _Plan(pref, start, end)
 
     async def prepare(
         self, prefs: Sequence[ReminderPrefRecord], ref: datetime, claim_at: datetime
