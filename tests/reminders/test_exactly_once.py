@@ -184,3 +184,57 @@ async def test_two_dispatchers_on_two_stores_never_send_twice(
     for i in range(0, members, 11):
         deliveries = await store.reminders.deliveries(5000 + i)
         assert [d.status for d in deliveries] == ["sent"]
+
+
+async def test_run_forever_sends_once_and_survives_a_failed_run(
+    store: Store, make_dispatcher, sender: RecordingSender, clock: FakeClock
+) -> None:
+    dispatcher = make_dispatcher()
+    at(clock, T0)
+    due = (await opt_in(store, ALICE, now=T0)).next_due_utc
+    assert due is not None
+    at(clock, due)
+    real_run_once = dispatcher.run_once
+    runs = 0
+
+    async def flaky_run_once(now=None):  # type: ignore[no-untyped-def]
+        nonlocal runs
+        runs += 1
+        if runs == 1:
+            raise ConnectionError("database went away")
+        report = await real_run_once(now)
+        if runs >= 5:
+            dispatcher.stop()
+        return report
+
+    dispatcher.run_once = flaky_run_once  # type: ignore[method-assign]
+    await asyncio.wait_for(dispatcher.run_forever(interval=0.01), timeout=10)
+    assert runs == 5
+    assert len(sender.sent) == 1
+
+
+async def test_a_send_never_starts_with_too_little_lease_left(
+    store: Store, make_dispatcher, sender: RecordingSender, clock: FakeClock,
+) -> None:
+    """A run that fell behind (here: the clock jumps past the lease margin between claim and
+    send) leaves the delivery to whoever claims it after the lease, instead of racing them."""
+    dispatcher = make_dispatcher(lease_seconds=300)
+    at(clock, T0)
+    due = (await opt_in(store, ALICE, now=T0)).next_due_utc
+    assert due is not None
+    at(clock, due)
+    original = store.reminders.claim_many
+
+    async def slow_claim(*args, **kwargs):  # type: ignore[no-untyped-def]
+        claims = await original(*args, **kwargs)
+        clock.advance(seconds=250)  # only 50 s of the lease left: under the 60 s margin
+        return claims
+
+    store.reminders.claim_many = slow_claim  # type: ignore[method-assign]
+    report = await dispatcher.run_once()
+    store.reminders.claim_many = original  # type: ignore[method-assign]
+    assert (report.claimed, report.sent, report.skipped) == (1, 0, 1)
+    assert sender.attempts == []
+    at(clock, due + timedelta(seconds=301))
+    assert (await dispatcher.run_once()).sent == 1
+    assert len(sender.sent) == 1
