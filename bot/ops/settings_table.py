@@ -1,8 +1,8 @@
 """Every setting as a markdown table, generated from :class:`bot.config.Settings`.
 
     python -m bot.ops.settings_table                          # print the table
-    python -m bot.ops.settings_table --write docs/operations.md   # refresh it in the guide
-    python -m bot.ops.settings_table --check docs/operations.md   # exit 1 if it is stale
+    python -m bot.ops.settings_table --write README.md   # refresh it in the guide
+    python -m bot.ops.settings_table --check README.md   # exit 1 if it is stale
 
 In a document the table sits between :data:`START` and :data:`END` markers.
 """

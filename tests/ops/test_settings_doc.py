@@ -1,4 +1,4 @@
-"""Every setting is documented in docs/operations.md, from a table generated off the model."""
+"""Every setting is documented in README.md, from a table generated off the model."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.ops import settings_table
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+DOC = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_every_setting_is_in_the_operator_guide_with_its_env_var_and_default():
@@ -26,7 +26,7 @@ def test_every_setting_is_in_the_operator_guide_with_its_env_var_and_default():
 def test_the_table_in_the_guide_is_the_generated_one():
     doc = DOC.read_text(encoding="utf-8")
     assert settings_table.replace_block(doc) == doc, (
-        "stale: run python -m bot.ops.settings_table --write docs/operations.md")
+        "stale: run python -m bot.ops.settings_table --write README.md")
     assert settings_table.main(["--check", str(DOC)]) == 0
 
 
