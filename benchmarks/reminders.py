@@ -18,7 +18,7 @@ tracemalloc — the peak Python heap of the pass, which stays flat as members gr
 one batch is held at a time. ``--send-path`` also times a full ``Dispatcher.run_once`` with a
 no-op sender and no rate limit (adds the per-member re-check and ``mark_sent`` transactions).
 
-Measured (shared 4-core VM, load ≈ 2, SQLite 3.40 file, PostgreSQL 15 on localhost, default
+Measured (shared 2-CPU VM, load average ≈ 2, SQLite 3.40 file, PostgreSQL 15 on localhost, default
 batch of 500): 100,000 members — SQLite 6.6 s, PostgreSQL 7.0 s (≈ 15,000 reminders/s; with
 ``--batch 1000`` 5.9 s and 7.4 s); the traced Python heap peak of a pass is ≈ 1.5 MB at both
 10,000 and 100,000 members. The send path (``--send-path``: one re-check read and one
