@@ -34,6 +34,7 @@ import discord
 from discord.http import HTTPClient, MultipartParameters, handle_message_parameters
 
 from bot.engine.replies import Reply
+from bot.frontends.discord.present import NO_MENTIONS, render
 from bot.reminders.sender import (
     DMsClosed,
     MemberGone,
@@ -43,68 +44,19 @@ from bot.reminders.sender import (
     TransientError,
 )
 
-NO_MENTIONS = discord.AllowedMentions.none()
 CANNOT_DM = 50007
 UNKNOWN_CHANNEL = 10003
 UNKNOWN_USER = 10013
 INVALID_RECIPIENT = 50033
 INVALID_FORM_BODY = 50035
 
-COLOURS = {
-    "info": discord.Colour.blurple(),
-    "success": discord.Colour.green(),
-    "warning": discord.Colour.gold(),
-    "error": discord.Colour.red(),
-}
-STYLES = {
-    "primary": discord.ButtonStyle.primary,
-    "secondary": discord.ButtonStyle.secondary,
-    "success": discord.ButtonStyle.success,
-    "danger": discord.ButtonStyle.danger,
-}
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def reminder_embed(reply: Reply) -> discord.Embed:
-    """The Reply as one embed (title, body, fields, footer), within Discord's limits."""
-    embed = discord.Embed(
-        title=_clip(reply.title, 256),
-        description=_clip(reply.body, 4096),
-        colour=COLOURS.get(reply.tone, COLOURS["info"]),
-    )
-    for f in reply.fields[:25]:
-        embed.add_field(name=_clip(f.name, 256), value=_clip(f.value, 1024), inline=f.inline)
-    if reply.footer:
-        embed.set_footer(text=_clip(reply.footer, 2048))
-    return embed
-
-
-def reminder_view(reply: Reply) -> discord.ui.View | None:
-    """The Reply's actions as persistent buttons: ``custom_id`` = the engine's action id."""
-    if not reply.actions:
-        return None
-    view = discord.ui.View(timeout=None)
-    for n, action in enumerate(reply.actions[:25]):
-        view.add_item(
-            discord.ui.Button(
-                label=_clip(action.label, 80),
-                custom_id=action.id,
-                style=STYLES.get(action.style, discord.ButtonStyle.secondary),
-                row=n // 5,
-            )
-        )
-    return view
-
-
 def message_params(reply: Reply) -> MultipartParameters:
-    """What ``HTTPClient.send_message`` posts for ``reply`` (``.payload`` is the JSON body)."""
-    view = reminder_view(reply)
+    """What ``HTTPClient.send_message`` posts for ``reply`` (``.payload`` is the JSON body):
+    rendered exactly as the bot renders any reply (a reminder fits one message)."""
+    rendered = render(reply)
     return handle_message_parameters(
-        embed=reminder_embed(reply),
-        view=view if view is not None else discord.utils.MISSING,
+        embeds=rendered.pages[0],
+        view=rendered.view if rendered.view is not None else discord.utils.MISSING,
         allowed_mentions=NO_MENTIONS,
     )
 
@@ -236,6 +188,4 @@ __all__ = [
     "DiscordSender",
     "classify",
     "message_params",
-    "reminder_embed",
-    "reminder_view",
 ]
