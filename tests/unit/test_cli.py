@@ -64,3 +64,27 @@ def test_kb_check_reports_file_line_and_exits_1(tmp_path):
     assert "roadmap.yaml:" in out.stderr and "YAML syntax error" in out.stderr
     ok = mentorbot("kb", "check")
     assert ok.returncode == 0 and "knowledge base OK: 48 intents" in ok.stdout
+
+
+def test_kb_check_warns_about_progress_a_rename_would_orphan(tmp_path):
+    import asyncio
+
+    from bot.storage import Store
+    from bot.storage.migrate import upgrade_async
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+
+    async def seed() -> None:
+        await upgrade_async(url)
+        store = Store.open(url)
+        try:
+            await store.checklist.mark(7, "p1.renamed-long-ago")
+            await store.checklist.mark(7, "p1.drift-event")
+        finally:
+            await store.close()
+
+    asyncio.run(seed())
+    out = mentorbot("kb", "check", "--db", url)
+    assert out.returncode == 0, out.stderr
+    assert "p1.renamed-long-ago" in out.stderr and "1 member" in out.stderr
+    assert "p1.drift-event" not in out.stderr
