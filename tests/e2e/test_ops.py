@@ -37,7 +37,6 @@ from .fake_discord import FakeDiscord, perms
 
 REPO = Path(__file__).resolve().parents[2]
 FEATURE_TITLE = 'title: "Feature stores: Feast vs Tecton"'
-FEATURE_LINE = 354  # of knowledge/intents/topics.yaml (checked in edit_feature_title)
 NEW_TITLE = "Feature stores, freshly reloaded"
 QUESTION = "feast or tecton?"
 
@@ -66,8 +65,9 @@ def copy_knowledge(tmp_path: Path) -> Path:
 def edit_feature_title(kdir: Path, new: str = f'title: "{NEW_TITLE}"') -> None:
     path = kdir / "intents" / "topics.yaml"
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    assert lines[FEATURE_LINE - 1].strip() == FEATURE_TITLE, "knowledge/ moved: fix FEATURE_LINE"
-    lines[FEATURE_LINE - 1] = f"    {new}\n"
+    at = next(n for n, line in enumerate(lines) if line.strip() == FEATURE_TITLE)
+    indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
+    lines[at] = f"{indent}{new}\n"
     path.write_text("".join(lines), encoding="utf-8")
 
 
