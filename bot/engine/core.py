@@ -272,16 +272,10 @@ class Engine:
 async def open_engine(settings: Settings, kb: KnowledgeBase | None = None) -> Engine:
     """Knowledge base + database (migrated when configured) → a ready engine."""
     from bot.knowledge.loader import load_knowledge
-    from bot.storage.migrate import upgrade
+    from bot.storage.migrate import upgrade_async
 
     kb = kb or load_knowledge(settings.knowledge_dir)
     if settings.db_upgrade_on_start:
-        await upgrade_async(settings.database_url, upgrade)
+        await upgrade_async(settings.database_url)
     store = await Store.open(settings.database_url)
     return Engine(kb, store, settings)
-
-
-async def upgrade_async(url: str, upgrade: Callable[..., Any]) -> None:
-    import asyncio
-
-    await asyncio.to_thread(upgrade, url)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from bot.engine.context import Member
-from bot.engine.core import COMMANDS, Engine
+from bot.engine.core import Engine
 from bot.engine.replies import Action, Reply
 
 _TS = re.compile(r"<t:(-?\d{1,12})(?::([tTdDfFR]))?>")
@@ -607,9 +607,6 @@ class Console:
         if interactive:
             self.say("bye!")
         return status
-
-    def help_text(self) -> str:
-        return "\n".join(f"{n}: {t}" for n, t in COMMANDS)
 
 
 def _usage(text: str) -> Reply:
