@@ -26,12 +26,10 @@ class AskFlow:
         return self.deps.kb.intent_by_id.get(intent_id)
 
     def _show_action(self, intent: Intent, style: str = "secondary") -> Action:
-        label = intent.title if len(intent.title) <= 80 else intent.title[:79] + "…"
         return Action(
             actions.make("ask", "show", actions.short_intent(intent.id)),
-            label,
+            intent.title,  # front ends clip labels to their own limits
             style,  # type: ignore[arg-type]
-            owner_only=False,
         )
 
     async def _log(self, member: Member, question: str, result: MatchResult) -> bool:
@@ -112,13 +110,13 @@ class AskFlow:
             )
         short = actions.short_intent(intent.id)
         buttons: list[Action] = [
-            Action(actions.make("ask", "fb", short, 1), "Helpful", "success", owner_only=False),
-            Action(actions.make("ask", "fb", short, 0), "Not helpful", owner_only=False),
+            Action(actions.make("ask", "fb", short, 1), "Helpful", "success"),
+            Action(actions.make("ask", "fb", short, 0), "Not helpful"),
         ]
         if alternatives:
             arg = actions.intents_arg(alternatives, actions.MAX_LEN - len("ask:alts:"))
             buttons.append(
-                Action(actions.make("ask", "alts", arg), "Not what I asked", owner_only=False)
+                Action(actions.make("ask", "alts", arg), "Not what I asked")
             )
         related = [r for rid in intent.related if (r := self._choice(rid))][:3]
         buttons += [self._show_action(r) for r in related]

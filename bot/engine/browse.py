@@ -60,11 +60,10 @@ class BrowseFlow:
         buttons = [
             Action(actions.make("phase", "set", number), "Make this my phase", "primary"),
             Action(actions.make("chk", "view", number), "Open my checklist"),
-            Action(actions.make("ask", "show", f"p.{number}"), "More about this phase",
-                   owner_only=False),
+            Action(actions.make("ask", "show", f"p.{number}"), "More about this phase"),
         ]
         buttons += [
-            Action(actions.make("phase", "show", n), f"Phase {n}", owner_only=False)
+            Action(actions.make("phase", "show", n), f"Phase {n}")
             for n in (number - 1, number + 1) if n in self.deps.kb.phase_by_number
         ]
         return Reply(
@@ -80,8 +79,8 @@ class BrowseFlow:
             "The MLOps level ladder",
             render("levels", ladders=self.deps.kb.levels.ladders),
             kind="levels",
-            actions=(Action("ask:show:f.time-to-senior", "How long to senior?", owner_only=False),
-                     Action("ask:show:f.senior-vs-staff", "Senior vs staff", owner_only=False)),
+            actions=(Action("ask:show:f.time-to-senior", "How long to senior?"),
+                     Action("ask:show:f.senior-vs-staff", "Senior vs staff")),
         )
 
     def tools(self, phase: int | None) -> Reply:

@@ -163,10 +163,6 @@ class Engine:
         return await self.quizzing.start(member, restart=restart)
 
     @guarded
-    async def quiz_answer(self, member: Member, attempt_id: int, index: int, yes: bool) -> Reply:
-        return await self.quizzing.answer(member, attempt_id, index, yes)
-
-    @guarded
     async def checklist_view(self, member: Member, phase: int | None = None) -> Reply:
         return await self.checklist.view(member, phase)
 

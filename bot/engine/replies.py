@@ -17,7 +17,6 @@ class Action:
     id: str
     label: str
     style: Style = "secondary"
-    owner_only: bool = True  # only the member the reply was made for may press it
 
 
 @dataclass(frozen=True)
