@@ -56,9 +56,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def error_reply(message: str, error_id: str | None = None, title: str = "Sorry") -> Reply:
+def error_reply(message: str, error_id: str | None = None, title: str = "Sorry",
+                cause: str = "internal") -> Reply:
+    """``cause`` (internal, database, storage) lands in ``meta`` for metrics and front ends."""
     return Reply(title, render("error", message=message, error_id=error_id),
-                 kind="error", private=True, tone="error")
+                 kind="error", private=True, tone="error", meta={"error": cause})
 
 
 def guarded(fn: Callable[P, Awaitable[Reply]]) -> Callable[P, Awaitable[Reply]]:
@@ -73,7 +75,8 @@ def guarded(fn: Callable[P, Awaitable[Reply]]) -> Callable[P, Awaitable[Reply]]:
             log.exception("database unavailable [%s] in %s", error_id, fn.__name__)
             return error_reply(
                 "I can't reach my database right now, so nothing was changed. "
-                "Please try again in a minute.", error_id, title="Database unavailable")
+                "Please try again in a minute.", error_id, title="Database unavailable",
+                cause="database")
         except InvalidInput as exc:
             return Reply("Hmm", f"That input isn't valid: {exc}", kind="error", private=True,
                          tone="warning")
@@ -81,7 +84,7 @@ def guarded(fn: Callable[P, Awaitable[Reply]]) -> Callable[P, Awaitable[Reply]]:
             error_id = secrets.token_hex(3)
             log.warning("storage refused [%s] in %s: %s", error_id, fn.__name__, exc)
             return error_reply("That didn't work: the data changed meanwhile. Try again.",
-                               error_id)
+                               error_id, cause="storage")
         except Exception:
             error_id = secrets.token_hex(3)
             log.exception("unexpected error [%s] in %s", error_id, fn.__name__)

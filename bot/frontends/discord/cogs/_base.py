@@ -52,9 +52,10 @@ class EngineCog(commands.Cog):
             return None
         metrics.latency.labels(command=command).observe(time.perf_counter() - started)
         metrics.interaction(command, reply.kind if reply.kind == "error" else "ok")
-        if reply.meta.get("match") is not None and reply.title == "I don't know that one":
+        match = reply.meta.get("match")
+        if match is not None and match.status == "unanswered":
             metrics.unanswered.inc()
-        if reply.title == "Database unavailable":
+        if reply.meta.get("error") == "database":
             metrics.db_errors.inc()
         if reply.kind == "quiz_result":
             metrics.quiz_completions.inc()
