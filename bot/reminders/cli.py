@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import discord
-import discord.http
 
 from bot.config import Settings
+from bot.frontends.discord.endpoints import configure_endpoints
 from bot.knowledge.loader import KnowledgeError, load_knowledge
 from bot.reminders.discord_sender import DiscordSender
 from bot.reminders.dispatcher import Dispatcher, DispatchReport
@@ -54,7 +54,7 @@ async def run_once_cli(settings: Settings, now: datetime | None = None) -> Dispa
     except StorageError as exc:
         raise ReminderSetupError(str(exc)) from None
     try:
-        discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
+        configure_endpoints(settings)
         try:
             sender = await DiscordSender.login(token)
         except discord.LoginFailure:

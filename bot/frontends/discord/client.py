@@ -12,7 +12,6 @@ import json
 import logging
 
 import discord
-import yarl
 from discord import app_commands
 from discord.ext import commands
 
@@ -29,6 +28,7 @@ from bot.frontends.discord.cogs.quiz import QuizCog
 from bot.frontends.discord.cogs.reminders import RemindersCog
 from bot.frontends.discord.cogs.stats import StatsCog
 from bot.frontends.discord.components import EngineButton
+from bot.frontends.discord.endpoints import configure_endpoints
 from bot.frontends.discord.present import NO_MENTIONS, send_error
 from bot.ops.logging import setup_logging
 from bot.ops.metrics import Metrics
@@ -39,14 +39,6 @@ log = logging.getLogger(__name__)
 COGS = (AskCog, BrowseCog, QuizCog, ChecklistCog, ProgressCog, RemindersCog, PrivacyCog,
         StatsCog, AdminCog)
 SYNC_STATE_KEY = "command_tree_hash"
-
-
-def configure_endpoints(settings: Settings) -> None:
-    """Point discord.py at the configured REST base and gateway (an API proxy, or the
-    loopback fake in the end-to-end tests). The defaults are Discord's own."""
-    discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
-    if settings.discord_gateway_url:
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
 def intents() -> discord.Intents:
