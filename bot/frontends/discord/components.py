@@ -7,18 +7,14 @@ restart, on any shard or process, with no view held in memory.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.frontends.discord.context import member_from
-from bot.frontends.discord.present import run_in_time, send_error, send_reply
+from bot.frontends.discord.handling import handle
 
 if TYPE_CHECKING:
     from bot.frontends.discord.client import MentorBot
-
-log = logging.getLogger(__name__)
 
 # Flows whose buttons replace the message they sit on (a quiz advancing, a checklist ticking);
 # every other button answers with a new (ephemeral) message.
@@ -40,14 +36,8 @@ class EngineButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         bot: MentorBot = interaction.client  # type: ignore[assignment]
-        member = member_from(interaction)
-        update = self.action.startswith(UPDATING)
-        bot.metrics.interaction("button:" + self.action.split(":")[0])
-        try:
-            reply = await run_in_time(interaction, lambda: bot.engine.act(member, self.action),
-                                      ephemeral=True, update=update)
-            await send_reply(interaction, reply, ephemeral=True if interaction.guild_id else None,
-                             update=update and reply.kind != "error")
-        except Exception:
-            error_id = await send_error(interaction, "That button failed on my side.")
-            log.exception("button %s failed [%s]", self.action, error_id)
+        # In a server the answer is only for the presser; in DMs nobody else sees it anyway.
+        await handle(bot, interaction, "button:" + self.action.split(":")[0],
+                     lambda member: bot.engine.act(member, self.action),
+                     ephemeral=interaction.guild_id is not None,
+                     update=self.action.startswith(UPDATING))
