@@ -28,6 +28,7 @@ from bot.engine.replies import Reply
 from bot.engine.stats import StatsFlow
 from bot.knowledge.loader import KnowledgeBase
 from bot.matching.build import build_matcher
+from bot.matching.matcher import Matcher
 from bot.render import render
 from bot.storage.errors import DatabaseUnavailable, InvalidInput, StorageError
 from bot.storage.store import Store
@@ -114,10 +115,11 @@ class Engine:
     def kb(self) -> KnowledgeBase:
         return self.deps.kb
 
-    def reload(self, kb: KnowledgeBase) -> None:
-        """Swap in a new, already validated knowledge base (and its matcher)."""
+    def reload(self, kb: KnowledgeBase, matcher: Matcher | None = None) -> None:
+        """Swap in a new, already validated knowledge base and its matcher (pass one built
+        off the event loop; building takes a few hundred milliseconds)."""
         self.deps.kb = kb
-        self.deps.matcher = build_matcher(kb)
+        self.deps.matcher = matcher or build_matcher(kb)
         self._flows()
 
     # --- ask & browse -------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from bot.knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge
 from bot.matching.build import build_matcher
+from bot.matching.matcher import Matcher
 
 if TYPE_CHECKING:
     from bot.frontends.discord.client import MentorBot
@@ -57,10 +58,11 @@ def fit_embed(text: str, limit: int = 4000) -> str:
     return text[: cut if cut > 0 else limit - len(mark)] + mark
 
 
-def _load(root: object) -> KnowledgeBase:
+def _load(root: object) -> tuple[KnowledgeBase, Matcher]:
+    """Load and build off the event loop; a knowledge base the matcher cannot be built from
+    is not swapped in."""
     kb = load_knowledge(root)  # type: ignore[arg-type]
-    build_matcher(kb)  # a knowledge base the matcher cannot be built from is not swapped in
-    return kb
+    return kb, build_matcher(kb)
 
 
 async def _orphan_warnings(bot: MentorBot, kb: KnowledgeBase) -> list[str]:
@@ -84,7 +86,7 @@ async def reload_knowledge(bot: MentorBot) -> tuple[bool, str]:
         old = engine.kb
         started = time.perf_counter()
         try:
-            kb = await asyncio.to_thread(_load, bot.settings.knowledge_dir)
+            kb, matcher = await asyncio.to_thread(_load, bot.settings.knowledge_dir)
         except KnowledgeError as exc:
             bot.metrics.kb_reloads.labels(outcome="failed").inc()
             problems = [str(p) for p in exc.problems]
@@ -99,7 +101,7 @@ async def reload_knowledge(bot: MentorBot) -> tuple[bool, str]:
             return False, clip_lines(
                 f"Knowledge base NOT reloaded: still serving the previous one "
                 f"({_summary(old)}). Unexpected error:", [f"{type(exc).__name__}: {exc}"])
-        engine.reload(kb)
+        engine.reload(kb, matcher)
         bot.metrics.kb_reloads.labels(outcome="ok").inc()
         elapsed = time.perf_counter() - started
         warnings = list(kb.warnings) + await _orphan_warnings(bot, kb)
