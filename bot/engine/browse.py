@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rapidfuzz import fuzz, process
 
-from bot.engine import actions
+from bot.engine.commands import Arg, Param, action_id, command, route
 from bot.engine.context import Deps, Member, UserError
-from bot.engine.replies import Action, Reply
+from bot.engine.replies import Action, Kind, Reply
 from bot.knowledge.schema import Intent
 from bot.render import render
 
+if TYPE_CHECKING:
+    from bot.engine.ask import AskFlow
+    from bot.engine.checklist import ChecklistFlow
+
+ROADBLOCKS = ("roadblock",)
+TOPICS = ("faq", "topic", "phase")
+
 
 class BrowseFlow:
-    def __init__(self, deps: Deps):
+    def __init__(self, deps: Deps, asking: AskFlow, checklist: ChecklistFlow):
         self.deps = deps
+        self.asking = asking
+        self.checklist = checklist
 
     # --- lookup -------------------------------------------------------------------------------
 
@@ -45,55 +56,78 @@ class BrowseFlow:
 
     # --- views --------------------------------------------------------------------------------
 
-    async def phase(self, member: Member, number: int | None) -> Reply:
+    @command("roadblock", "what unlocks a common roadblock",
+             Param("name", "text", "the roadblock (start typing)", required=True))
+    async def roadblock(self, member: Member, name: str) -> Reply:
+        return self.asking.show(self.resolve(ROADBLOCKS, name).id)
+
+    @command("faq", "a career question or technical topic",
+             Param("topic", "text", "the topic (start typing)", required=True))
+    async def faq(self, member: Member, topic: str) -> Reply:
+        return self.asking.show(self.resolve(TOPICS, topic).id)
+
+    @command("phase", "what a phase means and its checklist",
+             Param("number", "phase", "the phase (default: your own)"), private=True)
+    async def phase(self, member: Member, number: int | None = None) -> Reply:
+        return await self.show_phase(member, number)
+
+    @route("phase:show", Arg("number", "int"))
+    async def show_phase(self, member: Member, number: int | None) -> Reply:
         if number is None:
-            rec = await self.deps.store.members.get(member.user_id)
-            number = rec.current_phase if rec and rec.current_phase else None
+            number = await self.checklist.member_phase(member)
             if number is None:
-                raise UserError("You have no phase yet: take `/quiz` (six yes/no questions), "
-                                "or look at a phase by its number (1-4) and make it yours.")
-        if number not in self.deps.kb.phase_by_number:
-            raise UserError("Phases are numbered 1 to 4.")
-        phase = self.deps.kb.phase_by_number[number]
+                raise UserError(
+                    f"You have no phase yet: take `/quiz` ({len(self.deps.kb.quiz.questions)} "
+                    f"yes/no questions), or look at a phase by its number "
+                    f"({self.deps.phase_range}) and make it yours.")
+        phase = self.deps.phase(number)
         states = {k: v.done for k, v in (await self.deps.store.checklist.states(
             member.user_id)).items()}
         buttons = [
-            Action(actions.make("phase", "set", number), "Make this my phase", "primary"),
-            Action(actions.make("chk", "view", number), "Open my checklist"),
-            Action(actions.make("ask", "show", f"p.{number}"), "More about this phase"),
+            Action(action_id(self.checklist.set_phase, number), "Make this my phase",
+                   "primary"),
+            Action(action_id(self.checklist.view_phase, number), "Open my checklist"),
+            Action(action_id(self.asking.show_topic, f"phase.{number}"),
+                   "More about this phase"),
         ]
         buttons += [
-            Action(actions.make("phase", "show", n), f"Phase {n}")
+            Action(action_id(self.show_phase, n), f"Phase {n}")
             for n in (number - 1, number + 1) if n in self.deps.kb.phase_by_number
         ]
         return Reply(
             f"Phase {phase.number}: {phase.title}",
             render("phase", phase=phase, states=states),
-            kind="phase",
+            kind=Kind.BROWSE,
             actions=tuple(buttons),
             footer="Sources: " + ", ".join(phase.sources),
         )
 
-    def levels(self) -> Reply:
+    @command("levels", "the level ladder: tenure, titles, what unlocks the next level")
+    async def levels(self, member: Member) -> Reply:
         return Reply(
             "The MLOps level ladder",
             render("levels", ladders=self.deps.kb.levels.ladders),
-            kind="levels",
-            actions=(Action("ask:show:f.time-to-senior", "How long to senior?"),
-                     Action("ask:show:f.senior-vs-staff", "Senior vs staff")),
+            kind=Kind.BROWSE,
+            actions=(Action(action_id(self.asking.show_topic, "faq.time-to-senior"),
+                            "How long to senior?"),
+                     Action(action_id(self.asking.show_topic, "faq.senior-vs-staff"),
+                            "Senior vs staff")),
         )
 
-    def tools(self, phase: int | None) -> Reply:
-        if phase is not None and phase not in self.deps.kb.phase_by_number:
-            raise UserError("Phases are numbered 1 to 4.")
+    @command("tools", "the tools catalogue, with when to choose what",
+             Param("phase", "phase", "only the tools of this phase"))
+    async def tools(self, member: Member, phase: int | None = None) -> Reply:
+        if phase is not None:
+            self.deps.phase(phase)
         cats = []
         for cat in self.deps.kb.tools.categories:
             tools = [t for t in cat.tools if phase is None or t.phase == phase]
             if tools:
                 cats.append({"name": cat.name, "tools": tools})
         title = f"Tools for phase {phase}" if phase else "The MLOps tools catalogue"
-        return Reply(title, render("tools", categories=cats), kind="tools")
+        return Reply(title, render("tools", categories=cats), kind=Kind.BROWSE)
 
-    def roadmap(self) -> Reply:
+    @command("roadmap", "a month-by-month plan for the first year")
+    async def roadmap(self, member: Member) -> Reply:
         rm = self.deps.kb.roadmap
-        return Reply(rm.title, render("roadmap", roadmap=rm), kind="roadmap")
+        return Reply(rm.title, render("roadmap", roadmap=rm), kind=Kind.BROWSE)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rapidfuzz import fuzz, process
 
-from bot.engine import actions
+from bot.engine.commands import Arg, Param, action_id, command, route
 from bot.engine.context import Deps, Member, UserError
-from bot.engine.replies import Action, Reply
+from bot.engine.privacy import PrivacyFlow
+from bot.engine.replies import Action, ChecklistState, Kind, Reply
 from bot.knowledge.schema import ChecklistItem, Phase
 from bot.render import progress_bar, render
 from bot.storage.errors import InvalidInput
@@ -65,55 +68,75 @@ class ChecklistFlow:
 
     # --- views --------------------------------------------------------------------------------
 
-    async def view(self, member: Member, phase_number: int | None = None) -> Reply:
+    @command("checklist view", "your checklist for a phase",
+             Param("phase", "phase", "the phase (default: your own)"), private=True,
+             default=True)
+    async def view(self, member: Member, phase: int | None = None) -> Reply:
+        return await self.view_phase(member, phase)
+
+    @route("chk:view", Arg("phase_number", "int"))
+    async def view_phase(self, member: Member, phase_number: int | None = None) -> Reply:
         if phase_number is None:
-            phase_number = await self.member_phase(member) or 1
-        phase = self.deps.kb.phase_by_number.get(phase_number)
-        if phase is None:
-            raise UserError("Phases are numbered 1 to 4.")
+            phase_number = await self.member_phase(member) or min(self.deps.kb.phase_by_number)
+        phase = self.deps.phase(phase_number)
         states = await self.deps.store.checklist.states(member.user_id)
         rows = []
         for item in phase.checklist:
             st = states.get(item.id)
-            rows.append({"item": item, "done": bool(st and st.done),
-                         "evidence": st.evidence_url if st and st.done else None})
-        done = sum(r["done"] for r in rows)
+            rows.append(_Row(item, bool(st and st.done),
+                             st.evidence_url if st and st.done else None))
+        done = sum(r.done for r in rows)
         toggles = tuple(
             Action(
-                actions.make("chk", "undo" if r["done"] else "done", r["item"].id),
-                ("↩ " if r["done"] else "✓ ") + _short(r["item"].title),
-                "secondary" if r["done"] else "success",
+                action_id(self.unmark_button if r.done else self.mark_button, r.item.id),
+                ("↩ " if r.done else "✓ ") + _short(r.item.title),
+                "secondary" if r.done else "success",
             )
             for r in rows
         )
         return Reply(
             f"Phase {phase.number} checklist: {phase.checklist_heading}",
             render("checklist", rows=rows, progress=progress_bar(done, len(rows))),
-            kind="checklist",
+            kind=Kind.CHECKLIST,
             actions=toggles,
             private=True,
-            meta={"phase": phase.number, "done": done},
+            checklist=ChecklistState(phase.number, tuple(r.item.id for r in rows), done),
         )
 
-    async def mark(self, member: Member, item_text: str, evidence: str | None = None) -> Reply:
-        item = self.resolve_item(item_text)
+    @route("chk:done", Arg("item", "item"), updates=True)
+    async def mark_button(self, member: Member, item: str) -> Reply:
+        return await self.mark(member, item)
+
+    @route("chk:undo", Arg("item", "item"), updates=True)
+    async def unmark_button(self, member: Member, item: str) -> Reply:
+        return await self.unmark(member, item)
+
+    @command("checklist done", "mark an item done (optional evidence link)",
+             Param("item", "item", "the item (start typing)", required=True),
+             Param("evidence", "link", "a link that shows it: a PR, a doc, a dashboard"),
+             private=True, aliases=("done",))
+    async def mark(self, member: Member, item: str, evidence: str | None = None) -> Reply:
+        found = self.resolve_item(item)
         evidence = (evidence or "").strip() or None
         await self.deps.store.members.touch(member.user_id, guild_id=member.guild_id)
         try:
-            await self.deps.store.checklist.mark(member.user_id, item.id, evidence_url=evidence)
+            await self.deps.store.checklist.mark(member.user_id, found.id, evidence_url=evidence)
         except InvalidInput as exc:
             raise UserError(f"That evidence link doesn't look right: {exc}. "
                             "Use a full http(s):// link, or leave it out.") from exc
-        return await self._after_change(member, item, True, evidence)
+        return await self._after_change(member, found, True, evidence)
 
-    async def unmark(self, member: Member, item_text: str) -> Reply:
-        item = self.resolve_item(item_text)
+    @command("checklist undo", "mark an item not done",
+             Param("item", "item", "the item (start typing)", required=True),
+             private=True, aliases=("undo",))
+    async def unmark(self, member: Member, item: str) -> Reply:
+        found = self.resolve_item(item)
         states = await self.deps.store.checklist.states(member.user_id)
-        if not (states.get(item.id) and states[item.id].done):
-            raise UserError(f"**{item.title}** isn't marked done, so there is nothing to undo.")
+        if not (states.get(found.id) and states[found.id].done):
+            raise UserError(f"**{found.title}** isn't marked done, so there is nothing to undo.")
         await self.deps.store.members.touch(member.user_id, guild_id=member.guild_id)
-        await self.deps.store.checklist.unmark(member.user_id, item.id)
-        return await self._after_change(member, item, False, None)
+        await self.deps.store.checklist.unmark(member.user_id, found.id)
+        return await self._after_change(member, found, False, None)
 
     async def _after_change(
         self, member: Member, item: ChecklistItem, done: bool, evidence: str | None
@@ -127,37 +150,46 @@ class ChecklistFlow:
         next_phase = kb.phase_by_number.get(phase.number + 1)
         buttons: list[Action] = []
         if done:
-            buttons.append(Action(actions.make("chk", "undo", item.id), "Undo"))
+            buttons.append(Action(action_id(self.unmark_button, item.id), "Undo"))
         else:
-            buttons.append(Action(actions.make("chk", "done", item.id), "Mark done again"))
+            buttons.append(Action(action_id(self.mark_button, item.id), "Mark done again"))
         if complete and next_phase:
-            buttons.append(Action(actions.make("phase", "set", next_phase.number),
+            buttons.append(Action(action_id(self.set_phase, next_phase.number),
                                   f"Move to phase {next_phase.number}", "primary"))
-        buttons.append(Action(actions.make("chk", "view", phase.number), "Open checklist"))
+        buttons.append(Action(action_id(self.view_phase, phase.number), "Open checklist"))
         return Reply(
             "Checklist updated",
             render("checklist_marked", done=done, item=item, evidence=evidence, phase=phase,
                    progress=progress_bar(n_done, len(phase.checklist)), complete=complete,
                    next_phase=next_phase, next_item=open_items[0] if open_items else None),
-            kind="checklist",
+            kind=Kind.CHECKLIST,
             actions=tuple(buttons),
             private=True,
             tone="success",
-            meta={"item": item.id, "done": done, "phase_complete": complete},
+            checklist=ChecklistState(phase.number, (item.id,), n_done, changed_item=item.id,
+                                     changed_to_done=done, phase_complete=complete),
         )
 
+    @route("phase:set", Arg("number", "int"), updates=True)
     async def set_phase(self, member: Member, number: int) -> Reply:
-        if number not in self.deps.kb.phase_by_number:
-            raise UserError("Phases are numbered 1 to 4.")
+        self.deps.phase(number)
         await self.deps.store.members.touch(member.user_id, guild_id=member.guild_id)
         await self.deps.store.members.set_phase(member.user_id, number, source="chosen")
-        reply = await self.view(member, number)
-        return Reply(f"You're now in phase {number}", reply.body, kind="checklist",
-                     actions=reply.actions, private=True, tone="success")
+        reply = await self.view_phase(member, number)
+        return Reply(f"You're now in phase {number}", reply.body, kind=Kind.CHECKLIST,
+                     actions=reply.actions, private=True, tone="success",
+                     checklist=reply.checklist)
 
     # --- progress -----------------------------------------------------------------------------
 
-    async def progress(self, member: Member, target_id: int | None = None) -> Reply:
+    @route("prog:view")
+    async def progress_button(self, member: Member) -> Reply:
+        return await self.progress(member)
+
+    @command("progress", "your progress (or a member's who shares theirs)",
+             Param("member_id", "member", "another member (only if they share)"), private=True)
+    async def progress(self, member: Member, member_id: int | None = None) -> Reply:
+        target_id = member_id
         own = target_id is None or target_id == member.user_id
         user_id = member.user_id if own else int(target_id or 0)
         rec = await self.deps.store.members.get(user_id)
@@ -179,9 +211,10 @@ class ChecklistFlow:
         phase = kb.phase_by_number.get(rec.current_phase) if rec and rec.current_phase else None
         sharing = bool(rec and rec.sharing)
         buttons = (
-            (Action(actions.make("share", "off" if sharing else "on"),
+            (Action(action_id(PrivacyFlow.share_button, not sharing),
                     "Stop sharing" if sharing else "Share my progress"),
-             Action(actions.make("chk", "view", phase.number if phase else 1), "Open checklist"))
+             Action(action_id(self.view_phase, phase.number if phase else min(kb.phase_by_number)),
+                    "Open checklist"))
             if own else ()
         )
         return Reply(
@@ -189,11 +222,18 @@ class ChecklistFlow:
             render("progress", phase=phase, phase_source=rec.phase_source if rec else None,
                    phases=phases, overall=progress_bar(*summary.overall), recent=recent,
                    own=own, sharing=sharing),
-            kind="progress",
+            kind=Kind.PROGRESS,
             actions=buttons,
             private=own,
-            meta={"overall": summary.overall},
+            overall=summary.overall,
         )
+
+
+@dataclass(frozen=True)
+class _Row:
+    item: ChecklistItem
+    done: bool
+    evidence: str | None
 
 
 def _short(title: str, limit: int = 70) -> str:

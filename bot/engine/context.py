@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.knowledge.loader import KnowledgeBase
 from bot.matching.matcher import Matcher
-from bot.storage.store import Store
+
+if TYPE_CHECKING:
+    from bot.knowledge.schema import Phase
+    from bot.storage.store import Store
 
 
 def utcnow() -> datetime:
@@ -40,3 +44,17 @@ class Deps:
 
     def items_by_phase(self) -> dict[int, list[str]]:
         return {p.number: [i.id for i in p.checklist] for p in self.kb.phases.phases}
+
+    @property
+    def phase_range(self) -> str:
+        """"1-4": the knowledge base's phase numbers, for texts that name them."""
+        numbers = sorted(self.kb.phase_by_number)
+        return f"{numbers[0]}-{numbers[-1]}"
+
+    def phase(self, number: int) -> Phase:
+        """The phase ``number``, or a UserError that names the phases there are."""
+        phase = self.kb.phase_by_number.get(number)
+        if phase is None:
+            lo, _, hi = self.phase_range.partition("-")
+            raise UserError(f"Phases are numbered {lo} to {hi}.")
+        return phase

@@ -7,41 +7,63 @@ and question index, so a double click or a stale message cannot answer the wrong
 
 from __future__ import annotations
 
-from bot.engine import actions
+from typing import TYPE_CHECKING
+
+from bot.engine.commands import Arg, Param, action_id, command, route
 from bot.engine.context import Deps, Member
-from bot.engine.replies import Action, Reply
+from bot.engine.replies import Action, Kind, QuizOutcome, QuizStep, Reply
 from bot.render import progress_bar, render
 from bot.storage.errors import Conflict, NotFound
-from bot.storage.records import QuizAttemptRecord
+
+if TYPE_CHECKING:
+    from bot.engine.checklist import ChecklistFlow
+    from bot.engine.reminders import RemindersFlow
+    from bot.storage.records import QuizAttemptRecord
 
 
 class QuizFlow:
-    def __init__(self, deps: Deps):
+    def __init__(self, deps: Deps, checklist: ChecklistFlow, reminders: RemindersFlow):
         self.deps = deps
+        self.checklist = checklist
+        self.reminders = reminders
 
     @property
     def total(self) -> int:
         return len(self.deps.kb.quiz.questions)
 
+    @command("quiz", "yes/no questions that place you in a phase",
+             Param("restart", "flag", "start a new quiz instead of resuming"), private=True)
     async def start(self, member: Member, restart: bool = False) -> Reply:
         await self.deps.store.members.touch(member.user_id, guild_id=member.guild_id)
         attempt = await self.deps.store.quiz.start(member.user_id, restart=restart)
         return await self._next(member, attempt)
 
+    @route("quiz:start", updates=True)
+    async def start_button(self, member: Member) -> Reply:
+        return await self.start(member)
+
+    @route("quiz:restart", updates=True)
+    async def restart(self, member: Member) -> Reply:
+        return await self.start(member, restart=True)
+
+    @route("quiz:ans", Arg("attempt_id", "int"), Arg("index", "int"), Arg("yes", "yn"),
+           updates=True)
     async def answer(self, member: Member, attempt_id: int, index: int, yes: bool) -> Reply:
         try:
             attempt = await self.deps.store.quiz.answer(attempt_id, member.user_id, index, yes)
         except NotFound:
             return self._stale("it was deleted")
         except Conflict:
-            attempt = await self._owned(member, attempt_id)
-            if attempt is None:
+            owned = await self._owned(member, attempt_id)
+            if owned is None:
                 return self._stale("it belongs to someone else")
-            if attempt.status != "open":
-                return self._stale("it is already finished" if attempt.status == "finished"
+            if owned.status != "open":
+                return self._stale("it is already finished" if owned.status == "finished"
                                    else "you started a new one")
+            attempt = owned
         return await self._next(member, attempt)
 
+    @route("quiz:back", Arg("attempt_id", "int"), updates=True)
     async def back(self, member: Member, attempt_id: int) -> Reply:
         try:
             attempt = await self.deps.store.quiz.back(attempt_id, member.user_id)
@@ -66,12 +88,12 @@ class QuizFlow:
             return self.result(attempt)
         question = self.deps.kb.quiz.questions[index]
         buttons = [
-            Action(actions.make("quiz", "ans", attempt.id, index, "y"), "Yes", "success"),
-            Action(actions.make("quiz", "ans", attempt.id, index, "n"), "No", "danger"),
+            Action(action_id(self.answer, attempt.id, index, True), "Yes", "success"),
+            Action(action_id(self.answer, attempt.id, index, False), "No", "danger"),
         ]
         if index > 0:
-            buttons.append(Action(actions.make("quiz", "back", attempt.id), "Back"))
-        buttons.append(Action(actions.make("quiz", "restart"), "Start over"))
+            buttons.append(Action(action_id(self.back, attempt.id), "Back"))
+        buttons.append(Action(action_id(self.restart), "Start over"))
         return Reply(
             "Which phase are you in?",
             render(
@@ -82,10 +104,11 @@ class QuizFlow:
                 question=question,
                 progress=progress_bar(index, self.total, width=self.total),
             ),
-            kind="quiz",
+            kind=Kind.QUIZ,
             actions=tuple(buttons),
             private=True,
-            meta={"attempt": attempt.id, "index": index},
+            quiz=QuizStep(attempt.id, index),
+            pending=True,
         )
 
     def result(self, attempt: QuizAttemptRecord) -> Reply:
@@ -104,22 +127,23 @@ class QuizFlow:
                 phase=phase,
                 yes_reasons=reasons,
             ),
-            kind="quiz_result",
+            kind=Kind.QUIZ_RESULT,
             actions=(
-                Action("rem:on", "Weekly reminders", "primary"),
-                Action(actions.make("chk", "view", phase.number), "Open my checklist", "success"),
-                Action("quiz:restart", "Retake the quiz"),
+                Action(action_id(self.reminders.on_button), "Weekly reminders", "primary"),
+                Action(action_id(self.checklist.view_phase, phase.number), "Open my checklist",
+                       "success"),
+                Action(action_id(self.restart), "Retake the quiz"),
             ),
             private=True,
-            meta={"phase": phase.number, "score": score},
+            outcome=QuizOutcome(phase.number, score),
         )
 
     def _stale(self, why: str) -> Reply:
         return Reply(
             "This quiz has ended",
             render("quiz_stale", why=why),
-            kind="quiz",
-            actions=(Action("quiz:restart", "Start a new quiz", "primary"),),
+            kind=Kind.QUIZ,
+            actions=(Action(action_id(self.restart), "Start a new quiz", "primary"),),
             private=True,
             tone="warning",
         )

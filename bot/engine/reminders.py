@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from bot.engine.commands import Param, action_id, command, route
 from bot.engine.context import Deps, Member, UserError
-from bot.engine.replies import Action, Reply
+from bot.engine.replies import Action, Kind, Reply
 from bot.reminders.schedule import (
     WEEKDAYS,
     ScheduleError,
@@ -25,6 +26,15 @@ class RemindersFlow:
     def __init__(self, deps: Deps):
         self.deps = deps
 
+    @route("rem:on")
+    async def on_button(self, member: Member) -> Reply:
+        return await self.on(member)
+
+    @command("reminders on", "a weekly progress DM",
+             Param("weekday", "weekday", "day of the week (default: Monday)"),
+             Param("hour", "hour", "hour 0-23 in your time zone (default: 9)"),
+             Param("timezone", "timezone", "your IANA time zone, e.g. Europe/Berlin"),
+             private=True)
     async def on(
         self,
         member: Member,
@@ -48,19 +58,29 @@ class RemindersFlow:
             member.user_id, enabled=True, weekday=wd, hour=hr, timezone=tz, next_due_utc=due
         )
         reply = await self.status(member)
-        return Reply("Weekly reminders are on", reply.body, kind="reminders",
+        return Reply("Weekly reminders are on", reply.body, kind=Kind.REMINDERS,
                      actions=reply.actions, private=True, tone="success")
 
+    @route("rem:off")
+    async def off_button(self, member: Member) -> Reply:
+        return await self.off(member)
+
+    @command("reminders off", "stop the weekly reminders", private=True)
     async def off(self, member: Member) -> Reply:
         await self.deps.store.reminders.disable(member.user_id)
         return Reply(
             "Weekly reminders are off",
             "No more reminders. Turn them back on any time with `/reminders on`.",
-            kind="reminders",
-            actions=(Action("rem:on", "Turn back on"),),
+            kind=Kind.REMINDERS,
+            actions=(Action(action_id(self.on_button), "Turn back on"),),
             private=True,
         )
 
+    @route("rem:snooze")
+    async def snooze_button(self, member: Member) -> Reply:
+        return await self.snooze(member)
+
+    @command("reminders snooze", "skip the next reminder", private=True)
     async def snooze(self, member: Member) -> Reply:
         prefs = await self.deps.store.reminders.get(member.user_id)
         if not prefs or not prefs.enabled:
@@ -72,16 +92,22 @@ class RemindersFlow:
             timezone=prefs.timezone, next_due_utc=due,
         )
         reply = await self.status(member)
-        return Reply("Snoozed for a week", reply.body, kind="reminders",
+        return Reply("Snoozed for a week", reply.body, kind=Kind.REMINDERS,
                      actions=reply.actions, private=True)
 
+    @route("rem:status")
+    async def status_button(self, member: Member) -> Reply:
+        return await self.status(member)
+
+    @command("reminders status", "when your next reminder comes", private=True, default=True)
     async def status(self, member: Member) -> Reply:
         prefs = await self.deps.store.reminders.get(member.user_id)
         on = bool(prefs and prefs.enabled)
         buttons = (
-            (Action("rem:snooze", "Snooze a week"), Action("rem:off", "Stop reminders", "danger"))
+            (Action(action_id(self.snooze_button), "Snooze a week"),
+             Action(action_id(self.off_button), "Stop reminders", "danger"))
             if on and prefs and not prefs.paused_reason
-            else (Action("rem:on", "Turn on", "primary"),)
+            else (Action(action_id(self.on_button), "Turn on", "primary"),)
         )
         return Reply(
             "Weekly reminders",
@@ -92,7 +118,7 @@ class RemindersFlow:
                 next_due=prefs.next_due_utc if prefs else None,
                 paused_help=DMS_CLOSED_HELP if prefs and prefs.paused_reason else "",
             ),
-            kind="reminders",
+            kind=Kind.REMINDERS,
             actions=buttons,
             private=True,
         )

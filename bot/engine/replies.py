@@ -1,18 +1,57 @@
-"""The structured reply every flow returns; front ends turn it into an embed or terminal text."""
+"""The structured reply every flow returns; front ends turn it into an embed or terminal text.
+
+Everything a front end or the metrics read from a reply is a typed field: which flow made it
+(:class:`Kind`), why it failed (:class:`ErrorCause`), the quiz step it shows, the checklist items
+it lists, the match behind an answer. Nobody reads a reply by dictionary key or parses its ids.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from bot.matching.matcher import MatchResult
 
 Tone = Literal["info", "success", "warning", "error"]
 Style = Literal["primary", "secondary", "success", "danger"]
 
 
+class Kind(StrEnum):
+    """Which flow made a reply (metrics count by it; front ends branch on it)."""
+
+    ASK = "ask"  # an answer to a free-text question, "did you mean", or "I don't know"
+    ANSWER = "answer"  # a topic shown by id (a button, /faq, /roadblock)
+    FEEDBACK = "feedback"
+    BROWSE = "browse"  # /phase, /levels, /tools, /roadmap
+    HELP = "help"
+    QUIZ = "quiz"  # a quiz question, or a quiz that has ended
+    QUIZ_RESULT = "quiz_result"
+    CHECKLIST = "checklist"
+    PROGRESS = "progress"
+    REMINDERS = "reminders"
+    REMINDER = "reminder"  # the weekly DM itself
+    PRIVACY = "privacy"
+    STATS = "stats"
+    ADMIN = "admin"  # /kb reload
+    ERROR = "error"
+
+
+class ErrorCause(StrEnum):
+    """Why a reply is an error: ``member`` (they can fix it) or one of ours."""
+
+    MEMBER = "member"
+    DATABASE = "database"  # unreachable: nothing was changed
+    STORAGE = "storage"  # the data changed meanwhile
+    INTERNAL = "internal"
+
+
 @dataclass(frozen=True)
 class Action:
-    """A button / choice. ``id`` is stable and carries its state ("quiz:a:12:3:y"): a front end
-    hands it back to :meth:`bot.engine.core.Engine.act` unchanged, even after a restart."""
+    """A button / choice. ``id`` is stable and carries its state ("quiz:ans:12:3:y"): a front end
+    hands it back to :meth:`bot.engine.core.Engine.act` unchanged, even after a restart. The
+    route table (:mod:`bot.engine.commands`) says what an id does; nobody else parses it."""
 
     id: str
     label: str
@@ -34,18 +73,70 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class QuizStep:
+    """The quiz question a reply asks (0-based ``index``), so a typed "yes" can answer it."""
+
+    attempt: int
+    index: int
+
+
+@dataclass(frozen=True)
+class QuizOutcome:
+    phase: int
+    score: int
+
+
+@dataclass(frozen=True)
+class ChecklistState:
+    """What a checklist reply shows: the phase, its item ids in order, and what changed."""
+
+    phase: int
+    items: tuple[str, ...]
+    done: int
+    changed_item: str | None = None
+    changed_to_done: bool | None = None
+    phase_complete: bool = False
+
+
+@dataclass(frozen=True)
+class ReminderDigest:
+    """What a weekly reminder reports, besides its text."""
+
+    user_id: int
+    phase: int
+    done: int
+    total: int
+    done_since: tuple[str, ...]
+    next_item: str | None
+    stalled: bool
+    roadblock: str | None
+
+
+@dataclass(frozen=True)
 class Reply:
     title: str
     body: str  # markdown
-    kind: str = "info"  # which flow made it: ask, quiz, checklist, ... (metrics, tests)
+    kind: Kind = Kind.ASK
     fields: tuple[ReplyField, ...] = ()
     actions: tuple[Action, ...] = ()
     private: bool = False  # only the member should see it (ephemeral / DM)
     tone: Tone = "info"
     footer: str | None = None
     attachment: Attachment | None = None
-    meta: dict[str, object] = field(default_factory=dict, compare=False)
+    error: ErrorCause | None = None  # set on every Kind.ERROR reply
+    match: MatchResult | None = None  # the matcher's verdict behind an /ask reply
+    intent: str | None = None  # the topic shown
+    quiz: QuizStep | None = None
+    outcome: QuizOutcome | None = None
+    checklist: ChecklistState | None = None
+    overall: tuple[int, int] | None = None  # progress: items done / all items
+    reminder: ReminderDigest | None = None
+    pending: bool = False  # it asks something (a quiz question, "delete?"): keep it open
 
     @property
     def action_ids(self) -> list[str]:
         return [a.id for a in self.actions]
+
+    @property
+    def unanswered(self) -> bool:
+        return self.match is not None and self.match.status == "unanswered"

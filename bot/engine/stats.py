@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from bot.engine.commands import command
 from bot.engine.context import Deps, Member, UserError
-from bot.engine.replies import Reply
+from bot.engine.replies import Kind, Reply
 from bot.render import render
 
 
@@ -11,6 +12,8 @@ class StatsFlow:
     def __init__(self, deps: Deps):
         self.deps = deps
 
+    @command("stats", "server progress and unanswered questions (Manage Server)", private=True,
+             admin=True)
     async def guild(self, member: Member) -> Reply:
         if member.guild_id is None:
             raise UserError("Server stats only make sense inside a server.")
@@ -29,6 +32,6 @@ class StatsFlow:
                    distribution=sorted(stats.phase_distribution.items()),
                    quiz_completions=stats.quiz_completions, funnel=funnel,
                    unanswered=list(stats.top_unanswered)),
-            kind="stats",
+            kind=Kind.STATS,
             private=True,
         )

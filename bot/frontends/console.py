@@ -21,14 +21,15 @@ import shlex
 import signal
 import sys
 import threading
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+from bot.engine.commands import CommandSpec, Param
 from bot.engine.context import Member
 from bot.engine.core import Engine
-from bot.engine.replies import Action, Reply
+from bot.engine.replies import Action, ErrorCause, Kind, Reply
+from bot.limits import MAX_QUESTION_CHARS
 
 _TS = re.compile(r"<t:(-?\d{1,12})(?::([tTdDfFR]))?>")
 # ANSI escape sequences (CSI, OSC, two-character ESC x) are dropped whole; any other control
@@ -40,26 +41,19 @@ _NUMBER = re.compile(r"[0-9]+")  # ASCII digits only: int("²") would raise
 # host/path. Checklist item ids never contain ":" or "/".
 _LINK = re.compile(r"(?i)(?:[a-z][a-z0-9+.-]*:\S+|www\.\S+|[\w-]+(?:\.[\w-]+)+/\S*)")
 TOO_BIG = 2**64  # any number longer than 18 digits: out of every range (even 64-bit ids)
-MAX_LINE = 10_000
+MAX_LINE = MAX_QUESTION_CHARS * 5  # a line is cut here; a question is read to its own limit
 MAX_BUFFER = 4 * MAX_LINE  # the rest of an over-long line is dropped while reading
 
-COMMAND_NAMES = (
-    "/ask", "/quiz", "/checklist", "/done", "/undo", "/progress", "/reminders", "/phase",
-    "/levels", "/tools", "/roadmap", "/roadblock", "/faq", "/export", "/delete", "/share",
-    "/privacy", "/stats", "/help", "/quit",
-)
 QUIT_WORDS = ("/quit", "/exit", "/q", "quit", "exit")
-FREE_TEXT = ("/ask", "/roadblock", "/faq")  # the rest of the line as typed, quotes and all
 
 CONSOLE_HELP = (
     "\n\n**In this console**\n"
     "A plain line is a question. When a reply offers numbered choices, type the number or the "
     "label (`y`/`n` work in the quiz).\n"
-    "`/done ITEM [link]`: mark a checklist item done (its id, a few words of its title, or its "
-    "number in the last `/checklist`), with an optional evidence link\n"
-    "`/undo ITEM`: mark it not done again\n"
+    "An ITEM is its id, a few words of its title, or its number in the last `/checklist`.\n"
+    "`/done`, `/undo`, `/export`, `/delete` and `/share` are short for the `/checklist` and "
+    "`/privacy` commands; `/reminders on` also takes `weekday=… hour=… timezone=…`.\n"
     "`/export [FILE]`: write your data to a JSON file\n"
-    "`/delete`: delete your data (asks first)\n"
     "`/quit` (or Ctrl-D): leave"
 )
 
@@ -270,6 +264,7 @@ class Console:
         self.rich = _isatty(self.out) if rich is None else rich
         self.choices: list[Action] = []
         self.quiz_index: int | None = None  # the quiz question the choices answer
+        self.pending = False  # the last reply asks something (a quiz question, "delete?")
         self.listed_items: list[str] = []  # item ids of the last checklist shown, in order
         self._console = None
         if self.rich:
@@ -281,14 +276,10 @@ class Console:
 
     def show(self, reply: Reply) -> None:
         self.choices = list(reply.actions)
-        self.quiz_index = None
-        if any(a.id.startswith("quiz:ans:") for a in reply.actions):
-            index = reply.meta.get("index")
-            self.quiz_index = index if isinstance(index, int) else 0
-        items = [a.id.split(":", 2)[2] for a in reply.actions
-                 if a.id.startswith(("chk:done:", "chk:undo:"))]
-        if reply.kind == "checklist" and len(items) > 1:
-            self.listed_items = items
+        self.pending = reply.pending
+        self.quiz_index = reply.quiz.index if reply.quiz else None
+        if reply.checklist and len(reply.checklist.items) > 1:
+            self.listed_items = list(reply.checklist.items)
         if self._console is None:
             self.say(plain_text(reply))
             return
@@ -366,21 +357,24 @@ class Console:
             return True
         if not line.startswith("/"):
             return await self._question(line)
-        name, _, rest = re.sub(r"\s", " ", line, count=1).partition(" ")
-        name, rest = name.casefold(), rest.strip()
-        handler = self._commands().get(name)
-        if handler is None:
-            close = difflib.get_close_matches(name, COMMAND_NAMES, n=1, cutoff=0.6)
+        spec, rest, group = self._command_of(line)
+        if spec is None and group is None:
+            name = line.split()[0].casefold()
+            close = difflib.get_close_matches(name, self.command_names(), n=1, cutoff=0.6)
             hint = f" Did you mean {close[0]}?" if close else ""
             self.say(f"Unknown command {name[:40]}.{hint} Type /help for the list.")
             return True
-        args = [rest] if name in FREE_TEXT else _split(rest)
-        self._show_pausing(await handler(args))
+        reply = await self._run(spec, rest) if spec is not None else None
+        if group is not None and (reply is None or (reply.tone == "warning" and
+                                                    reply.kind == Kind.HELP)):
+            reply = self._group_usage(group)  # "/privacy", "/reminders dance"
+        assert reply is not None
+        self._show_pausing(reply)
         return True
 
     def _awaiting_answer(self) -> bool:
         """A quiz question or a confirmation is open: a stray line must not lose it."""
-        return any(a.id.startswith(("quiz:ans:", "priv:delete:")) for a in self.choices)
+        return self.pending and bool(self.choices)
 
     async def _question(self, line: str) -> bool:
         if self.choices:
@@ -391,138 +385,130 @@ class Console:
             if unclear or (self._awaiting_answer() and status not in ("answered", "ambiguous")):
                 self.say(f"I didn't get that. {self._choice_hint()}")
                 return True
-        self._show_pausing(await self.engine.ask(self.member, line))
+        self._show_pausing(await self.engine.run("ask", self.member, question=line))
         return True
 
     def _show_pausing(self, reply: Reply) -> None:
         """Show a reply that takes the place of an open quiz question, saying so."""
         quiz_index = self.quiz_index
         self.show(reply)
-        if quiz_index is not None and self.quiz_index is None and not reply.kind.startswith("quiz"):
+        if quiz_index is not None and self.quiz_index is None and \
+                reply.kind not in (Kind.QUIZ, Kind.QUIZ_RESULT):
             self.say(f"(The quiz is paused at question {quiz_index + 1}: /quiz continues it.)")
 
-    def _commands(self) -> dict[str, Callable[[list[str]], Awaitable[Reply]]]:
-        e, m = self.engine, self.member
-        rest = " ".join
+    # --- commands: every one comes from the engine's table ----------------------------------
 
-        def num(args: list[str]) -> int | None:
-            return as_number(args[0]) if args else None
+    def command_names(self) -> list[str]:
+        """What can be typed after "/" (Tab completion, "did you mean")."""
+        table = self.engine.table
+        words = {n.split(" ", 1)[0] for n in table.by_alias()} | table.groups
+        return [*sorted("/" + w for w in words), "/quit"]
 
-        async def reminders(args: list[str]) -> Reply:
-            sub = args[0].casefold() if args else "status"
-            if sub == "on":
-                opts = dict(a.split("=", 1) for a in args[1:] if "=" in a)
-                pos = [a for a in args[1:] if "=" not in a]
-                return await e.reminders_on(
-                    m, opts.get("weekday", pos[0] if len(pos) > 0 else None),
-                    opts.get("hour", pos[1] if len(pos) > 1 else None),
-                    opts.get("timezone", pos[2] if len(pos) > 2 else None))
-            if sub == "off":
-                return await e.reminders_off(m)
-            if sub == "snooze":
-                return await e.reminders_snooze(m)
-            if sub == "status":
-                return await e.reminders_status(m)
-            return _usage("/reminders on [weekday] [hour] [timezone]  |  /reminders off | "
-                          "status | snooze   (e.g. `/reminders on friday 18 Europe/Berlin`)")
+    def _command_of(self, line: str) -> tuple[CommandSpec | None, str, str | None]:
+        """The command a "/…" line names (the longest name that fits), the rest of the line,
+        and the group when only a group's name was typed ("/reminders", "/privacy")."""
+        words = re.sub(r"\s+", " ", line[1:].strip()).split(" ", 2)
+        table = self.engine.table
+        names = table.by_alias()
+        for n in (2, 1):
+            key = " ".join(words[:n]).casefold()
+            if len(words) >= n and key in names:
+                rest = line[1:].strip()[len(" ".join(words[:n])):].strip()
+                group = key if key in table.groups else None
+                return self.engine.command(names[key]), rest, group
+        group = words[0].casefold()
+        return None, "", group if group in table.groups else None
 
-        async def checklist(args: list[str]) -> Reply:
-            if args and args[0].casefold() in ("done", "undo"):
-                return await (done if args[0].casefold() == "done" else undo)(args[1:])
-            if args and args[0].casefold() == "view":
-                args = args[1:]
-            if args and num(args) is None:
-                return _usage("/checklist [phase 1-4]  |  /checklist done ITEM [link]  |  "
-                              "/checklist undo ITEM")
-            return await e.checklist_view(m, num(args))
+    def _group_usage(self, group: str) -> Reply:
+        specs = [s for s in self.engine.table.commands.values() if s.group == group]
+        return _usage(*specs)
 
-        def item_text(args: list[str], usage: str) -> str | Reply:
-            text = rest(args).strip()
-            if not text:
-                return _usage(usage)
+    async def _run(self, spec: CommandSpec, rest: str) -> Reply:
+        if spec.name == "privacy export":  # the console can write the file
+            return await self._export(_split(rest))
+        if spec.name == "help":
+            return await self._help()
+        if not spec.params and rest:
+            return _usage(spec, problems=[f"/{spec.name} takes nothing more"])
+        args = self._args(spec, rest)
+        if isinstance(args, Reply):
+            return args
+        return await self.engine.run(spec.name, self.member, **args)
+
+    def _args(self, spec: CommandSpec, rest: str) -> dict[str, object] | Reply:
+        """The typed line as the command's parameters, or a usage reply saying what's wrong."""
+        params = spec.params
+        if len(params) == 1 and params[0].kind == "text":  # the rest as typed, quotes and all
+            if params[0].required and not rest:
+                return _usage(spec)
+            return {params[0].name: rest}
+        words = _split(rest)
+        named = {k.casefold(): v for k, _, v in (w.partition("=") for w in words if "=" in w)}
+        words = [w for w in words if "=" not in w or w.casefold().startswith(("http", "www"))]
+        args: dict[str, object] = {}
+        problems: list[str] = []
+        for p in params:
+            value, words = self._take(p, words, named.pop(p.name, None))
+            if isinstance(value, _Problem):
+                problems.append(value)
+            elif value is not None:
+                args[p.name] = value
+            elif p.required:
+                problems.append(f"{p.name.upper()} is missing")
+        if words or named:
+            extra = " ".join([*words, *(f"{k}=…" for k in named)])
+            problems.append(f"I don't know what to do with “{extra[:60]}”")
+        return _usage(spec, problems=problems) if problems else args
+
+    def _take(self, p: Param, words: list[str],
+              given: str | None) -> tuple[object | None, list[str]]:
+        """One parameter's value from the words (and the words left), a _Problem, or None."""
+        if p.kind == "link":
+            if given is not None:
+                return given, words
+            links = [w for w in words if _LINK.fullmatch(w)]
+            if links:
+                return links[0], [w for w in words if w is not links[0]]
+            return None, words
+        if p.kind == "item":
+            others = [w for w in words if not _LINK.fullmatch(w)] if len(words) > 1 else words
+            typed = given if given is not None else " ".join(others)
+            if not typed:
+                return None, words
+            rest = [w for w in words if w not in others]
+            n = as_number(typed)
+            if n is None:
+                return typed, rest
+            if not self.listed_items:
+                return _Problem("see the numbers with `/checklist` first"), rest
+            if not 1 <= n <= len(self.listed_items):
+                return _Problem(f"the last checklist has items 1 to {len(self.listed_items)}"), rest
+            return self.listed_items[n - 1], rest
+        if given is None and words and p.kind == "flag":
+            if words[0].casefold() == p.name:
+                return True, words[1:]
+            return None, words
+        if given is None and not words:
+            return None, words
+        text = given if given is not None else words[0]
+        rest = words if given is not None else words[1:]
+        if p.kind in ("phase", "member"):
             n = as_number(text)
-            if n is not None:  # the n-th item of the last checklist shown
-                if not self.listed_items:
-                    return _usage(f"{usage}   (see the numbers with `/checklist` first)")
-                if not 1 <= n <= len(self.listed_items):
-                    return _usage(f"{usage}   (the last checklist has items 1 to "
-                                  f"{len(self.listed_items)})")
-                return self.listed_items[n - 1]
-            return text
-
-        async def done(args: list[str]) -> Reply:
-            evidence = None
-            for i, a in enumerate(args):
-                if a.casefold().startswith("evidence="):
-                    evidence = a.split("=", 1)[1]
-                elif _LINK.fullmatch(a) and i > 0:
-                    evidence = a
-                else:
-                    continue
-                args = args[:i] + args[i + 1:]
-                break
-            item = item_text(args, "/done ITEM [evidence link]")
-            if isinstance(item, Reply):
-                return item
-            return await e.checklist_done(m, item, evidence)
-
-        async def undo(args: list[str]) -> Reply:
-            item = item_text(args, "/undo ITEM")
-            if isinstance(item, Reply):
-                return item
-            return await e.checklist_undo(m, item)
-
-        async def progress(args: list[str]) -> Reply:
-            if not args:
-                return await e.progress(m)
-            target = num(args)
-            if target is None or not 0 < target < 2**63:
-                return _usage("/progress [member id]")
-            return await e.progress(m, target)
-
-        async def share(args: list[str]) -> Reply:
-            if not args or args[0].casefold() not in ("on", "off"):
-                return _usage("/share on  |  /share off")
-            return await e.share(m, args[0].casefold() == "on")
-
-        return {
-            "/ask": lambda a: e.ask(m, rest(a)),
-            "/quiz": lambda a: e.quiz(m, restart=bool(a) and a[0].casefold() == "restart"),
-            "/checklist": checklist,
-            "/done": done,
-            "/undo": undo,
-            "/progress": progress,
-            "/reminders": reminders,
-            "/phase": lambda a: e.phase(m, num(a)),
-            "/levels": lambda a: e.levels(m),
-            "/tools": lambda a: e.tools(m, num(a)),
-            "/roadmap": lambda a: e.roadmap(m),
-            "/roadblock": lambda a: e.roadblock(m, rest(a)),
-            "/faq": lambda a: e.faq(m, rest(a)),
-            "/export": lambda a: self._export(a),
-            "/delete": lambda a: e.delete(m, confirmed=False),
-            "/share": share,
-            "/privacy": lambda a: self._privacy(a),
-            "/stats": lambda a: e.stats(m),
-            "/help": lambda a: self._help(),
-        }
+            if n is None or (p.kind == "member" and not 0 < n < 2**63):
+                return _Problem(f"{p.name.upper()} must be a number, not “{text[:20]}”"), rest
+            return n, rest
+        if p.kind == "on_off":
+            if text.casefold() not in ("on", "off"):
+                return _Problem(f"{p.name.upper()} is on or off"), rest
+            return text.casefold() == "on", rest
+        return text, rest
 
     async def _help(self) -> Reply:
-        reply = await self.engine.help(self.member)
-        return Reply(reply.title, reply.body + CONSOLE_HELP, kind="help")
-
-    async def _privacy(self, args: list[str]) -> Reply:
-        sub = args[0].casefold() if args else ""
-        if sub == "export":
-            return await self._export(args[1:])
-        if sub == "delete":
-            return await self.engine.delete(self.member, confirmed=False)
-        if sub == "share" and len(args) > 1 and args[1].casefold() in ("on", "off"):
-            return await self.engine.share(self.member, args[1].casefold() == "on")
-        return _usage("/privacy export [FILE]  |  /privacy delete  |  /privacy share on|off")
+        reply = await self.engine.run("help", self.member)
+        return Reply(reply.title, reply.body + CONSOLE_HELP, kind=Kind.HELP)
 
     async def _export(self, args: list[str]) -> Reply:
-        reply = await self.engine.export(self.member)
+        reply = await self.engine.run("privacy export", self.member)
         if reply.attachment is None:
             return reply
         path = Path(" ".join(args)).expanduser() if args else Path(reply.attachment.filename)
@@ -533,9 +519,10 @@ class Console:
         except (OSError, ValueError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
             return Reply("Export failed", f"Could not write `{path}`: {reason}",
-                         kind="error", tone="error")
+                         kind=Kind.ERROR, tone="error", error=ErrorCause.MEMBER)
         return Reply(reply.title, reply.body + f"\n\nWritten to `{path}` "
-                     f"({len(reply.attachment.data)} bytes).", kind="privacy", tone="success")
+                     f"({len(reply.attachment.data)} bytes).", kind=Kind.PRIVACY,
+                     tone="success")
 
     # --- loop ---------------------------------------------------------------------------------
 
@@ -545,10 +532,11 @@ class Console:
         except ImportError:  # pragma: no cover - not on every platform
             return
         items = sorted(self.engine.kb.item_by_id)
+        names = self.command_names()
 
         def complete(text: str, state: int) -> str | None:
             buf = readline.get_line_buffer()
-            pool = COMMAND_NAMES if not buf.strip() or buf.lstrip() == text else items
+            pool = names if not buf.strip() or buf.lstrip() == text else items
             hits = [c for c in pool if c.startswith(text)]
             return hits[state] if state < len(hits) else None
 
@@ -609,8 +597,19 @@ class Console:
         return status
 
 
-def _usage(text: str) -> Reply:
-    return Reply("How to use it", f"Usage: `{text}`", kind="help", tone="warning")
+class _Problem(str):
+    """What is wrong with one typed parameter."""
+
+
+def _usage(*specs: CommandSpec, problems: list[str] | None = None) -> Reply:
+    """How to use one command (or a group's): the usage derived from the table, what was wrong
+    with the line, and what each parameter is."""
+    usage = "  |  ".join(f"`{spec.usage}`" for spec in specs)
+    said = "".join(f"\n• {p}" for p in problems or [])
+    params = {p.name: p for spec in specs for p in spec.params if p.help}
+    helps = "".join(f"\n`{p.name.upper()}`: {p.help}" for p in params.values())
+    return Reply("How to use it", f"Usage: {usage}{said}{helps}", kind=Kind.HELP,
+                 tone="warning")
 
 
 def _split(text: str) -> list[str]:

@@ -31,7 +31,10 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol, overload
 
-from bot.engine.replies import Action, Reply
+from bot.engine.checklist import ChecklistFlow
+from bot.engine.commands import action_id
+from bot.engine.reminders import RemindersFlow
+from bot.engine.replies import Action, Kind, ReminderDigest, Reply
 from bot.knowledge.loader import KnowledgeBase
 from bot.knowledge.schema import ChecklistItem, Intent, Phase
 from bot.reminders.schedule import WEEKDAYS
@@ -53,8 +56,8 @@ TIP_LEN = 280
 #: rendered bodies kept per composer (keyed by everything a body depends on)
 BODY_CACHE_SIZE = 4096
 
-SNOOZE = Action("rem:snooze", "Snooze a week")
-STOP = Action("rem:off", "Stop reminders", "danger")
+SNOOZE = Action(action_id(RemindersFlow.snooze_button), "Snooze a week")
+STOP = Action(action_id(RemindersFlow.off_button), "Stop reminders", "danger")
 
 
 class HasKbAndStore(Protocol):
@@ -128,7 +131,8 @@ class ReminderComposer:
         self._bodies: dict[tuple[object, ...], str] = {}
         self._titles = {n: f"Your weekly check-in · phase {n}" for n in self._phases}
         self._actions = {
-            n: (Action(f"chk:view:{n}", "Open checklist", "primary"), SNOOZE, STOP)
+            n: (Action(action_id(ChecklistFlow.view_phase, n), "Open checklist", "primary"),
+                SNOOZE, STOP)
             for n in self._phases
         }
         #: bodies actually rendered (the rest came from the memo)
@@ -215,20 +219,20 @@ class ReminderComposer:
         return Reply(
             self._titles[phase.number],
             body,
-            kind="reminder",
+            kind=Kind.REMINDER,
             actions=self._actions[phase.number],
             private=True,
             footer=self._footer(pref.weekday, pref.hour, pref.timezone) if pref else None,
-            meta={
-                "user_id": snap.user_id,
-                "phase": phase.number,
-                "done": n_done,
-                "total": len(parts.items),
-                "done_since": done_since,
-                "next_item": next_item.id if next_item else None,
-                "stalled": stalled,
-                "roadblock": roadblock.id if roadblock else None,
-            },
+            reminder=ReminderDigest(
+                user_id=snap.user_id,
+                phase=phase.number,
+                done=n_done,
+                total=len(parts.items),
+                done_since=tuple(done_since),
+                next_item=next_item.id if next_item else None,
+                stalled=stalled,
+                roadblock=roadblock.id if roadblock else None,
+            ),
         )
 
     @staticmethod

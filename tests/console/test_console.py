@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from bot.frontends.console import MAX_BUFFER, Console, clean_line, local_times, plain_markdown
+from bot.limits import MAX_QUESTION_CHARS
 from bot.render import progress_bar
 
 NEXT_ONE = re.compile(r"^Next one: \w{3} \d{2} \w{3} \d{4} 18:00 \S+ \(in \d+ (days?|hours?)\)\.$",
@@ -110,7 +111,7 @@ async def test_a_10000_character_question_is_answered(chat, kb):
     s = await chat(lines(question, "x" * 10_000))
     s.assert_clean()
     assert s.titles() == [kb.intent_by_id["faq.time-to-senior"].title, "I don't know that one"]
-    assert "(I read the first 4000 characters of your question." in s.out
+    assert f"(I read the first {MAX_QUESTION_CHARS} characters of your question." in s.out
 
 
 # --- checklist & progress ------------------------------------------------------------------------
@@ -164,13 +165,14 @@ async def test_done_and_undo_with_bad_items(chat, kb):
     s.assert_clean()
     assert "I know no checklist item “zzzz-not-an-item”. See the ids with /checklist view." in s.out
     assert "I know no checklist item “qqqq-nothing”" in s.out
-    assert "Usage: /done ITEM [evidence link]" in s.out and "Usage: /undo ITEM" in s.out
+    assert "Usage: /checklist done ITEM [EVIDENCE]" in s.out
+    assert "Usage: /checklist undo ITEM" in s.out
     assert "I know no checklist item “abc”" in s.out  # an unterminated quote is forgiven
     assert "✅ Marked Lead a tool evaluation" in s.out
-    assert "(see the numbers with /checklist first)" in s.out  # /done 2 with no list shown
+    assert "see the numbers with /checklist first" in s.out  # /done 2 with no list shown
     assert s.out.count("That evidence link doesn't look right") == 2  # no https://
     assert "Phases are numbered 1 to 4." in s.out
-    assert "Usage: /checklist [phase 1-4]" in s.out
+    assert "Usage: /checklist view [PHASE]" in s.out
     assert "I know no checklist item “🤖🔥”" in s.out
 
 
@@ -198,7 +200,7 @@ async def test_reminders_bad_input(chat):
     assert "unknown timezone 'Mars/Olympus': use an IANA name like Europe/Berlin" in s.out
     assert "weekday" in s.out and "hour" in s.out
     assert "Weekly reminders are on: every Friday at 18:00 (Europe/Berlin)." in s.out
-    assert "Usage: /reminders on [weekday] [hour] [timezone]" in s.out
+    assert "Usage: /reminders on [WEEKDAY] [HOUR] [TIMEZONE]" in s.out
     assert "Snoozed for a week" in s.titles()
 
 
@@ -251,7 +253,7 @@ async def test_help_and_unknown_commands(chat):
     s = await chat(lines("/help", "/frobnicate now", "/chekclist", "/", "/HELP"))
     s.assert_clean()
     assert s.titles() == ["mentorbot: your MLOps career mentor"] * 2
-    assert "/checklist view [phase]: your checklist for a phase" in s.out
+    assert "/checklist view [PHASE]: your checklist for a phase" in s.out
     assert "In this console" in s.out and "/export [FILE]: write your data" in s.out
     assert "Unknown command /frobnicate. Type /help for the list." in s.out
     assert "Unknown command /chekclist. Did you mean /checklist? Type /help for the list." in s.out
@@ -263,8 +265,8 @@ async def test_browse_commands(chat, kb):
                          "/faq salary", "/share on", "/share", "/privacy", "/stats"))
     s.assert_clean()
     assert len(s.titles()) == 10 and "Sorry" not in s.titles()
-    assert "Sharing is now on" in s.out and "Usage: /share on  |  /share off" in s.out
-    assert "Usage: /privacy export [FILE]" in s.out
+    assert "Sharing is now on" in s.out and "Usage: /privacy share STATE" in s.out
+    assert "Usage: /privacy export  |  /privacy delete  |  /privacy share STATE" in s.out
 
 
 async def test_bad_input_at_every_prompt(chat):
@@ -284,7 +286,7 @@ async def test_bad_input_at_every_prompt(chat):
     assert "There is no choice 99999999999999999999. " in s.out  # cut at 20 digits
     assert re.findall(r"^Question (\d) of 6$", s.out, re.M) == ["1", "2"]
     assert "Nothing deleted" in s.titles()
-    assert s.out.count("Usage: /progress [member id]") == 2
+    assert s.out.count("Usage: /progress [MEMBER_ID]") == 2
 
 
 async def test_quit_ends_the_session(chat):

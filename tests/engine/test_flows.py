@@ -11,8 +11,9 @@ from benchmarks.intents import load_questions
 from bot.config import Settings
 from bot.engine.context import Member
 from bot.engine.core import Engine
-from bot.engine.replies import Reply
+from bot.engine.replies import QuizOutcome, Reply
 from bot.knowledge.loader import load_knowledge
+from bot.limits import MAX_QUESTION_CHARS
 from bot.storage import Store
 
 ALICE = Member(1001, guild_id=77, name="alice")
@@ -38,7 +39,7 @@ def action(reply: Reply, label: str) -> str:
 
 
 async def take_quiz(engine: Engine, member: Member, answers: list[bool]) -> Reply:
-    reply = await engine.quiz(member)
+    reply = await engine.run("quiz", member)
     for yes in answers:
         reply = await engine.act(member, action(reply, "Yes" if yes else "No"))
     return reply
@@ -48,26 +49,27 @@ async def take_quiz(engine: Engine, member: Member, answers: list[bool]) -> Repl
 
 
 async def test_ask_answers_with_feedback_and_alternatives(engine, kb):
-    reply = await engine.ask(ALICE, "feast or tecton?")
+    reply = await engine.run("ask", ALICE, question="feast or tecton?")
     intent = kb.intent_by_id["topic.feature-stores"]
     assert reply.kind == "ask" and reply.title == intent.title
     assert intent.answer.strip()[:80] in reply.body
     labels = [a.label for a in reply.actions]
     assert {"Helpful", "Not helpful", "Not what I asked"} <= set(labels)
     alts = await engine.act(ALICE, action(reply, "Not what I asked"))
-    match = reply.meta["match"]
+    match = reply.match
+    assert match is not None
     assert [a.id for a in alts.actions] == [f"ask:show:{_short(c.intent)}"
                                             for c in match.alternatives]
 
 
 def _short(intent_id: str) -> str:
-    from bot.engine.actions import short_intent
+    from bot.engine.commands import short_intent
 
     return short_intent(intent_id)
 
 
 async def test_unknown_question_is_honest_and_logged(engine, store):
-    reply = await engine.ask(ALICE, "what's a good recipe for banana bread")
+    reply = await engine.run("ask", ALICE, question="what's a good recipe for banana bread")
     assert reply.title == "I don't know that one"
     assert reply.actions, "nearest topics are offered"
     top = await store.questions.top_unanswered(guild_id=77)
@@ -76,7 +78,7 @@ async def test_unknown_question_is_honest_and_logged(engine, store):
 
 async def test_empty_and_emoji_only_questions_get_a_prompt_not_a_log(engine, store):
     for text in ("", "   ", "🤖🔥", "\x00\x1b"):
-        reply = await engine.ask(ALICE, text)
+        reply = await engine.run("ask", ALICE, question=text)
         assert reply.title == "Ask me anything about MLOps careers"
     assert await store.questions.top_unanswered() == []
 
@@ -86,14 +88,14 @@ async def test_ambiguous_question_offers_choices_instead_of_an_answer(engine):
     matcher = engine.deps.matcher
     question = next(q["q"] for q in in_scope if matcher.match(q["q"]).status == "ambiguous")
     result = matcher.match(question)
-    reply = await engine.ask(ALICE, question)
+    reply = await engine.run("ask", ALICE, question=question)
     assert reply.title == "Did you mean…"
     expected = [result.intent, *(c.intent for c in result.alternatives)]
     assert [a.id for a in reply.actions] == [f"ask:show:{_short(i)}" for i in expected]
 
 
 async def test_feedback_is_stored_for_the_member(engine, store):
-    reply = await engine.ask(ALICE, "how long until senior?")
+    reply = await engine.run("ask", ALICE, question="how long until senior?")
     thanks = await engine.act(ALICE, action(reply, "Helpful"))
     assert thanks.tone == "success"
     data = await store.privacy.export(ALICE.user_id)
@@ -101,9 +103,10 @@ async def test_feedback_is_stored_for_the_member(engine, store):
 
 
 async def test_huge_question_is_answered_and_says_it_was_cut(engine):
-    reply = await engine.ask(ALICE, "how long until senior mlops " + "really " * 2000)
+    question = "how long until senior mlops " + "really " * 2000
+    reply = await engine.run("ask", ALICE, question=question)
     assert reply.title != "Sorry"
-    assert reply.footer and "first 4000 characters" in reply.footer
+    assert reply.footer and f"first {MAX_QUESTION_CHARS} characters" in reply.footer
 
 
 # --- quiz --------------------------------------------------------------------------------------
@@ -114,25 +117,25 @@ async def test_quiz_routes_scores_to_phases(engine, store, yes_count, phase):
     answers = [True] * yes_count + [False] * (6 - yes_count)
     result = await take_quiz(engine, ALICE, answers)
     assert result.kind == "quiz_result"
-    assert result.meta == {"phase": phase, "score": yes_count}
+    assert result.outcome == QuizOutcome(phase, yes_count)
     assert "Weekly reminders" in [a.label for a in result.actions]
     member = await store.members.get(ALICE.user_id)
     assert member.current_phase == phase and member.phase_source == "quiz"
 
 
 async def test_quiz_back_resume_and_stale_buttons(engine):
-    first = await engine.quiz(ALICE)
-    assert first.meta["index"] == 0 and "Back" not in [a.label for a in first.actions]
+    first = await engine.run("quiz", ALICE)
+    assert first.quiz.index == 0 and "Back" not in [a.label for a in first.actions]
     second = await engine.act(ALICE, action(first, "Yes"))
-    assert second.meta["index"] == 1
+    assert second.quiz.index == 1
     # a double click on question 1 changes nothing
     again = await engine.act(ALICE, action(first, "Yes"))
-    assert again.meta["index"] == 1
+    assert again.quiz.index == 1
     back = await engine.act(ALICE, action(second, "Back"))
-    assert back.meta["index"] == 0
+    assert back.quiz.index == 0
     # leaving and coming back resumes the same attempt
-    resumed = await engine.quiz(ALICE)
-    assert resumed.meta == back.meta
+    resumed = await engine.run("quiz", ALICE)
+    assert resumed.quiz == back.quiz
     # somebody else pressing Alice's button cannot answer for her
     stolen = await engine.act(BOB, action(resumed, "No"))
     assert stolen.title == "This quiz has ended"
@@ -150,53 +153,54 @@ async def test_quiz_back_resume_and_stale_buttons(engine):
 
 async def test_checklist_mark_all_suggests_next_phase(engine, kb, store):
     await take_quiz(engine, ALICE, [False] * 6)
-    view = await engine.checklist_view(ALICE)
+    view = await engine.run("checklist view", ALICE)
     phase1 = kb.phase_by_number[1]
-    assert view.meta == {"phase": 1, "done": 0}
+    assert (view.checklist.phase, view.checklist.done) == (1, 0)
     assert [a.id for a in view.actions] == [f"chk:done:{i.id}" for i in phase1.checklist]
     reply = view
     for item in phase1.checklist:
         reply = await engine.act(ALICE, f"chk:done:{item.id}")
-        assert reply.meta["item"] == item.id and reply.meta["done"] is True
-    assert reply.meta["phase_complete"] is True
+        assert reply.checklist.changed_item == item.id and reply.checklist.changed_to_done is True
+    assert reply.checklist.phase_complete is True
     moved = await engine.act(ALICE, action(reply, "Move to phase 2"))
     assert moved.title == "You're now in phase 2"
     assert (await store.members.get(ALICE.user_id)).current_phase == 2
-    undo = await engine.checklist_undo(ALICE, phase1.checklist[0].id)
-    assert undo.meta["done"] is False and undo.meta["phase_complete"] is False
+    undo = await engine.run("checklist undo", ALICE, item=phase1.checklist[0].id)
+    assert undo.checklist.changed_to_done is False and undo.checklist.phase_complete is False
 
 
 async def test_checklist_by_title_evidence_and_unknown_items(engine, kb, store):
     item = kb.phase_by_number[2].checklist[0]
-    ok = await engine.checklist_done(ALICE, item.title.lower(), "https://github.com/me/pr/1")
-    assert ok.meta["item"] == item.id
+    ok = await engine.run("checklist done", ALICE, item=item.title.lower(), evidence="https://github.com/me/pr/1")
+    assert ok.checklist.changed_item == item.id
     states = await store.checklist.states(ALICE.user_id)
     assert states[item.id].evidence_url == "https://github.com/me/pr/1"
-    bad = await engine.checklist_done(ALICE, item.id, "javascript:alert(1)")
+    bad = await engine.run("checklist done", ALICE, item=item.id, evidence="javascript:alert(1)")
     assert bad.tone == "warning" and "evidence" in bad.body
-    unknown = await engine.checklist_done(ALICE, "zzzz-not-an-item-qqqq")
+    unknown = await engine.run("checklist done", ALICE, item="zzzz-not-an-item-qqqq")
     assert unknown.tone == "warning" and "checklist item" in unknown.body
 
 
 async def test_progress_is_private_until_shared(engine, kb):
-    await engine.checklist_done(BOB, kb.phase_by_number[1].checklist[0].id)
-    own = await engine.progress(BOB)
-    assert own.private and own.meta["overall"] == (1, sum(len(p.checklist)
+    await engine.run("checklist done", BOB, item=kb.phase_by_number[1].checklist[0].id)
+    own = await engine.run("progress", BOB)
+    assert own.private and own.overall == (1, sum(len(p.checklist)
                                                           for p in kb.phases.phases))
-    hidden = await engine.progress(ALICE, BOB.user_id)
+    hidden = await engine.run("progress", ALICE, member_id=BOB.user_id)
     assert hidden.tone == "warning" and "private" in hidden.body
     await engine.act(BOB, "share:on")
-    shown = await engine.progress(ALICE, BOB.user_id)
-    assert shown.title == "Their progress" and shown.meta["overall"][0] == 1
+    shown = await engine.run("progress", ALICE, member_id=BOB.user_id)
+    assert shown.title == "Their progress" and shown.overall[0] == 1
     await engine.act(BOB, "share:off")
-    assert (await engine.progress(ALICE, BOB.user_id)).tone == "warning"
+    assert (await engine.run("progress", ALICE, member_id=BOB.user_id)).tone == "warning"
 
 
 # --- reminders ---------------------------------------------------------------------------------
 
 
 async def test_reminders_on_status_snooze_off(engine, store, clock):
-    reply = await engine.reminders_on(ALICE, "friday", "18", "europe/berlin")
+    reply = await engine.run("reminders on", ALICE, weekday="friday", hour="18",
+                             timezone="europe/berlin")
     assert reply.title == "Weekly reminders are on"
     assert "Friday" in reply.body and "18:00" in reply.body and "Europe/Berlin" in reply.body
     assert "<t:" in reply.body
@@ -205,9 +209,9 @@ async def test_reminders_on_status_snooze_off(engine, store, clock):
     first_due = prefs.next_due_utc
     await engine.act(ALICE, "rem:snooze")
     assert (await store.reminders.get(ALICE.user_id)).next_due_utc - first_due == timedelta(days=7)
-    bad = await engine.reminders_on(ALICE, "funday")
+    bad = await engine.run("reminders on", ALICE, weekday="funday")
     assert bad.tone == "warning" and "weekday" in bad.body
-    bad_tz = await engine.reminders_on(ALICE, timezone="Mars/Olympus")
+    bad_tz = await engine.run("reminders on", ALICE, timezone="Mars/Olympus")
     assert bad_tz.tone == "warning" and "timezone" in bad_tz.body
     off = await engine.act(ALICE, "rem:off")
     assert off.title == "Weekly reminders are off"
@@ -219,11 +223,11 @@ async def test_reminders_on_status_snooze_off(engine, store, clock):
 
 async def test_export_then_delete_everything(engine, kb, store):
     await take_quiz(engine, ALICE, [True, True, True, False, False, False])
-    await engine.checklist_done(ALICE, kb.phase_by_number[2].checklist[1].id)
-    export = await engine.export(ALICE)
+    await engine.run("checklist done", ALICE, item=kb.phase_by_number[2].checklist[1].id)
+    export = await engine.run("privacy export", ALICE)
     data = json.loads(export.attachment.data)
     assert kb.phase_by_number[2].checklist[1].id in json.dumps(data)
-    confirm = await engine.delete(ALICE)
+    confirm = await engine.run("privacy delete", ALICE)
     assert "priv:delete:yes" in confirm.action_ids
     cancelled = await engine.act(ALICE, "priv:delete:no")
     assert cancelled.title == "Nothing deleted"
@@ -236,10 +240,10 @@ async def test_export_then_delete_everything(engine, kb, store):
 
 async def test_stats_are_for_admins_only(engine):
     await take_quiz(engine, ALICE, [False] * 6)
-    await engine.ask(ALICE, "recipe for banana bread please")
-    denied = await engine.stats(ALICE)
+    await engine.run("ask", ALICE, question="recipe for banana bread please")
+    denied = await engine.run("stats", ALICE)
     assert denied.tone == "warning" and "Manage Server" in denied.body
-    stats = await engine.stats(ADMIN)
+    stats = await engine.run("stats", ADMIN)
     assert stats.title == "Server progress"
     assert "Phase 1" in stats.body and "banana bread" in stats.body
 
@@ -257,11 +261,11 @@ async def test_database_down_gives_a_friendly_reply_and_answers_still_work(kb, t
     store = Store.open("postgresql+asyncpg://postgres@127.0.0.1:1/none")
     engine = Engine(kb, store, Settings(_env_file=None))
     try:
-        answer = await engine.ask(ALICE, "feast or tecton?")
+        answer = await engine.run("ask", ALICE, question="feast or tecton?")
         assert answer.title == kb.intent_by_id["topic.feature-stores"].title
-        unknown = await engine.ask(ALICE, "recipe for banana bread")
+        unknown = await engine.run("ask", ALICE, question="recipe for banana bread")
         assert unknown.title == "I don't know that one"
-        down = await engine.checklist_view(ALICE)
+        down = await engine.run("checklist view", ALICE)
         assert down.title == "Database unavailable" and down.tone == "error"
         assert "nothing was changed" in down.body
     finally:
@@ -270,26 +274,26 @@ async def test_database_down_gives_a_friendly_reply_and_answers_still_work(kb, t
 
 async def test_vague_item_names_are_not_guessed(engine, store):
     for vague in ("a", "2", "p"):
-        reply = await engine.checklist_done(ALICE, vague)
+        reply = await engine.run("checklist done", ALICE, item=vague)
         assert reply.tone == "warning"
     assert await store.checklist.states(ALICE.user_id) == {}
 
 
 async def test_undo_of_an_item_never_done_says_so(engine, kb, store):
     item = kb.phase_by_number[3].checklist[0]
-    reply = await engine.checklist_undo(ALICE, item.id)
+    reply = await engine.run("checklist undo", ALICE, item=item.id)
     assert reply.tone == "warning" and "isn't marked done" in reply.body
     assert await store.checklist.states(ALICE.user_id) == {}
 
 
 async def test_bare_numbers_are_not_questions(engine):
     for text in ("7", "2", "²", "42 17"):
-        reply = await engine.ask(ALICE, text)
+        reply = await engine.run("ask", ALICE, question=text)
         assert reply.title == "Ask me anything about MLOps careers"
 
 
 async def test_phase_view_can_become_my_phase(engine, store):
-    view = await engine.phase(ALICE, 3)
+    view = await engine.run("phase", ALICE, number=3)
     moved = await engine.act(ALICE, action(view, "Make this my phase"))
     assert moved.title == "You're now in phase 3"
     assert (await store.members.get(ALICE.user_id)).current_phase == 3

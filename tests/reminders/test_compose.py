@@ -95,7 +95,7 @@ async def test_done_since_the_last_reminder_and_the_next_item(
     at(clock, due + timedelta(days=7))
     await dispatcher.run_once()
     second = sender.sent[1].reply
-    assert second.meta["done_since"] == [items[2].id, kb.phase_by_number[1].checklist[0].id]
+    assert second.reminder.done_since == (items[2].id, kb.phase_by_number[1].checklist[0].id)
     assert items[0].title not in second.body.split("**Next:**")[0]  # not again
     assert f"✅ {shorten(items[2].title, 60)}" in second.body
     assert f"**Next:** {items[1].title}" in second.body  # first unchecked, in list order
@@ -114,9 +114,9 @@ async def test_stalled_three_weeks_gets_the_phase_roadblock_tip(
     roadblock = roadblock_for_phase(kb, phase)
     assert roadblock is not None and roadblock.unlock
     fresh = await compose_reminder(_Deps(kb, store), ALICE, T0 + timedelta(days=20))
-    assert "💡" not in fresh.body and fresh.meta["stalled"] is False
+    assert "💡" not in fresh.body and fresh.reminder.stalled is False
     stale = await compose_reminder(_Deps(kb, store), ALICE, T0 + timedelta(days=21, minutes=1))
-    assert stale.meta["stalled"] is True and stale.meta["roadblock"] == roadblock.id
+    assert stale.reminder.stalled is True and stale.reminder.roadblock == roadblock.id
     assert f"**{roadblock.title}**" in stale.body
     assert roadblock.unlock[:50] in stale.body
     assert len(stale.body) <= BODY_LIMIT
@@ -124,7 +124,7 @@ async def test_stalled_three_weeks_gets_the_phase_roadblock_tip(
     at(clock, T0 + timedelta(days=21))
     await store.checklist.unmark(ALICE, item.id)
     again = await compose_reminder(_Deps(kb, store), ALICE, T0 + timedelta(days=22))
-    assert again.meta["stalled"] is False
+    assert again.reminder.stalled is False
 
 
 async def test_never_ticked_anything_counts_from_joining(
@@ -132,9 +132,9 @@ async def test_never_ticked_anything_counts_from_joining(
 ) -> None:
     at(clock, T0)
     await opt_in(store, ALICE, now=T0)
-    assert not (await compose_reminder(kb, store, ALICE, T0 + timedelta(days=3))).meta["stalled"]
+    assert not (await compose_reminder(kb, store, ALICE, T0 + timedelta(days=3))).reminder.stalled
     late = await compose_reminder(kb, store, ALICE, T0 + timedelta(days=30))
-    assert late.meta["roadblock"] == "roadblock.no-production-experience"
+    assert late.reminder.roadblock == "roadblock.no-production-experience"
 
 
 async def test_phase_complete_points_to_the_next_phase(
@@ -146,7 +146,7 @@ async def test_phase_complete_points_to_the_next_phase(
         await store.checklist.mark(ALICE, item.id)
     reply = await compose_reminder(kb, store, ALICE, T0 + timedelta(days=1))
     assert "▰▰▰▰▰▰▰▰▰▰ 4/4" in reply.body and "phase 4" in reply.body
-    assert "**Next:**" not in reply.body and reply.meta["next_item"] is None
+    assert "**Next:**" not in reply.body and reply.reminder.next_item is None
     assert "and 1 more" in reply.body  # four done this week: three shown
 
 

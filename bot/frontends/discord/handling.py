@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.engine.context import Member
-from bot.engine.replies import Reply
+from bot.engine.replies import ErrorCause, Kind, Reply
 from bot.frontends.discord.context import member_from
 from bot.frontends.discord.present import run_in_time, send_error, send_reply
 
@@ -39,19 +39,18 @@ async def handle(
         reply = await run_in_time(interaction, lambda: work(member), ephemeral=ephemeral,
                                   update=update)
         await send_reply(interaction, reply, ephemeral=ephemeral or reply.private,
-                         update=update and reply.kind != "error")
+                         update=update and reply.kind != Kind.ERROR)
     except Exception:
         metrics.interaction(name, "error")
         error_id = await send_error(interaction, "Something went wrong on my side.")
         log.exception("%s failed [%s]", name, error_id)
         return None
     metrics.latency.labels(command=name).observe(time.perf_counter() - started)
-    metrics.interaction(name, reply.kind if reply.kind == "error" else "ok")
-    match = reply.meta.get("match")
-    if match is not None and match.status == "unanswered":
+    metrics.interaction(name, "error" if reply.kind == Kind.ERROR else "ok")
+    if reply.unanswered:
         metrics.unanswered.inc()
-    if reply.meta.get("error") == "database":
+    if reply.error == ErrorCause.DATABASE:
         metrics.db_errors.inc()
-    if reply.kind == "quiz_result":
+    if reply.kind == Kind.QUIZ_RESULT:
         metrics.quiz_completions.inc()
     return reply

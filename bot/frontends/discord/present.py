@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import discord
 
-from bot.engine.replies import Action, Reply
+from bot.engine.replies import Action, ErrorCause, Kind, Reply
 
 log = logging.getLogger(__name__)
 
@@ -168,11 +168,12 @@ async def send_reply(
     files = [rendered.file] if rendered.file else []
     response = interaction.response
     if update:
-        kwargs = {"embeds": first, "view": view, "attachments": files}
         if not response.is_done():
-            await response.edit_message(**kwargs, allowed_mentions=NO_MENTIONS)
+            await response.edit_message(embeds=first, view=view, attachments=files,
+                                        allowed_mentions=NO_MENTIONS)
         else:
-            await interaction.edit_original_response(**kwargs, allowed_mentions=NO_MENTIONS)
+            await interaction.edit_original_response(embeds=first, view=view, attachments=files,
+                                                     allowed_mentions=NO_MENTIONS)
     elif not response.is_done():
         await response.send_message(embeds=first, view=view or discord.utils.MISSING,
                                     files=files, ephemeral=private, allowed_mentions=NO_MENTIONS)
@@ -200,8 +201,8 @@ async def send_to(target: discord.abc.Messageable, reply: Reply) -> discord.Mess
 async def send_error(interaction: discord.Interaction, message: str) -> str:
     """A friendly ephemeral error with a short id; returns the id (logged by the caller)."""
     error_id = secrets.token_hex(3)
-    reply = Reply("Sorry", f"{message}\n\n(error id `{error_id}`)", kind="error", private=True,
-                  tone="error")
+    reply = Reply("Sorry", f"{message}\n\n(error id `{error_id}`)", kind=Kind.ERROR,
+                  private=True, tone="error", error=ErrorCause.INTERNAL)
     try:
         await send_reply(interaction, reply, ephemeral=True)
     except discord.HTTPException:

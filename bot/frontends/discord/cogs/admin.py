@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.utils import escape_markdown
 
 from bot.engine.context import Member
-from bot.engine.replies import Reply
+from bot.engine.replies import ErrorCause, Kind, Reply
 from bot.frontends.discord.cogs._base import EngineCog
 from bot.ops.reload import fit_embed, reload_knowledge
 
@@ -23,14 +23,15 @@ async def is_bot_owner(bot: discord.Client, user: discord.abc.User) -> bool:
     if owner_ids:
         return user.id in owner_ids
     try:
-        return await bot.is_owner(user)  # type: ignore[attr-defined, no-any-return]
+        return await bot.is_owner(user)  # type: ignore[attr-defined]
     except discord.HTTPException:
         log.warning("could not fetch the application owner; refusing /kb reload", exc_info=True)
         return False
 
 
 def refused(message: str) -> Reply:
-    return Reply("Not allowed", message, kind="error", private=True, tone="error")
+    return Reply("Not allowed", message, kind=Kind.ERROR, private=True, tone="error",
+                 error=ErrorCause.MEMBER)
 
 
 class AdminCog(EngineCog):
@@ -52,9 +53,9 @@ class AdminCog(EngineCog):
             ok, report = await reload_knowledge(self.bot)
             if ok:
                 return Reply("Knowledge base reloaded", fit_embed(escape_markdown(report)),
-                             kind="kb_reload", private=True, tone="success")
+                             kind=Kind.ADMIN, private=True, tone="success")
             return Reply("Reload failed: kept the current knowledge base",
-                         fit_embed(escape_markdown(report)), kind="error", private=True,
+                         fit_embed(escape_markdown(report)), kind=Kind.ERROR, private=True,
                          tone="error")
 
         await self.answer(interaction, work, ephemeral=True)

@@ -1,4 +1,4 @@
-"""/ask: free-text questions, answered publicly so others learn too."""
+"""/ask and /help."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import discord
 from discord import app_commands
 
 from bot.frontends.discord.cogs._base import EngineCog
+from bot.limits import MAX_QUESTION_CHARS
 
 
 class AskCog(EngineCog):
@@ -13,9 +14,10 @@ class AskCog(EngineCog):
     @app_commands.describe(question="Your question, in your own words",
                            private="Only you see the answer (default: everyone can learn)")
     async def ask(self, interaction: discord.Interaction,
-                  question: app_commands.Range[str, 1, 4000], private: bool = False) -> None:
-        await self.answer(interaction, lambda m: self.engine.ask(m, question), ephemeral=private)
+                  question: app_commands.Range[str, 1, MAX_QUESTION_CHARS],
+                  private: bool = False) -> None:
+        await self.run(interaction, "ask", private=private, question=question)
 
     @app_commands.command(name="help", description="What the mentor can do")
     async def help(self, interaction: discord.Interaction) -> None:
-        await self.answer(interaction, self.engine.help, ephemeral=True)
+        await self.run(interaction, "help")

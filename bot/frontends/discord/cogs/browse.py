@@ -5,9 +5,8 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.frontends.discord.cogs._base import EngineCog
-
-PhaseNumber = app_commands.Range[int, 1, 4]
+from bot.engine.browse import ROADBLOCKS, TOPICS
+from bot.frontends.discord.cogs._base import EngineCog, PhaseOption
 
 
 class BrowseCog(EngineCog):
@@ -18,37 +17,42 @@ class BrowseCog(EngineCog):
     @app_commands.command(name="roadblock", description="What unlocks a common career roadblock")
     @app_commands.describe(name="The roadblock (start typing)")
     async def roadblock(self, interaction: discord.Interaction, name: str) -> None:
-        await self.answer(interaction, lambda m: self.engine.roadblock(m, name), ephemeral=False)
+        await self.run(interaction, "roadblock", name=name)
 
     @roadblock.autocomplete("name")
-    async def _roadblock_names(self, interaction: discord.Interaction, current: str):
-        return self._choices(("roadblock",), current)
+    async def _roadblock_names(self, interaction: discord.Interaction,
+                               current: str) -> list[app_commands.Choice[str]]:
+        return self._choices(ROADBLOCKS, current)
 
     @app_commands.command(name="faq", description="A career question or technical topic")
     @app_commands.describe(topic="The topic (start typing)")
     async def faq(self, interaction: discord.Interaction, topic: str) -> None:
-        await self.answer(interaction, lambda m: self.engine.faq(m, topic), ephemeral=False)
+        await self.run(interaction, "faq", topic=topic)
 
     @faq.autocomplete("topic")
-    async def _faq_topics(self, interaction: discord.Interaction, current: str):
-        return self._choices(("faq", "topic", "phase"), current)
+    async def _faq_topics(self, interaction: discord.Interaction,
+                          current: str) -> list[app_commands.Choice[str]]:
+        return self._choices(TOPICS, current)
 
     @app_commands.command(name="phase", description="What a career phase means, and its checklist")
-    @app_commands.describe(number="Phase 1-4 (default: your own)")
+    @app_commands.describe(number="The phase (default: your own)")
     async def phase(self, interaction: discord.Interaction,
-                    number: PhaseNumber | None = None) -> None:
-        await self.answer(interaction, lambda m: self.engine.phase(m, number), ephemeral=True)
+                    number: PhaseOption | None = None) -> None:
+        await self.run(interaction, "phase", number=number)
 
     @app_commands.command(name="levels", description="The MLOps level ladder")
     async def levels(self, interaction: discord.Interaction) -> None:
-        await self.answer(interaction, self.engine.levels, ephemeral=False)
+        await self.run(interaction, "levels")
 
     @app_commands.command(name="tools", description="The tools catalogue, with when to choose what")
     @app_commands.describe(phase="Only the tools of this phase")
     async def tools(self, interaction: discord.Interaction,
-                    phase: PhaseNumber | None = None) -> None:
-        await self.answer(interaction, lambda m: self.engine.tools(m, phase), ephemeral=False)
+                    phase: PhaseOption | None = None) -> None:
+        await self.run(interaction, "tools", phase=phase)
 
     @app_commands.command(name="roadmap", description="A month-by-month plan for the first year")
     async def roadmap(self, interaction: discord.Interaction) -> None:
-        await self.answer(interaction, self.engine.roadmap, ephemeral=False)
+        await self.run(interaction, "roadmap")
+
+    phase.autocomplete("number")(EngineCog.phase_choices)
+    tools.autocomplete("phase")(EngineCog.phase_choices)

@@ -5,17 +5,16 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.frontends.discord.cogs._base import EngineCog
+from bot.frontends.discord.cogs._base import EngineCog, PhaseOption
 from bot.frontends.discord.context import member_from
-
-PhaseNumber = app_commands.Range[int, 1, 4]
 
 
 class ChecklistCog(EngineCog):
     checklist = app_commands.Group(name="checklist",
                                    description="Your checklist before moving to the next phase")
 
-    async def _items(self, interaction: discord.Interaction, current: str):
+    async def _items(self, interaction: discord.Interaction,
+                     current: str) -> list[app_commands.Choice[str]]:
         member = member_from(interaction)
         try:
             phase = await self.engine.checklist.member_phase(member)
@@ -26,25 +25,23 @@ class ChecklistCog(EngineCog):
                 for i in items]
 
     @checklist.command(name="view", description="See your checklist (done / not yet, with hints)")
-    @app_commands.describe(phase="Phase 1-4 (default: your own)")
+    @app_commands.describe(phase="The phase (default: your own)")
     async def view(self, interaction: discord.Interaction,
-                   phase: PhaseNumber | None = None) -> None:
-        await self.answer(interaction, lambda m: self.engine.checklist_view(m, phase),
-                          ephemeral=True)
+                   phase: PhaseOption | None = None) -> None:
+        await self.run(interaction, "checklist view", phase=phase)
 
     @checklist.command(name="done", description="Mark a checklist item as done")
     @app_commands.describe(item="The item (start typing)",
                            evidence="Optional link to show it (a PR, a doc, a dashboard)")
     async def done(self, interaction: discord.Interaction, item: str,
                    evidence: app_commands.Range[str, 1, 500] | None = None) -> None:
-        await self.answer(interaction, lambda m: self.engine.checklist_done(m, item, evidence),
-                          ephemeral=True)
+        await self.run(interaction, "checklist done", item=item, evidence=evidence)
 
     @checklist.command(name="undo", description="Mark a checklist item as not done")
     @app_commands.describe(item="The item (start typing)")
     async def undo(self, interaction: discord.Interaction, item: str) -> None:
-        await self.answer(interaction, lambda m: self.engine.checklist_undo(m, item),
-                          ephemeral=True)
+        await self.run(interaction, "checklist undo", item=item)
 
     done.autocomplete("item")(_items)
     undo.autocomplete("item")(_items)
+    view.autocomplete("phase")(EngineCog.phase_choices)

@@ -15,15 +15,13 @@ class PrivacyCog(EngineCog):
 
     @privacy.command(name="export", description="Download everything the mentor stores about you")
     async def export(self, interaction: discord.Interaction) -> None:
-        await self.answer(interaction, self.engine.export, ephemeral=True)
+        await self.run(interaction, "privacy export")
 
     @privacy.command(name="delete", description="Delete everything the mentor stores about you")
     async def delete(self, interaction: discord.Interaction) -> None:
-        await self.answer(interaction, lambda m: self.engine.delete(m, confirmed=False),
-                          ephemeral=True)
+        await self.run(interaction, "privacy delete")
 
     @privacy.command(name="share", description="Let other members see your progress, or not")
     @app_commands.describe(state="on: others can use /progress on you; off: private")
     async def share(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
-        await self.answer(interaction, lambda m: self.engine.share(m, state == "on"),
-                          ephemeral=True)
+        await self.run(interaction, "privacy share", state=state == "on")

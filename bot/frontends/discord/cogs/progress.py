@@ -13,5 +13,4 @@ class ProgressCog(EngineCog):
     @app_commands.describe(member="Another member (only if they share their progress)")
     async def progress(self, interaction: discord.Interaction,
                        member: discord.User | None = None) -> None:
-        target = member.id if member else None
-        await self.answer(interaction, lambda m: self.engine.progress(m, target), ephemeral=True)
+        await self.run(interaction, "progress", member_id=member.id if member else None)

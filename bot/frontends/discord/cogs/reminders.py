@@ -38,22 +38,22 @@ class RemindersCog(EngineCog):
     async def on(self, interaction: discord.Interaction, weekday: int | None = None,
                  hour: app_commands.Range[int, 0, 23] | None = None,
                  timezone: str | None = None) -> None:
-        await self.answer(interaction,
-                          lambda m: self.engine.reminders_on(m, weekday, hour, timezone),
-                          ephemeral=True)
+        await self.run(interaction, "reminders on", weekday=weekday, hour=hour,
+                       timezone=timezone)
 
     @on.autocomplete("timezone")
-    async def _timezones(self, interaction: discord.Interaction, current: str):
+    async def _timezones(self, interaction: discord.Interaction,
+                         current: str) -> list[app_commands.Choice[str]]:
         return timezone_choices(current)
 
     @reminders.command(name="off", description="Stop the weekly reminders")
     async def off(self, interaction: discord.Interaction) -> None:
-        await self.answer(interaction, self.engine.reminders_off, ephemeral=True)
+        await self.run(interaction, "reminders off")
 
     @reminders.command(name="status", description="When your next reminder comes")
     async def status(self, interaction: discord.Interaction) -> None:
-        await self.answer(interaction, self.engine.reminders_status, ephemeral=True)
+        await self.run(interaction, "reminders status")
 
     @reminders.command(name="snooze", description="Skip the next reminder")
     async def snooze(self, interaction: discord.Interaction) -> None:
-        await self.answer(interaction, self.engine.reminders_snooze, ephemeral=True)
+        await self.run(interaction, "reminders snooze")

@@ -13,4 +13,4 @@ class StatsCog(EngineCog):
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     async def stats(self, interaction: discord.Interaction) -> None:
-        await self.answer(interaction, self.engine.stats, ephemeral=True)
+        await self.run(interaction, "stats")
