@@ -119,11 +119,9 @@ class BrowseFlow:
     async def tools(self, member: Member, phase: int | None = None) -> Reply:
         if phase is not None:
             self.deps.phase(phase)
-        cats = []
-        for cat in self.deps.kb.tools.categories:
-            tools = [t for t in cat.tools if phase is None or t.phase == phase]
-            if tools:
-                cats.append({"name": cat.name, "tools": tools})
+        cats = [cat.model_copy(update={"tools": tools})
+                for cat in self.deps.kb.tools.categories
+                if (tools := [t for t in cat.tools if phase is None or t.phase == phase])]
         title = f"Tools for phase {phase}" if phase else "The MLOps tools catalogue"
         return Reply(title, render("tools", categories=cats), kind=Kind.BROWSE)
 

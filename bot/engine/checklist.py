@@ -198,16 +198,10 @@ class ChecklistFlow:
                             "(Members can share theirs with `/privacy share on`.)")
         kb = self.deps.kb
         summary = await self.deps.store.checklist.summary(user_id, self.deps.items_by_phase())
-        phases = [
-            {"number": n, "bar": progress_bar(*summary.per_phase.get(n, (0, 0)))}
-            for n in sorted(kb.phase_by_number)
-        ]
-        recent = [
-            {"action": ev.action, "at": ev.at,
-             "title": kb.item_by_id[ev.item_id].title if ev.item_id in kb.item_by_id
-             else ev.item_id}
-            for ev in summary.recent
-        ]
+        phases = [(n, progress_bar(*summary.per_phase.get(n, (0, 0))))
+                  for n in sorted(kb.phase_by_number)]
+        titles = {ev.item_id: kb.item_by_id[ev.item_id].title if ev.item_id in kb.item_by_id
+                  else ev.item_id for ev in summary.recent}
         phase = kb.phase_by_number.get(rec.current_phase) if rec and rec.current_phase else None
         sharing = bool(rec and rec.sharing)
         buttons = (
@@ -220,7 +214,8 @@ class ChecklistFlow:
         return Reply(
             "Your progress" if own else "Their progress",
             render("progress", phase=phase, phase_source=rec.phase_source if rec else None,
-                   phases=phases, overall=progress_bar(*summary.overall), recent=recent,
+                   phases=phases, overall=progress_bar(*summary.overall), recent=summary.recent,
+                   titles=titles,
                    own=own, sharing=sharing),
             kind=Kind.PROGRESS,
             actions=buttons,
