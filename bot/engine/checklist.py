@@ -193,9 +193,18 @@ class ChecklistFlow:
         own = target_id is None or target_id == member.user_id
         user_id = member.user_id if own else int(target_id or 0)
         rec = await self.deps.store.members.get(user_id)
-        if not own and not (rec and rec.sharing):
-            raise UserError("That member keeps their progress private. "
-                            "(Members can share theirs with `/privacy share on`.)")
+        if not own:
+            # Shared progress is for the people a member meets: only inside a server that
+            # both use mentorbot in, never by id from elsewhere or in DMs.
+            if rec is None or (member.guild_id is not None and
+                               member.guild_id not in rec.guild_ids):
+                raise UserError("I have no progress for that member in this server.")
+            if member.guild_id is None:
+                raise UserError("Other members' progress can only be seen inside a server "
+                                "you share with them.")
+            if not rec.sharing:
+                raise UserError("That member keeps their progress private. "
+                                "(Members can share theirs with `/privacy share on`.)")
         kb = self.deps.kb
         summary = await self.deps.store.checklist.summary(user_id, self.deps.items_by_phase())
         phases = [(n, progress_bar(*summary.per_phase.get(n, (0, 0))))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.engine.commands import Arg, Param, action_id, command, route
-from bot.engine.context import Deps, Member
+from bot.engine.context import Deps, Member, UserError
 from bot.engine.replies import Action, Kind, QuizOutcome, QuizStep, Reply
 from bot.render import progress_bar, render
 from bot.storage.errors import Conflict, NotFound
@@ -55,12 +55,14 @@ class QuizFlow:
             return self._stale("it was deleted")
         except Conflict:
             owned = await self._owned(member, attempt_id)
-            if owned is None:
-                return self._stale("it belongs to someone else")
+            if owned is None:  # someone else's button: told privately, their message stays
+                raise UserError("That quiz belongs to someone else: start your own with "
+                                "`/quiz`.")
+            if owned.status == "finished":  # a re-click after the last answer: the result
+                return self.result(owned)
             if owned.status != "open":
-                return self._stale("it is already finished" if owned.status == "finished"
-                                   else "you started a new one")
-            attempt = owned
+                return self._stale("you started a new one")
+            attempt = owned  # a stale or repeated click: the question the quiz is at
         return await self._next(member, attempt)
 
     @route("quiz:back", Arg("attempt_id", "int"), updates=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -21,17 +23,33 @@ def percent(done: int, total: int) -> str:
     return f"{round(100 * done / total)}%" if total else "0%"
 
 
-_MARKDOWN = re.compile(r"([\\*_~`|>\[\]#])")
+_MARKDOWN = re.compile(r"([\\*_~`|<>\[\]#])")
+_LINKISH = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*):(?=//)")
+
+
+def strip_controls(text: str) -> str:
+    """Text without control, format (bidi overrides, zero-width) or unassigned characters: what
+    a member typed can't reorder, hide or garble what is shown around it."""
+    return "".join(ch if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")
+                   else " " for ch in str(text))
 
 
 def user_text(text: str, limit: int = 200) -> str:
-    """Member-written text quoted back: markdown escaped, mentions broken (``@\u200beveryone``),
-    one line, clipped. Mentions are also disabled on every message; this keeps them from even
-    rendering as a ping."""
-    text = " ".join(str(text).split())
+    """Member-written text quoted back: controls and bidi removed, markdown escaped (no links,
+    no ``<t:…>`` or ``<@…>`` markup), addresses not clickable, mentions broken
+    (``@\u200beveryone``), one line, clipped. Mentions are also disabled on every message; this
+    keeps them from even rendering as a ping."""
+    text = " ".join(strip_controls(text).split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
+    text = _LINKISH.sub("\\1\u200b:", text)  # https://… shown, not linked
     return _MARKDOWN.sub(r"\\\1", text).replace("@", "@\u200b")
+
+
+def link_target(url: str) -> str:
+    """A member's link as the target of a markdown link: every character that could close the
+    link, open another or add markup is percent-encoded."""
+    return quote(strip_controls(url).strip(), safe=":/?#@!$&+,;=%-._~")
 
 
 def discord_time(moment: Any, style: str = "F") -> str:
@@ -53,6 +71,7 @@ def environment() -> Environment:
     env.filters["percent"] = lambda pair: percent(*pair)
     env.filters["dtime"] = discord_time
     env.filters["usertext"] = user_text
+    env.filters["linktarget"] = link_target
     return env
 
 

@@ -138,14 +138,19 @@ async def test_quiz_back_resume_and_stale_buttons(engine):
     assert resumed.quiz == back.quiz
     # somebody else pressing Alice's button cannot answer for her
     stolen = await engine.act(BOB, action(resumed, "No"))
-    assert stolen.title == "This quiz has ended"
+    assert stolen.kind == "error" and stolen.tone == "warning" and "someone else" in stolen.body
     # finishing, then pressing an old button
     reply = resumed
-    for _ in range(6):
+    for _ in range(5):
         reply = await engine.act(ALICE, action(reply, "No"))
+    last_question = reply
+    reply = await engine.act(ALICE, action(last_question, "No"))
     assert reply.kind == "quiz_result"
     stale = await engine.act(ALICE, action(second, "No"))
-    assert stale.title == "This quiz has ended"
+    assert stale.kind == "quiz_result" and stale.outcome == reply.outcome
+    # the last answer clicked again (its reply was lost): the result, not "ended"
+    again = await engine.act(ALICE, action(last_question, "No"))
+    assert again.kind == "quiz_result" and again.outcome == reply.outcome
 
 
 # --- checklist & progress ----------------------------------------------------------------------
@@ -191,6 +196,14 @@ async def test_progress_is_private_until_shared(engine, kb):
     await engine.act(BOB, "share:on")
     shown = await engine.run("progress", ALICE, member_id=BOB.user_id)
     assert shown.title == "Their progress" and shown.overall[0] == 1
+    # shared is not public: not from another server, not in DMs, not by a made-up id
+    elsewhere = Member(ALICE.user_id, guild_id=78, name="alice")
+    for asker, why in ((elsewhere, "no progress for that member"),
+                       (Member(ALICE.user_id), "inside a server")):
+        refused = await engine.run("progress", asker, member_id=BOB.user_id)
+        assert refused.tone == "warning" and why in refused.body
+    nobody = await engine.run("progress", ALICE, member_id=12345)
+    assert "no progress for that member" in nobody.body and "private" not in nobody.body
     await engine.act(BOB, "share:off")
     assert (await engine.run("progress", ALICE, member_id=BOB.user_id)).tone == "warning"
 
