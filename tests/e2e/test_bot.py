@@ -75,6 +75,11 @@ async def test_ask_answers_publicly_with_buttons_in_time_and_no_mentions(running
     assert title(shown) == first["label"]
     thanks = await (await fake.click(world.alice, msg, button(msg, "Helpful"))).final_message()
     assert thanks.ephemeral and title(thanks) == "Thanks for the feedback"
+    # every press was answered by the one persistent handler: no view per message is kept
+    # in discord.py's store (memory stays flat however many answers go out)
+    store = running.bot._connection._view_store
+    assert not store._synced_message_views
+    assert all(key is None for key in store._views)  # only the DynamicItem, no message
 
 
 async def test_everyone_in_a_question_pings_nobody_and_is_escaped_in_stats(running, world):

@@ -90,6 +90,10 @@ def build_view(actions: tuple[Action, ...]) -> discord.ui.View | None:
             style=STYLES.get(action.style, discord.ButtonStyle.secondary),
             row=n // 5,
         ))
+    # The persistent EngineButton answers every press from the id alone; a view left running
+    # would only sit in discord.py's view store (4-6 KiB a message, for the process's life).
+    # A finished view is still sent as components but never stored.
+    view.stop()
     return view
 
 
