@@ -57,7 +57,7 @@ class QuizFlow:
             owned = await self._owned(member, attempt_id)
             if owned is None:  # someone else's button: told privately, their message stays
                 raise UserError("That quiz belongs to someone else: start your own with "
-                                "`/quiz`.")
+                                "`/quiz`.") from None
             if owned.status == "finished":  # a re-click after the last answer: the result
                 return self.result(owned)
             if owned.status != "open":

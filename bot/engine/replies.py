@@ -44,6 +44,8 @@ class ErrorCause(StrEnum):
     MEMBER = "member"
     DATABASE = "database"  # unreachable: nothing was changed
     STORAGE = "storage"  # the data changed meanwhile
+    BUSY = "busy"  # turned away before starting: too much at once
+    DISCORD = "discord"  # Discord refused or timed out on our side of the conversation
     INTERNAL = "internal"
 
 

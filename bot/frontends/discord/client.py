@@ -29,6 +29,7 @@ from bot.frontends.discord.cogs.reminders import RemindersCog
 from bot.frontends.discord.cogs.stats import StatsCog
 from bot.frontends.discord.components import EngineButton
 from bot.frontends.discord.endpoints import configure_endpoints
+from bot.frontends.discord.handling import MAX_IN_FLIGHT, Undelivered
 from bot.frontends.discord.present import NO_MENTIONS, send_error
 from bot.ops.logging import setup_logging
 from bot.ops.metrics import Metrics
@@ -84,6 +85,9 @@ class MentorBot(commands.AutoShardedBot):
         self.synced: bool | None = None  # set by setup_hook: did this start sync commands?
         self.force_sync = False  # `mentorbot sync`: sync even when the hash is unchanged
         self._background: set[asyncio.Task[None]] = set()
+        self.in_flight = 0  # interactions being worked on …
+        self.max_in_flight = MAX_IN_FLIGHT  # … at most this many; more are turned away
+        self.undelivered = Undelivered()  # saved changes whose reply Discord refused
 
     async def setup_hook(self) -> None:
         for cog in COGS:

@@ -28,7 +28,7 @@ MESSAGE_EMBED_BUDGET = 5800  # under 6000, leaving room for title/footer/fields
 FIELD_VALUE_LIMIT = 1024
 MAX_FIELDS = 25
 MAX_BUTTONS = 25
-ACK_BUDGET = 2.0  # seconds of work before we defer (Discord wants an answer within 3 s)
+ACK_BUDGET = 0.4  # seconds of work before we defer (Discord wants an answer within 3 s)
 
 COLOURS = {
     "info": discord.Colour.blurple(),
@@ -164,8 +164,8 @@ async def send_reply(
     """Answer an interaction with a reply: a new message, or (``update``) an edit of the
     message whose button was pressed. Works whether or not the interaction was deferred."""
     private = reply.private if ephemeral is None else ephemeral
-    if interaction.guild_id is None:
-        private = False  # in DMs nobody else can see it anyway; ephemeral is pointless there
+    if interaction.guild_id is None and reply.kind != Kind.ERROR:
+        private = False  # in DMs nobody else sees it anyway (a refusal stays ephemeral)
     rendered = render(reply)
     first, rest = rendered.pages[0], rendered.pages[1:]
     view = rendered.view

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import discord
@@ -9,13 +10,16 @@ from discord import app_commands
 
 from bot.engine.context import Member
 from bot.engine.reminders import DMS_CLOSED_HELP
-from bot.engine.replies import Kind, Reply
+from bot.engine.replies import ErrorCause, Kind, Reply
 from bot.frontends.discord.cogs._base import EngineCog
 from bot.frontends.discord.present import send_to
 
 log = logging.getLogger(__name__)
 
 DMS_CLOSED = 50007
+DM_TIMEOUT = 5.0  # seconds to open the DM and send the question (discord.py retries 5xx)
+DISCORD_DOWN = ("Discord didn't accept my direct message just now (its side, not yours). Your "
+                "quiz is saved: run `/quiz` again in a minute and you'll continue where you are.")
 
 
 class QuizCog(EngineCog):
@@ -31,13 +35,17 @@ class QuizCog(EngineCog):
             if reply.kind == Kind.ERROR:
                 return reply
             try:
-                message = await send_to(interaction.user, reply)
+                message = await asyncio.wait_for(send_to(interaction.user, reply), DM_TIMEOUT)
             except discord.Forbidden as exc:
                 if exc.code != DMS_CLOSED:
                     raise
                 return Reply("I can't DM you", DMS_CLOSED_HELP.replace(
                     "run `/reminders on` again", "run `/quiz` again"), kind=Kind.QUIZ,
                     private=True, tone="warning")
+            except (discord.HTTPException, TimeoutError) as exc:
+                log.warning("quiz DM to %s failed: %s", member.user_id, exc)
+                return Reply("Discord didn't take my DM", DISCORD_DOWN, kind=Kind.ERROR,
+                             private=True, tone="warning", error=ErrorCause.DISCORD)
             return Reply("Check your DMs", f"The quiz is waiting for you: {message.jump_url}",
                          kind=Kind.QUIZ, private=True, tone="success")
 
