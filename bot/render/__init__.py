@@ -8,6 +8,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from bot.knowledge.schema import source_display, source_name
+
 BAR_WIDTH = 10
 
 
@@ -39,6 +41,12 @@ def discord_time(moment: Any, style: str = "F") -> str:
     return f"<t:{int(moment.timestamp())}:{style}>"
 
 
+def source_list(files: Any) -> str:
+    """Source file names → ``Title (Publisher); …`` in the given order, each once."""
+    names = [source_display(f) for f in files]
+    return "; ".join(dict.fromkeys(names))
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
@@ -53,6 +61,10 @@ def environment() -> Environment:
     env.filters["percent"] = lambda pair: percent(*pair)
     env.filters["dtime"] = discord_time
     env.filters["usertext"] = user_text
+    # sources are cited by file name inside knowledge/; members see their names (issue 13)
+    env.filters["source"] = source_display
+    env.filters["source_name"] = source_name
+    env.filters["sources"] = source_list
     return env
 
 
