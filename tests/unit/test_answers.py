@@ -374,3 +374,18 @@ def test_focused_question_fact_is_in_the_first_answer(kb, question):
     assert re.search(question["expect"], " ".join(text.split()), re.IGNORECASE), text
     assert word_count(text) <= 170
     assert not _leaks(text)
+
+
+# --- framed for any background -------------------------------------------------------------------
+
+
+def test_first_answers_and_quiz_texts_assume_no_background(kb):
+    """Only the intent about a DevOps background may address the member as coming from DevOps."""
+    assumes = re.compile(r"\byour (DevOps|infra\w*|data science|software|ML)\b", re.IGNORECASE)
+    texts = [(i.id, i.short) for i in kb.intents if i.id != "roadblock.devops-background-liability"]
+    texts += [(i.id, p.text) for i in kb.intents for p in i.parts]
+    texts += [("quiz.intro", kb.quiz.intro)] + [(r.phase, r.verdict) for r in kb.quiz.routing]
+    texts += [(q.id, f"{q.text} {q.why}") for q in kb.quiz.questions]
+    texts += [(p.number, p.summary) for p in kb.phases.phases]
+    bad = [(where, m.group(0)) for where, t in texts if (m := assumes.search(t))]
+    assert not bad, bad
