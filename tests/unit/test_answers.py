@@ -151,6 +151,9 @@ def test_level_and_tenure_parts_cover_the_ladder(kb):
         for level in (*LEVELS, "principal"):
             assert intent.parts_for(level=level), (iid, level)
     assert "7+" in kb.intent_by_id["faq.time-to-senior"].parts_for(level="principal")[0].text
+    for src in kb.sources.sources:  # each source's own ladder, by name
+        (part,) = kb.intent_by_id["faq.levels"].parts_for(source=src.file)
+        assert part.text.startswith(f"The {src.name}"), src.file
 
 
 def test_quiz_score_parts_match_the_routing(kb):
@@ -189,6 +192,8 @@ def test_source_slots_name_known_sources(kb):
         for part in intent.parts:
             if part.slot.source:
                 assert part.slot.source in files, intent.id
+                # a member asking "what does X say" sees X named first
+                assert part.text.startswith(f"The {kb.sources.get(part.slot.source).name}")
 
 
 def test_parts_for_picks_the_part_asked_for(kb):
