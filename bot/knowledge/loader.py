@@ -29,6 +29,8 @@ from bot.knowledge.schema import (
     RoadmapFile,
     SourcesFile,
     ToolsFile,
+    UncoveredFile,
+    UncoveredTopic,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -73,6 +75,7 @@ class KnowledgeBase:
     roadmap: RoadmapFile
     intents: list[Intent]
     negatives: list[NegativeTopic] = field(default_factory=list)
+    uncovered: list[UncoveredTopic] = field(default_factory=list)  # in-domain, no source covers
     warnings: list[str] = field(default_factory=list)
 
     @cached_property
@@ -256,6 +259,21 @@ def _cross_check(kb: KnowledgeBase, intent_files: dict[str, str]) -> list[Proble
     return problems
 
 
+def _check_uncovered(kb: KnowledgeBase) -> list[Problem]:
+    """uncovered.yaml: ids unique, and every 'nearest' topic is an intent that exists."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for topic in kb.uncovered:
+        if topic.id in seen:
+            problems.append(Problem("uncovered.yaml", None, topic.id, "duplicate id"))
+        seen.add(topic.id)
+        for near in topic.nearest:
+            if near not in kb.intent_by_id:
+                msg = f"nearest {near!r} missing"
+                problems.append(Problem("uncovered.yaml", None, topic.id, msg))
+    return problems
+
+
 def load_knowledge(root: Path | None = None) -> KnowledgeBase:
     root = Path(root) if root else default_knowledge_dir()
     problems: list[Problem] = []
@@ -274,6 +292,7 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
     tools = one("tools.yaml", ToolsFile)
     roadmap = one("roadmap.yaml", RoadmapFile)
     negatives = one("out_of_scope.yaml", OutOfScopeFile)
+    uncovered = one("uncovered.yaml", UncoveredFile)  # issue 13: honest scope
     intents: list[Intent] = []
     intent_files: dict[str, str] = {}
     paths = sorted((root / "intents").glob("*.yaml"))
@@ -293,6 +312,9 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
         root, sources, levels, phases, quiz, tools, roadmap, intents, list(negatives.topics)
     )
     problems = _cross_check(kb, intent_files)
+    # uncovered.yaml: in-domain topics the sources don't cover (issue 13)
+    kb.uncovered = list(uncovered.topics) if uncovered else []
+    problems += _check_uncovered(kb)
     if problems:
         raise KnowledgeError(problems)
     return kb

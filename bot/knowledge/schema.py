@@ -10,7 +10,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 SourceFile = Annotated[str, StringConstraints(pattern=r"^\d{3}_[0-9a-f]{16}\.txt$")]
 """A source article, named by its file name in ``shared/sources/``."""
@@ -30,12 +37,51 @@ class Model(BaseModel):
 
 class Source(Model):
     file: SourceFile
-    title: Text
-    kind: Text = Field(description="e.g. 'mentor article', 'career profile', 'guide'")
+    title: Text  # the article's own title
+    publisher: Text  # as the article shows it; says so where the article names none
+    name: Text  # the short name answers use in prose: "MentorCruise career roadmap"
+    covers: Text  # one line: what members can learn from it (for /sources)
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = None
+
+    @property
+    def display(self) -> str:
+        """What a member sees instead of the file name: ``Title (Publisher)``."""
+        return f"{self.title} ({self.publisher})"
 
 
 class SourcesFile(Model):
     sources: list[Source] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _register(self) -> SourcesFile:
+        files = [s.file for s in self.sources]
+        if len(files) != len(set(files)):
+            raise ValueError("a source file is listed twice")
+        _SOURCE_NAMES.update({s.file: s for s in self.sources})
+        return self
+
+    def get(self, file: str) -> Source | None:
+        return next((s for s in self.sources if s.file == file), None)
+
+
+_SOURCE_NAMES: dict[str, Source] = {}
+"""Every source validated in this process, by file name. File names carry a content hash, so one
+name means one article; this lets templates show a source's name without being handed the
+knowledge base (see ``source_display``)."""
+
+UNKNOWN_SOURCE = "one of the source articles"
+
+
+def source_display(file: str) -> str:
+    """``Title (Publisher)`` for a source file name; never the file name itself."""
+    src = _SOURCE_NAMES.get(file)
+    return src.display if src else UNKNOWN_SOURCE
+
+
+def source_name(file: str) -> str:
+    """The short prose name of a source (``MentorCruise career roadmap``)."""
+    src = _SOURCE_NAMES.get(file)
+    return src.name if src else UNKNOWN_SOURCE
 
 
 # --- levels.yaml --------------------------------------------------------------------------------
@@ -170,11 +216,116 @@ class Fact(Model):
     source: SourceFile
 
 
+SHORT_MAX_WORDS = 80
+SHORT_SENTENCES = (2, 4)
+PART_MAX_WORDS = 60
+
+LevelName = Literal["junior", "mid", "senior", "staff", "principal"]
+ToolSlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+
+_SENTENCE_END = re.compile(r"[.!?](?:[*_)\"'”’]*)(?=\s|$)")
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def sentence_count(text: str) -> int:
+    """Sentences end in ``.``, ``!`` or ``?`` followed by a space or the end (so ``99.9%`` and
+    ``$1.5M`` are not ends); a text without a final stop still counts its last sentence."""
+    ends = len(_SENTENCE_END.findall(text))
+    return ends + (0 if _SENTENCE_END.search(text.rstrip()[-3:] + " ") else 1)
+
+
+def tool_slug(name: str) -> str:
+    """``Weights & Biases`` → ``weights-biases``; how a tool is named in a part's slot."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+class Slot(Model):
+    """What a part answers. A question's slots (from the matcher) pick the part whose slot keys
+    all agree with them. ``level`` and ``tool`` take one value or a list: a level part answers any
+    of its levels; a tool part discusses each of its tools (two tools: a trade-off)."""
+
+    level: tuple[LevelName, ...] | None = None
+    phase: int | None = Field(default=None, ge=1, le=4)
+    tool: tuple[ToolSlug, ...] | None = None
+    source: SourceFile | None = None
+    yes_count: int | None = Field(default=None, ge=0, le=6)
+
+    @field_validator("level", "tool", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: object) -> object:
+        return (v,) if isinstance(v, str) else v
+
+    @field_validator("level", "tool")
+    @classmethod
+    def _not_empty(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if v is not None and not v:
+            raise ValueError("give at least one value")
+        if v is not None and len(set(v)) != len(v):
+            raise ValueError("a value is repeated")
+        return v
+
+    @field_validator("tool")
+    @classmethod
+    def _pair_at_most(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if v is not None and len(v) > 2:
+            raise ValueError("a tool part is about one tool or a pair")
+        return v
+
+    @model_validator(mode="after")
+    def _some_key(self) -> Slot:
+        if not self.keys():
+            raise ValueError(f"a slot needs at least one of {', '.join(SLOT_KEYS)}")
+        return self
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(k for k in SLOT_KEYS if getattr(self, k) is not None)
+
+
+SLOT_KEYS: tuple[str, ...] = ("level", "phase", "tool", "source", "yes_count")
+
+
+class Part(Model):
+    """The part of an answer a member asked for: one level's pay, one phase, one tool pair."""
+
+    slot: Slot
+    text: Text
+
+    @field_validator("text")
+    @classmethod
+    def _short(cls, v: str) -> str:
+        if word_count(v) > PART_MAX_WORDS:
+            raise ValueError(f"a part is at most {PART_MAX_WORDS} words ({word_count(v)})")
+        return v
+
+    @model_validator(mode="after")
+    def _pair_in_two_lines(self) -> Part:
+        lines = [line for line in self.text.splitlines() if line.strip()]
+        if self.slot.tool and len(self.slot.tool) == 2 and len(lines) != 2:
+            raise ValueError("a two-tool trade-off is two lines, one per tool")
+        return self
+
+
+def _as_set(value: object) -> set[object]:
+    if value is None:
+        return set()
+    return set(value) if isinstance(value, (list, tuple, set, frozenset)) else {value}
+
+
+def _agrees(key: str, have: object, want: object) -> bool:
+    values, wanted = _as_set(have), _as_set(want)
+    return wanted <= values if key == "tool" else bool(wanted & values)
+
+
 class Intent(Model):
     id: IntentId
     kind: IntentKind
     title: Text
     summary: Text  # one line, shown in "did you mean" lists and autocomplete
+    short: Text  # the first answer: 2-4 sentences, at most 80 words, with the figure/step/choice
+    parts: list[Part] = Field(default_factory=list)  # the part asked for, picked by slots
     answer: Text  # markdown, the project's own words, with the concrete figures and tools
     why: Text | None = None  # roadblocks: why it happens
     unlock: Text | None = None  # roadblocks: what unlocks it
@@ -190,6 +341,42 @@ class Intent(Model):
         if len(v) < 300:
             raise ValueError("answer is too short to be useful (under 300 characters)")
         return v
+
+    @field_validator("short")
+    @classmethod
+    def _short_answer(cls, v: str) -> str:
+        words, sentences = word_count(v), sentence_count(v)
+        lo, hi = SHORT_SENTENCES
+        if words > SHORT_MAX_WORDS:
+            raise ValueError(f"short answer is at most {SHORT_MAX_WORDS} words ({words})")
+        if not lo <= sentences <= hi:
+            raise ValueError(f"short answer is {lo}-{hi} sentences ({sentences})")
+        return v
+
+    @model_validator(mode="after")
+    def _distinct_parts(self) -> Intent:
+        seen: set[Slot] = set()
+        for part in self.parts:
+            if part.slot in seen:
+                raise ValueError(f"two parts have the same slot {part.slot.model_dump()}")
+            seen.add(part.slot)
+        return self
+
+    def parts_for(self, **slots: object) -> list[Part]:
+        """Parts whose every slot key agrees with the asked ``slots``, best first.
+
+        A level part agrees when the asked level is one of its levels; a tool part when every
+        asked tool is one it discusses (so "feast or tecton" picks the Feast/Tecton pair, and
+        "feast" alone prefers a Feast-only part over the pair)."""
+        scored: list[tuple[int, int, Part]] = []
+        for part in self.parts:
+            keys = part.slot.keys()
+            if any(slots.get(k) is None for k in keys):
+                continue
+            if all(_agrees(k, getattr(part.slot, k), slots[k]) for k in keys):
+                extra = len(part.slot.tool or ()) - len(_as_set(slots.get("tool")))
+                scored.append((-len(keys), extra, part))
+        return [p for *_, p in sorted(scored, key=lambda t: (t[0], t[1]))]
 
     @field_validator("id")
     @classmethod
@@ -217,3 +404,22 @@ class NegativeTopic(Model):
 
 class OutOfScopeFile(Model):
     topics: list[NegativeTopic] = Field(default_factory=list)
+
+
+# --- uncovered.yaml -----------------------------------------------------------------------------
+
+
+class UncoveredTopic(Model):
+    """An MLOps-career question none of the sources answers (a CS degree, resume review, pay
+    outside the US). Matching one lets the bot say so honestly and offer the nearest topics
+    instead of serving a neighbouring answer as if it were the answer."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^uncovered\.[a-z0-9-]+$")]
+    title: Text  # "Whether you need a computer science degree"
+    note: Text  # one or two sentences: what the sources do (and don't) say nearby
+    nearest: list[IntentId] = Field(min_length=1, max_length=3)
+    examples: list[Text] = Field(min_length=4)
+
+
+class UncoveredFile(Model):
+    topics: list[UncoveredTopic] = Field(default_factory=list)

@@ -10,6 +10,8 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from bot.knowledge.schema import source_display, source_name
+
 BAR_WIDTH = 10
 
 
@@ -57,6 +59,12 @@ def discord_time(moment: Any, style: str = "F") -> str:
     return f"<t:{int(moment.timestamp())}:{style}>"
 
 
+def source_list(files: Any) -> str:
+    """Source file names → ``Title (Publisher); …`` in the given order, each once."""
+    names = [source_display(f) for f in files]
+    return "; ".join(dict.fromkeys(names))
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
@@ -72,6 +80,10 @@ def environment() -> Environment:
     env.filters["dtime"] = discord_time
     env.filters["usertext"] = user_text
     env.filters["linktarget"] = link_target
+    # sources are cited by file name inside knowledge/; members see their names (issue 13)
+    env.filters["source"] = source_display
+    env.filters["source_name"] = source_name
+    env.filters["sources"] = source_list
     return env
 
 
