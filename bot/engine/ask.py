@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from bot.engine.commands import Arg, Param, action_id, command, route
 from bot.engine.context import Deps, Member
 from bot.engine.replies import Action, Kind, Reply, ReplyField, Style
-from bot.knowledge.schema import Intent
+from bot.knowledge.schema import Intent, source_name
 from bot.limits import MAX_QUESTION_CHARS
 from bot.matching.matcher import MatchResult
-from bot.render import render
+from bot.render import render, source_list
 from bot.storage.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -81,56 +82,72 @@ class AskFlow:
                 match=result,
             )
         alt_ids = [c.intent for c in result.alternatives]
-        reply = self.show(result.intent, alternatives=alt_ids)
+        reply = self.first_answer(result.intent, alternatives=alt_ids, slots=slots_of(result))
         footer = reply.footer
         if truncated:
             footer = f"I read the first {MAX_QUESTION_CHARS} characters of your question. " + (
                 footer or ""
             )
-        return Reply(
-            reply.title,
-            reply.body,
-            kind=Kind.ASK,
-            fields=reply.fields,
-            actions=reply.actions,
-            footer=footer,
-            match=result,
-            intent=result.intent,
-        )
+        return replace(reply, kind=Kind.ASK, footer=footer, match=result)
 
     @route("ask:show", Arg("intent", "intent"))
     async def show_topic(self, member: Member, intent: str) -> Reply:
-        return self.show(intent)
+        return self.first_answer(intent)
 
-    def show(self, intent_id: str, alternatives: list[str] | None = None) -> Reply:
+    def _unknown_topic(self, intent_id: str) -> Reply:
+        return Reply("Unknown topic",
+                     f"I have no topic called `{intent_id[:60]}`. Try `/faq` or just ask.",
+                     kind=Kind.ANSWER, tone="warning")
+
+    def _feedback_actions(self, intent: Intent) -> list[Action]:
+        return [Action(action_id(self.feedback, intent.id, True), "Helpful", "success"),
+                Action(action_id(self.feedback, intent.id, False), "Not helpful")]
+
+    def first_answer(self, intent_id: str, alternatives: list[str] | None = None,
+                     slots: dict[str, object] | None = None) -> Reply:
+        """What a member sees first: the part of the answer their question asked for (a
+        level's pay, a phase, a tool pair, a quiz score) or the short answer; *More* opens the
+        whole card."""
         intent = self.deps.kb.intent_by_id.get(intent_id)
         if intent is None:
-            return Reply(
-                "Unknown topic",
-                f"I have no topic called `{intent_id[:60]}`. Try `/faq` or just ask.",
-                kind=Kind.ANSWER,
-                tone="warning",
-            )
-        buttons: list[Action] = [
-            Action(action_id(self.feedback, intent.id, True), "Helpful", "success"),
-            Action(action_id(self.feedback, intent.id, False), "Not helpful"),
-        ]
+            return self._unknown_topic(intent_id)
+        parts = intent.parts_for(**slots) if slots else []
+        buttons = [Action(action_id(self.full_answer, intent.id), "More", "primary"),
+                   *self._feedback_actions(intent)]
         fitting = _fitting(alternatives or [])
         if fitting:
             buttons.append(Action(action_id(self.alternatives, fitting), "Not what I asked"))
-        related = [r for rid in intent.related if (r := self._choice(rid))][:3]
-        buttons += [self._show_action(r) for r in related]
-        fields = tuple(
-            ReplyField(f.label, f"{f.value}\n*{f.source}*", inline=True) for f in intent.facts
+        return Reply(
+            intent.title,
+            render("answer_short", intent=intent, part=parts[0] if parts else None),
+            kind=Kind.ANSWER,
+            actions=tuple(buttons),
+            footer="Sources: " + source_list(intent.sources),
+            intent=intent.id,
         )
-        footer = "Sources: " + ", ".join(intent.sources)
+
+    @route("ask:more", Arg("intent", "intent"))
+    async def full_answer(self, member: Member, intent: str) -> Reply:
+        return self.show(intent)
+
+    def show(self, intent_id: str) -> Reply:
+        """The whole card: the full answer, its facts and related topics."""
+        intent = self.deps.kb.intent_by_id.get(intent_id)
+        if intent is None:
+            return self._unknown_topic(intent_id)
+        related = [r for rid in intent.related if (r := self._choice(rid))][:3]
+        buttons = [*self._feedback_actions(intent), *(self._show_action(r) for r in related)]
+        fields = tuple(
+            ReplyField(f.label, f"{f.value}\n*{source_name(f.source)}*", inline=True)
+            for f in intent.facts
+        )
         return Reply(
             intent.title,
             render("answer", intent=intent),
             kind=Kind.ANSWER,
             fields=fields,
             actions=tuple(buttons),
-            footer=footer,
+            footer="Sources: " + source_list(intent.sources),
             intent=intent.id,
         )
 
@@ -178,3 +195,15 @@ def _fitting(intent_ids: list[str]) -> list[str]:
             break
         out.append(intent_id)
     return out
+
+
+def slots_of(result: MatchResult) -> dict[str, object]:
+    """The matcher's slots (the level, phase, tools or yes-count a question names) as the
+    keyword arguments of :meth:`~bot.knowledge.schema.Intent.parts_for`."""
+    slots = getattr(result, "slots", None)
+    if slots is None:
+        return {}
+    found = {"level": getattr(slots, "level", None), "phase": getattr(slots, "phase", None),
+             "tool": list(getattr(slots, "tools", ()) or ()) or None,
+             "yes_count": getattr(slots, "yes_count", None)}
+    return {k: v for k, v in found.items() if v is not None}

@@ -10,7 +10,7 @@ from bot.engine.commands import Arg, Param, action_id, command, route
 from bot.engine.context import Deps, Member, UserError
 from bot.engine.replies import Action, Kind, Reply
 from bot.knowledge.schema import Intent
-from bot.render import render
+from bot.render import render, source_list
 
 if TYPE_CHECKING:
     from bot.engine.ask import AskFlow
@@ -59,12 +59,12 @@ class BrowseFlow:
     @command("roadblock", "what unlocks a common roadblock",
              Param("name", "text", "the roadblock (start typing)", required=True))
     async def roadblock(self, member: Member, name: str) -> Reply:
-        return self.asking.show(self.resolve(ROADBLOCKS, name).id)
+        return self.asking.first_answer(self.resolve(ROADBLOCKS, name).id)
 
     @command("faq", "a career question or technical topic",
              Param("topic", "text", "the topic (start typing)", required=True))
     async def faq(self, member: Member, topic: str) -> Reply:
-        return self.asking.show(self.resolve(TOPICS, topic).id)
+        return self.asking.first_answer(self.resolve(TOPICS, topic).id)
 
     @command("phase", "what a phase means and its checklist",
              Param("number", "phase", "the phase (default: your own)"), private=True)
@@ -99,7 +99,7 @@ class BrowseFlow:
             render("phase", phase=phase, states=states),
             kind=Kind.BROWSE,
             actions=tuple(buttons),
-            footer="Sources: " + ", ".join(phase.sources),
+            footer="Sources: " + source_list(phase.sources),
         )
 
     @command("levels", "the level ladder: tenure, titles, what unlocks the next level")

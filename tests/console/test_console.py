@@ -93,7 +93,7 @@ async def test_a_question_in_the_middle_of_the_quiz_pauses_it(chat, kb):
 
 
 async def test_a_plain_line_is_a_question_and_ask_works_too(chat, kb):
-    s = await chat(lines("how long until senior?", "1",
+    s = await chat(lines("how long until senior?", "2",
                          "/ask feast or tecton?",
                          "/ask what's a feature store, really?",  # an apostrophe: no shlex error
                          "what's a good recipe for banana bread"))
@@ -102,7 +102,7 @@ async def test_a_plain_line_is_a_question_and_ask_works_too(chat, kb):
     stores = kb.intent_by_id["topic.feature-stores"].title
     assert s.titles() == [senior, "Thanks for the feedback", stores, stores,
                           "I don't know that one"]
-    assert "Choices: [1] Helpful  [2] Not helpful  [3] Not what I asked" in s.out
+    assert "Choices: [1] More  [2] Helpful  [3] Not helpful  [4] Not what I asked" in s.out
     assert "**" not in s.out and "`" not in s.out  # markdown made plain for a pipe
 
 

@@ -52,9 +52,12 @@ async def test_ask_answers_with_feedback_and_alternatives(engine, kb):
     reply = await engine.run("ask", ALICE, question="feast or tecton?")
     intent = kb.intent_by_id["topic.feature-stores"]
     assert reply.kind == "ask" and reply.title == intent.title
-    assert intent.answer.strip()[:80] in reply.body
+    assert reply.body == intent.short.strip() or reply.body in [p.text for p in intent.parts]
     labels = [a.label for a in reply.actions]
-    assert {"Helpful", "Not helpful", "Not what I asked"} <= set(labels)
+    assert {"More", "Helpful", "Not helpful", "Not what I asked"} <= set(labels)
+    more = await engine.act(ALICE, action(reply, "More"))
+    assert intent.answer.strip()[:80] in more.body and more.title == intent.title
+    assert ".txt" not in more.footer + "".join(f.value for f in more.fields)
     alts = await engine.act(ALICE, action(reply, "Not what I asked"))
     match = reply.match
     assert match is not None
