@@ -122,7 +122,7 @@ class AskFlow:
             render("answer_short", intent=intent, part=parts[0] if parts else None),
             kind=Kind.ANSWER,
             actions=tuple(buttons),
-            footer="Sources: " + source_list(intent.sources),
+            footer="Sources: " + ", ".join(dict.fromkeys(source_name(f) for f in intent.sources)),
             intent=intent.id,
         )
 

@@ -53,6 +53,7 @@ CONSOLE_HELP = (
     "An ITEM is its id, a few words of its title, or its number in the last `/checklist`.\n"
     "`/done`, `/undo`, `/export`, `/delete` and `/share` are short for the `/checklist` and "
     "`/privacy` commands; `/reminders on` also takes `weekday=… hour=… timezone=…`.\n"
+    "`/more`: the last answer in full\n"
     "`/export [FILE]`: write your data to a JSON file\n"
     "`/quit` (or Ctrl-D): leave"
 )
@@ -265,6 +266,7 @@ class Console:
         self.choices: list[Action] = []
         self.quiz_index: int | None = None  # the quiz question the choices answer
         self.pending = False  # the last reply asks something (a quiz question, "delete?")
+        self.more: str | None = None  # the "More" of the last short answer (/more)
         self.listed_items: list[str] = []  # item ids of the last checklist shown, in order
         self._console = None
         if self.rich:
@@ -277,6 +279,9 @@ class Console:
     def show(self, reply: Reply) -> None:
         self.choices = list(reply.actions)
         self.pending = reply.pending
+        more = [a.id for a in reply.actions if a.label == "More"]
+        if more or reply.intent:
+            self.more = more[0] if more else None
         self.quiz_index = reply.quiz.index if reply.quiz else None
         if reply.checklist and len(reply.checklist.items) > 1:
             self.listed_items = list(reply.checklist.items)
@@ -345,6 +350,12 @@ class Console:
             return True
         if line.casefold() in QUIT_WORDS:
             return False
+        if line.casefold() == "/more":  # the whole card of the last answer
+            if self.more is None:
+                self.say("There is no answer to show in full yet. Ask a question first.")
+            else:
+                self.show(await self.engine.act(self.member, self.more))
+            return True
         action = self._choice(line)
         if action is not None:
             self.show(await self.engine.act(self.member, action.id))
@@ -402,7 +413,7 @@ class Console:
         """What can be typed after "/" (Tab completion, "did you mean")."""
         table = self.engine.table
         words = {n.split(" ", 1)[0] for n in table.by_alias()} | table.groups
-        return [*sorted("/" + w for w in words), "/quit"]
+        return [*sorted("/" + w for w in words), "/more", "/quit"]
 
     def _command_of(self, line: str) -> tuple[CommandSpec | None, str, str | None]:
         """The command a "/…" line names (the longest name that fits), the rest of the line,

@@ -367,3 +367,15 @@ def test_plain_markdown_and_clean_line():
         == "a b c d e (https://x.org/f) 2*3*4 * g"
     assert clean_line("\x1b[31mred\x1b[0m\x00ok\x1b]0;title\x07 \r\n") == "red ok"
     assert len(clean_line("é" * 50_000)) == 10_000
+
+
+async def test_more_shows_the_whole_card_of_the_last_answer(chat, kb):
+    intent = kb.intent_by_id["faq.time-to-senior"]
+    s = await chat(lines("/more", "how long until senior?", "/more"))
+    s.assert_clean()
+    assert "There is no answer to show in full yet." in s.out
+    assert s.titles() == [intent.title, intent.title]
+    first, full = s.out.split(f"== {intent.title} ==")[1:]
+    assert len(first.split()) < 120 < len(full.split())
+    assert plain_markdown(intent.answer.strip().splitlines()[0])[:60] in full
+    assert ".txt" not in s.out
