@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
 from bot.engine.commands import Param, action_id, command, route
 from bot.engine.context import Deps, Member, UserError
 from bot.engine.replies import Action, Kind, Reply
@@ -43,15 +49,24 @@ class RemindersFlow:
         timezone: str | None = None,
     ) -> Reply:
         current = await self.deps.store.reminders.get(member.user_id)
-        try:
-            wd = parse_weekday(weekday) if weekday not in (None, "") else (
-                current.weekday if current else parse_weekday(None))
-            hr = parse_hour(hour) if hour not in (None, "") else (
-                current.hour if current else parse_hour(None))
-            tz = parse_timezone(timezone) if timezone else (
-                current.timezone if current else parse_timezone(None))
-        except ScheduleError as exc:
-            raise UserError(str(exc)) from exc
+        weekday, hour, timezone = _by_shape(weekday, hour, timezone)
+        problems: list[str] = []
+
+        def parsed(value: object, parse: Callable[[Any], Any], kept: Any) -> Any:
+            if value in (None, ""):
+                return kept if current else parse(None)
+            try:
+                return parse(value)
+            except ScheduleError as exc:
+                problems.append(str(exc))
+                return None
+
+        wd = parsed(weekday, parse_weekday, current.weekday if current else None)
+        hr = parsed(hour, parse_hour, current.hour if current else None)
+        tz = parsed(timezone, parse_timezone, current.timezone if current else None)
+        if problems:  # every problem at once, not one per try
+            raise UserError("That schedule doesn't work: " + "; ".join(problems) + ". "
+                            "For example: `/reminders on friday 18 Europe/Berlin`.")
         due = next_occurrence(wd, hr, tz, self.deps.clock())
         await self.deps.store.members.touch(member.user_id, guild_id=member.guild_id)
         await self.deps.store.reminders.set(
@@ -116,9 +131,39 @@ class RemindersFlow:
                 prefs=prefs,
                 weekday=WEEKDAYS[prefs.weekday].title() if prefs else "",
                 next_due=prefs.next_due_utc if prefs else None,
+                local_due=_in_zone(prefs.next_due_utc, prefs.timezone)
+                if prefs and prefs.next_due_utc else "",
                 paused_help=DMS_CLOSED_HELP if prefs and prefs.paused_reason else "",
             ),
             kind=Kind.REMINDERS,
             actions=buttons,
             private=True,
         )
+
+
+_HOUR = re.compile(r"^\d{1,2}(?::00)?\s*(?:am|pm)?$", re.I)
+
+
+def _by_shape(*values: str | int | None) -> tuple[str | int | None, ...]:
+    """Typed words (weekday, hour, timezone) sorted by what they look like (an hour is a
+    number, a zone has a "/"), so that "/reminders on 18 Europe/Berlin" means 18:00 in
+    Berlin. Numbers from Discord's typed options already sit in their place; two words of one
+    kind stay as given (and fail)."""
+    if not all(v is None or isinstance(v, str) for v in values):
+        return values
+    slots: list[str | int | None] = [None, None, None]
+    for value in values:
+        if value is None or value == "":
+            continue
+        text = str(value).strip().casefold()
+        kind = (1 if _HOUR.match(text) else
+                2 if "/" in text or text.upper() in ("UTC", "GMT") else 0)
+        if slots[kind] is not None:
+            return values
+        slots[kind] = value
+    return tuple(slots)
+
+
+def _in_zone(moment: datetime, zone: str) -> str:
+    """``Tue 08 Dec, 00:00``: the reminder's time where the member said they are."""
+    return moment.astimezone(ZoneInfo(zone)).strftime("%a %d %b, %H:%M")

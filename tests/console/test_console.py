@@ -20,7 +20,9 @@ from bot.frontends.console import MAX_BUFFER, Console, clean_line, local_times, 
 from bot.limits import MAX_QUESTION_CHARS
 from bot.render import progress_bar
 
-NEXT_ONE = re.compile(r"^Next one: \w{3} \d{2} \w{3} \d{4} 18:00 \S+ \(in \d+ (days?|hours?)\)\.$",
+NEXT_ONE = re.compile(r"^Next one: Fri \d{2} \w{3}, 18:00 in Europe/Berlin, which is "
+                      r"\w{3} \d{2} \w{3} "
+                      r"\d{4} 18:00 \S+ for you \(in \d+ (days?|hours?)\)\.$",
                       re.M)
 TOTAL = 16  # checklist items over the four phases
 

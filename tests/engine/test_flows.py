@@ -313,3 +313,18 @@ async def test_phase_view_can_become_my_phase(engine, store):
     moved = await engine.act(ALICE, action(view, "Make this my phase"))
     assert moved.title == "You're now in phase 3"
     assert (await store.members.get(ALICE.user_id)).current_phase == 3
+
+
+async def test_reminder_words_in_any_order_and_every_problem_at_once(engine):
+    reply = await engine.run("reminders on", ALICE, weekday="18", hour="Europe/Berlin")
+    assert "every **Monday** at **18:00** (Europe/Berlin)" in reply.body
+    bad = await engine.run("reminders on", ALICE, weekday="funday", hour="25",
+                           timezone="Mars/Olympus")
+    assert bad.tone == "warning"
+    for problem in ("weekday", "hour", "Mars/Olympus"):
+        assert problem in bad.body
+    chatham = await engine.run("reminders on", ALICE, weekday="tue", hour="0",
+                               timezone="Pacific/Chatham")
+    # the member's own day and hour, besides the <t:…> markup every client shows locally
+    assert "**Tue" in chatham.body and ", 00:00** in Pacific/Chatham" in chatham.body
+    assert "<t:" in chatham.body
