@@ -50,7 +50,8 @@ async def test_a_whole_session_on_a_pipe(db_url, tmp_path, kb):
     assert f"Phase 2 {progress_bar(1, 4)}" in s.out
     assert "Weekly reminders are on: every Friday at 18:00 (Europe/Berlin)." in s.out
     # <t:…> shown in the local time of this terminal (TZ=Europe/Berlin): 18:00 CET or CEST
-    assert re.search(r"^Next one: Fri \d{2} \w{3} \d{4} 18:00 CES?T \(in \d+ (days?|hours?)\)\.$",
+    assert re.search(r"^Next one: Fri \d{2} \w{3}, 18:00 in Europe/Berlin, which is "
+                     r"Fri \d{2} \w{3} \d{4} 18:00 CES?T for you \(in \d+ (days?|hours?)\)\.$",
                      s.out, re.M), s.out
     assert "<t:" not in s.out
     assert "Weekly reminders are off" in s.titles()
