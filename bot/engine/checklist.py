@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz, process, utils
 
 from bot.engine.commands import Arg, Param, action_id, command, route
 from bot.engine.context import Deps, Member, UserError
@@ -14,8 +14,8 @@ from bot.knowledge.schema import ChecklistItem, Phase
 from bot.render import progress_bar, render
 from bot.storage.errors import InvalidInput
 
-RESOLVE_CUTOFF = 80  # a typed item name must match this well (0-100) to be acted on
-RESOLVE_MARGIN = 5  # … and beat the runner-up by this much
+RESOLVE_CUTOFF = 80  # a typed item name must match this well (0-100, token set) to be used
+RESOLVE_MARGIN = 10  # … and beat the runner-up by this much (else the member's phase decides)
 
 
 class ChecklistFlow:
@@ -46,25 +46,38 @@ class ChecklistFlow:
         hits.sort(key=lambda h: (-round(h[1] / 5), rank[h[2]]))
         return [kb.item_by_id[key] for _, _, key in hits[:limit]]
 
-    def resolve_item(self, text: str) -> ChecklistItem:
+    def resolve_item(self, text: str, prefer_phase: int | None = None) -> ChecklistItem:
+        """The item ``text`` names: its id, or words of its title. A guess is acted on only
+        when it is clear; between close ones the member's own phase wins, else they choose."""
         text = (text or "").strip()
         item = self.deps.kb.item_by_id.get(text)
         if item:
             return item
         kb = self.deps.kb
-        names = {i.id: f"{i.id} {i.title}" for i in kb.item_by_id.values()}
-        hits = process.extract(text, names, scorer=fuzz.WRatio, processor=str.casefold,
-                               limit=3, score_cutoff=RESOLVE_CUTOFF) if len(text) >= 3 else []
-        # Acting on a guess needs a clear winner: a strong score and a margin over the next.
-        if hits and (len(hits) == 1 or hits[0][1] - hits[1][1] >= RESOLVE_MARGIN):
-            return kb.item_by_id[hits[0][2]]
-        if hits:
-            options = ", ".join(f"`{h[2]}`" for h in hits)
+        names = {i.id: f"{i.id.split('.', 1)[1].replace('-', ' ')} {i.title}"
+                 for i in kb.item_by_id.values()}
+        hits = process.extract(text, names, scorer=fuzz.token_set_ratio,
+                               processor=utils.default_process, limit=5,
+                               score_cutoff=RESOLVE_CUTOFF) if len(text) >= 3 else []
+        close = [h[2] for h in hits if hits[0][1] - h[1] < RESOLVE_MARGIN]
+        if len(close) > 1 and prefer_phase is not None:
+            mine = [i for i in close if kb.phase_of_item(i) == prefer_phase]
+            close = mine if len(mine) == 1 else sorted(
+                close, key=lambda i: kb.phase_of_item(i) != prefer_phase)
+        if len(close) == 1:
+            return kb.item_by_id[close[0]]
+        if close:
+            options = ", ".join(f"`{i}`" for i in close)
             raise UserError(f"“{text[:80]}” could be several items: {options}. "
                             "Use the item id.")
         raise UserError(
             f"I know no checklist item “{text[:80]}”. See the ids with `/checklist view`."
         )
+
+    async def _resolve_for(self, member: Member, text: str) -> ChecklistItem:
+        if text.strip() in self.deps.kb.item_by_id:
+            return self.deps.kb.item_by_id[text.strip()]
+        return self.resolve_item(text, await self.member_phase(member))
 
     # --- views --------------------------------------------------------------------------------
 
@@ -116,7 +129,7 @@ class ChecklistFlow:
              Param("evidence", "link", "a link that shows it: a PR, a doc, a dashboard"),
              private=True, aliases=("done",))
     async def mark(self, member: Member, item: str, evidence: str | None = None) -> Reply:
-        found = self.resolve_item(item)
+        found = await self._resolve_for(member, item)
         evidence = (evidence or "").strip() or None
         await self.deps.store.members.touch(member.user_id, guild_id=member.guild_id)
         try:
@@ -130,7 +143,7 @@ class ChecklistFlow:
              Param("item", "item", "the item (start typing)", required=True),
              private=True, aliases=("undo",))
     async def unmark(self, member: Member, item: str) -> Reply:
-        found = self.resolve_item(item)
+        found = await self._resolve_for(member, item)
         states = await self.deps.store.checklist.states(member.user_id)
         if not (states.get(found.id) and states[found.id].done):
             raise UserError(f"**{found.title}** isn't marked done, so there is nothing to undo.")

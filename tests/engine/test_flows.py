@@ -328,3 +328,15 @@ async def test_reminder_words_in_any_order_and_every_problem_at_once(engine):
     # the member's own day and hour, besides the <t:…> markup every client shows locally
     assert "**Tue" in chatham.body and ", 00:00** in Pacific/Chatham" in chatham.body
     assert "<t:" in chatham.body
+
+
+async def test_typed_item_names_prefer_the_members_phase(engine, kb):
+    led = await engine.run("checklist done", ALICE, item="led a tool evaluation")
+    assert led.checklist.changed_item == "p3.tool-evaluation"
+    # "post mortem" fits a phase 2 and a phase 4 item: without a phase, the member chooses …
+    both = await engine.run("checklist done", BOB, item="post mortem")
+    assert both.tone == "warning" and "`p2.post-mortem`" in both.body
+    # … in phase 4, theirs is taken
+    await engine.act(BOB, "phase:set:4")
+    mine = await engine.run("checklist done", BOB, item="post mortem")
+    assert kb.phase_of_item(mine.checklist.changed_item) == 4
