@@ -54,7 +54,7 @@ CONSOLE_HELP = (
     "`/done`, `/undo`, `/export`, `/delete` and `/share` are short for the `/checklist` and "
     "`/privacy` commands; `/reminders on` also takes `weekday=… hour=… timezone=…`.\n"
     "`/more`: the last answer in full\n"
-    "`/export [FILE]`: write your data to a JSON file\n"
+    "`/export [FILE]`: write your data to a new JSON file (default: in your home folder)\n"
     "`/quit` (or Ctrl-D): leave"
 )
 
@@ -522,11 +522,19 @@ class Console:
         reply = await self.engine.run("privacy export", self.member)
         if reply.attachment is None:
             return reply
-        path = Path(" ".join(args)).expanduser() if args else Path(reply.attachment.filename)
+        # Personal data goes where the member says, or to their home folder: never silently
+        # into whatever directory (a repository?) the console was started in.
+        path = Path(" ".join(args)).expanduser() if args else Path.home()
         if path.is_dir():
             path = path / reply.attachment.filename
-        try:
-            path.write_bytes(reply.attachment.data)
+        try:  # a new file only the member can read; an existing one is never overwritten
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(reply.attachment.data)
+        except FileExistsError:
+            return Reply("Export not written", f"`{path}` already exists, and I won't "
+                         "overwrite it. Give another file name: `/export FILE`.",
+                         kind=Kind.ERROR, tone="warning", error=ErrorCause.MEMBER)
         except (OSError, ValueError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
             return Reply("Export failed", f"Could not write `{path}`: {reason}",

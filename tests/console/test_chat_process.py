@@ -81,7 +81,7 @@ async def test_bad_input_on_a_pipe(tmp_path, sqlite_url):
     assert "I know no checklist item “abc”" in s.out
     assert "unknown timezone 'Mars/Olympus'" in s.out
     assert "Unknown command /frobnicate." in s.out
-    assert (tmp_path / f"mentorbot-data-{USER}.json").is_file()  # /export: into the cwd
+    assert (tmp_path / f"mentorbot-data-{USER}.json").is_file()  # /export: into HOME
     assert "Your progress" in s.titles()
 
 

@@ -224,6 +224,20 @@ async def test_export_writes_a_json_file_with_the_checklist_item(chat, kb, tmp_p
     assert "Export failed" in s.titles() and "No such file or directory" in s.out
 
 
+async def test_export_goes_home_never_into_the_cwd_and_never_overwrites(chat, tmp_path,
+                                                                         monkeypatch):
+    home, cwd = tmp_path / "home", tmp_path / "repo"
+    home.mkdir(), cwd.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(cwd)
+    s = await chat(lines("/export", "/export"))
+    s.assert_clean()
+    written = home / "mentorbot-data-42.json"
+    assert written.is_file() and list(cwd.iterdir()) == []
+    assert written.stat().st_mode & 0o077 == 0  # only the member can read it
+    assert "already exists" in s.out and "Export not written" in s.titles()
+
+
 async def test_delete_is_confirmed_by_typing_the_choice_number(chat, kb):
     s = await chat(lines("/quiz", *["yes"] * 6, f"/done {kb.phase_by_number[4].checklist[0].id}",
                          "/delete", "7", "🤖", "2", "/progress",
