@@ -25,7 +25,7 @@ class AskFlow:
     def _choice(self, intent_id: str) -> Intent | None:
         return self.deps.kb.intent_by_id.get(intent_id)
 
-    def _show_action(self, intent: Intent, style: Style = "secondary") -> Action:
+    def show_action(self, intent: Intent, style: Style = "secondary") -> Action:
         # front ends clip labels to their own limits
         return Action(action_id(self.show_topic, intent.id), intent.title, style)
 
@@ -56,7 +56,7 @@ class AskFlow:
                 "Ask me anything about MLOps careers",
                 body,
                 kind=Kind.ASK,
-                actions=tuple(self._show_action(i) for i in self._popular()),
+                actions=tuple(self.show_action(i) for i in self._popular()),
                 tone="info",
                 match=result,
             )
@@ -67,7 +67,7 @@ class AskFlow:
                 "I don't know that one",
                 render("ask_unknown", reason="unknown", choices=choices, logged=logged),
                 kind=Kind.ASK,
-                actions=tuple(self._show_action(i) for i in choices),
+                actions=tuple(self.show_action(i) for i in choices),
                 tone="warning",
                 match=result,
             )
@@ -78,7 +78,7 @@ class AskFlow:
                 "Did you mean…",
                 render("ask_ambiguous", choices=choices),
                 kind=Kind.ASK,
-                actions=tuple(self._show_action(i, "primary") for i in choices),
+                actions=tuple(self.show_action(i, "primary") for i in choices),
                 match=result,
             )
         alt_ids = [c.intent for c in result.alternatives]
@@ -136,7 +136,7 @@ class AskFlow:
         if intent is None:
             return self._unknown_topic(intent_id)
         related = [r for rid in intent.related if (r := self._choice(rid))][:3]
-        buttons = [*self._feedback_actions(intent), *(self._show_action(r) for r in related)]
+        buttons = [*self._feedback_actions(intent), *(self.show_action(r) for r in related)]
         fields = tuple(
             ReplyField(f.label, f"{f.value}\n*{source_name(f.source)}*", inline=True)
             for f in intent.facts
@@ -158,7 +158,7 @@ class AskFlow:
             "Other topics you may have meant",
             render("alternatives", choices=choices),
             kind=Kind.ASK,
-            actions=tuple(self._show_action(i, "primary") for i in choices),
+            actions=tuple(self.show_action(i, "primary") for i in choices),
             private=True,
         )
 

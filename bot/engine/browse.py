@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from bot.engine.ask import AskFlow
     from bot.engine.checklist import ChecklistFlow
 
+MAX_CHOICES = 25  # buttons one reply carries (Discord's limit)
 ROADBLOCKS = ("roadblock",)
 TOPICS = ("faq", "topic", "phase")
 
@@ -56,15 +57,24 @@ class BrowseFlow:
 
     # --- views --------------------------------------------------------------------------------
 
-    @command("roadblock", "what unlocks a common roadblock",
-             Param("name", "text", "the roadblock (start typing)", required=True))
-    async def roadblock(self, member: Member, name: str) -> Reply:
-        return self.asking.first_answer(self.resolve(ROADBLOCKS, name).id)
+    @command("roadblock", "what unlocks a common roadblock (all of them without a name)",
+             Param("name", "text", "the roadblock (start typing)"))
+    async def roadblock(self, member: Member, name: str | None = None) -> Reply:
+        if not (name or "").strip():
+            return self._listing("Common roadblocks, and what unlocks them", ROADBLOCKS)
+        return self.asking.first_answer(self.resolve(ROADBLOCKS, name or "").id)
 
-    @command("faq", "a career question or technical topic",
-             Param("topic", "text", "the topic (start typing)", required=True))
-    async def faq(self, member: Member, topic: str) -> Reply:
-        return self.asking.first_answer(self.resolve(TOPICS, topic).id)
+    @command("faq", "a career question or technical topic (all of them without a topic)",
+             Param("topic", "text", "the topic (start typing)"))
+    async def faq(self, member: Member, topic: str | None = None) -> Reply:
+        if not (topic or "").strip():
+            return self._listing("Career questions and topics I can answer", TOPICS)
+        return self.asking.first_answer(self.resolve(TOPICS, topic or "").id)
+
+    def _listing(self, title: str, kinds: tuple[str, ...]) -> Reply:
+        intents = self.intents_of(kinds)
+        return Reply(title, render("listing", intents=intents), kind=Kind.BROWSE,
+                     actions=tuple(self.asking.show_action(i) for i in intents[:MAX_CHOICES]))
 
     @command("phase", "what a phase means and its checklist",
              Param("number", "phase", "the phase (default: your own)"), private=True)

@@ -340,3 +340,14 @@ async def test_typed_item_names_prefer_the_members_phase(engine, kb):
     await engine.act(BOB, "phase:set:4")
     mine = await engine.run("checklist done", BOB, item="post mortem")
     assert kb.phase_of_item(mine.checklist.changed_item) == 4
+
+
+async def test_roadblock_and_faq_without_a_name_list_them_all(engine, kb):
+    roadblocks = await engine.run("roadblock", ALICE)
+    named = [i for i in kb.intents if i.kind == "roadblock"]
+    assert [a.label for a in roadblocks.actions] == [i.title for i in named]
+    assert all(i.title in roadblocks.body for i in named)
+    topics = await engine.run("faq", ALICE, topic="  ")
+    assert len(topics.actions) == 25 and topics.title.startswith("Career questions")
+    shown = await engine.act(ALICE, roadblocks.actions[0].id)
+    assert shown.title == named[0].title and shown.intent == named[0].id

@@ -15,8 +15,9 @@ class BrowseCog(EngineCog):
                 for i in self.engine.browsing.complete(kinds, current)]
 
     @app_commands.command(name="roadblock", description="What unlocks a common career roadblock")
-    @app_commands.describe(name="The roadblock (start typing)")
-    async def roadblock(self, interaction: discord.Interaction, name: str) -> None:
+    @app_commands.describe(name="The roadblock (start typing; leave out to list them all)")
+    async def roadblock(self, interaction: discord.Interaction,
+                        name: str | None = None) -> None:
         await self.run(interaction, "roadblock", name=name)
 
     @roadblock.autocomplete("name")
@@ -25,8 +26,8 @@ class BrowseCog(EngineCog):
         return self._choices(ROADBLOCKS, current)
 
     @app_commands.command(name="faq", description="A career question or technical topic")
-    @app_commands.describe(topic="The topic (start typing)")
-    async def faq(self, interaction: discord.Interaction, topic: str) -> None:
+    @app_commands.describe(topic="The topic (start typing; leave out to list them all)")
+    async def faq(self, interaction: discord.Interaction, topic: str | None = None) -> None:
         await self.run(interaction, "faq", topic=topic)
 
     @faq.autocomplete("topic")
