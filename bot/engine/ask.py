@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from bot.engine.commands import Arg, Param, action_id, command, route
 from bot.engine.context import Deps, Member
+from bot.engine.language import not_english
 from bot.engine.replies import Action, Kind, Reply, ReplyField, Style
 from bot.knowledge.schema import Intent, source_name
 from bot.limits import MAX_QUESTION_CHARS
@@ -51,7 +52,8 @@ class AskFlow:
         truncated = len(question) > MAX_QUESTION_CHARS
         result = self.deps.matcher.match(question[:MAX_QUESTION_CHARS])
         if result.status == "empty":
-            body = render("ask_unknown", reason="empty", choices=self._popular(), logged=False)
+            body = render("ask_unknown", reason="empty", choices=self._popular(), logged=False,
+                          english_only=not_english(question))
             return Reply(
                 "Ask me anything about MLOps careers",
                 body,
@@ -65,7 +67,8 @@ class AskFlow:
             choices = [i for c in result.alternatives if (i := self._choice(c.intent))]
             return Reply(
                 "I don't know that one",
-                render("ask_unknown", reason="unknown", choices=choices, logged=logged),
+                render("ask_unknown", reason="unknown", choices=choices, logged=logged,
+                       english_only=not_english(question)),
                 kind=Kind.ASK,
                 actions=tuple(self.show_action(i) for i in choices),
                 tone="warning",

@@ -351,3 +351,21 @@ async def test_roadblock_and_faq_without_a_name_list_them_all(engine, kb):
     assert len(topics.actions) == 25 and topics.title.startswith("Career questions")
     shown = await engine.act(ALICE, roadblocks.actions[0].id)
     assert shown.title == named[0].title and shown.intent == named[0].id
+
+
+@pytest.mark.parametrize("question", [
+    "シニアMLOpsエンジニアになるにはどのくらいかかりますか",
+    "Was verdient man als Ingenieur und wie lange dauert es?",
+    "que es mlops y cuanto gana un ingeniero",
+    "Сколько зарабатывает инженер MLOps?",
+])
+async def test_other_languages_are_told_only_english_is_understood(engine, question):
+    reply = await engine.run("ask", ALICE, question=question)
+    if reply.match is not None and reply.match.status == "answered":
+        return  # a question clear enough to answer in any language is answered
+    assert "only understand questions in English" in reply.body
+
+
+async def test_english_questions_get_no_language_hint(engine):
+    reply = await engine.run("ask", ALICE, question="recipe for banana bread with walnuts")
+    assert "English" not in reply.body
