@@ -17,6 +17,10 @@ from bot.storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 
+#: Answers that depend on where the member is: they end with the member's own next step.
+FOR_YOU = frozenset({"faq.which-phase", "roadblock.which-tools-next", "faq.learning-roadmap",
+                     "roadblock.tools-not-promoted"})
+
 
 class AskFlow:
     def __init__(self, deps: Deps, log_questions: bool = True):
@@ -91,7 +95,33 @@ class AskFlow:
             footer = f"I read the first {MAX_QUESTION_CHARS} characters of your question. " + (
                 footer or ""
             )
-        return replace(reply, kind=Kind.ASK, footer=footer, match=result)
+        body = reply.body
+        if result.intent in FOR_YOU or result.intent.startswith("phase."):
+            body += "\n\n" + await self._for_you(member)
+        return replace(reply, kind=Kind.ASK, body=body, footer=footer, match=result)
+
+    async def _for_you(self, member: Member) -> str:
+        """The member's own next step, for answers that depend on their phase."""
+        kb = self.deps.kb
+        try:
+            rec = await self.deps.store.members.get(member.user_id)
+            phase = kb.phase_by_number.get(rec.current_phase) if rec and rec.current_phase \
+                else None
+            states = await self.deps.store.checklist.states(member.user_id) if phase else {}
+        except StorageError:  # the answer stands without the personal line
+            log.warning("could not read the member's phase for the answer", exc_info=True)
+            return ""
+        if phase is None:
+            return (f"**For you:** take `/quiz` ({len(kb.quiz.questions)} yes/no questions) "
+                    "to find your phase, and I'll point you at your next step.")
+        todo = [i for i in phase.checklist if not (states.get(i.id) and states[i.id].done)]
+        if not todo:
+            return (f"**For you:** your phase {phase.number} checklist is complete: look at "
+                    f"phase {phase.number + 1} with `/phase {phase.number + 1}`."
+                    if phase.number + 1 in kb.phase_by_number else
+                    f"**For you:** your phase {phase.number} checklist is complete.")
+        return (f"**For you** (phase {phase.number}): next on your checklist is "
+                f"**{todo[0].title}** (`/checklist done {todo[0].id}` when it's done).")
 
     @route("ask:show", Arg("intent", "intent"))
     async def show_topic(self, member: Member, intent: str) -> Reply:

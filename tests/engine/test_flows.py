@@ -369,3 +369,15 @@ async def test_other_languages_are_told_only_english_is_understood(engine, quest
 async def test_english_questions_get_no_language_hint(engine):
     reply = await engine.run("ask", ALICE, question="recipe for banana bread with walnuts")
     assert "English" not in reply.body
+
+
+async def test_phase_dependent_answers_end_with_the_members_next_step(engine, kb):
+    before = await engine.run("ask", BOB, question="which phase should I start from?")
+    assert before.intent == "faq.which-phase" and "take `/quiz`" in before.body
+    await take_quiz(engine, BOB, [True, True, True, False, False, False])
+    first = kb.phase_by_number[2].checklist[0]
+    after = await engine.run("ask", BOB, question="which phase should I start from?")
+    assert f"**For you** (phase 2): next on your checklist is **{first.title}**" in after.body
+    await engine.run("checklist done", BOB, item=first.id)
+    later = await engine.run("ask", BOB, question="which phase should I start from?")
+    assert kb.phase_by_number[2].checklist[1].title in later.body
