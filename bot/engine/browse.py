@@ -135,6 +135,11 @@ class BrowseFlow:
         title = f"Tools for phase {phase}" if phase else "The MLOps tools catalogue"
         return Reply(title, render("tools", categories=cats), kind=Kind.BROWSE)
 
+    @command("sources", "the articles every answer comes from, and what each covers")
+    async def sources(self, member: Member) -> Reply:
+        return Reply("Where my answers come from",
+                     render("sources", sources=self.deps.kb.sources.sources), kind=Kind.BROWSE)
+
     @command("roadmap", "a month-by-month plan for the first year")
     async def roadmap(self, member: Member) -> Reply:
         rm = self.deps.kb.roadmap

@@ -1,4 +1,4 @@
-"""Browsing: /roadblock, /faq, /phase, /levels, /tools, /roadmap."""
+"""Browsing: /roadblock, /faq, /phase, /levels, /tools, /roadmap, /sources."""
 
 from __future__ import annotations
 
@@ -54,6 +54,10 @@ class BrowseCog(EngineCog):
     @app_commands.command(name="roadmap", description="A month-by-month plan for the first year")
     async def roadmap(self, interaction: discord.Interaction) -> None:
         await self.run(interaction, "roadmap")
+
+    @app_commands.command(name="sources", description="Where the mentor's answers come from")
+    async def sources(self, interaction: discord.Interaction) -> None:
+        await self.run(interaction, "sources")
 
     phase.autocomplete("number")(EngineCog.phase_choices)
     tools.autocomplete("phase")(EngineCog.phase_choices)
