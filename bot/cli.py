@@ -138,7 +138,7 @@ def _ask(args: argparse.Namespace) -> int:
         print(json.dumps(matcher.match(question).to_json(), ensure_ascii=False))
         return 0
     deps = Deps(kb=kb, matcher=matcher, store=None, settings=settings_from(args))  # type: ignore[arg-type]
-    reply = asyncio.run(AskFlow(deps, log_questions=False).ask(Member(0), question))
+    reply = asyncio.run(AskFlow(deps, stateless=True).ask(Member(0), question))
     print(plain_text(reply))
     return 0
 

@@ -23,9 +23,11 @@ FOR_YOU = frozenset({"faq.which-phase", "roadblock.which-tools-next", "faq.learn
 
 
 class AskFlow:
-    def __init__(self, deps: Deps, log_questions: bool = True):
+    def __init__(self, deps: Deps, stateless: bool = False):
+        """``stateless``: no database (``mentorbot ask``): nothing is logged and answers carry
+        no personal line."""
         self.deps = deps
-        self.log_questions = log_questions
+        self.stateless = stateless
 
     def _choice(self, intent_id: str) -> Intent | None:
         return self.deps.kb.intent_by_id.get(intent_id)
@@ -36,7 +38,7 @@ class AskFlow:
 
     async def _log(self, member: Member, question: str, result: MatchResult) -> bool:
         status = "unanswered" if result.intent is None else result.status
-        if not self.log_questions or (
+        if self.stateless or (
             status == "answered" and not self.deps.settings.log_all_questions
         ):
             return False
@@ -96,7 +98,8 @@ class AskFlow:
                 footer or ""
             )
         body = reply.body
-        if result.intent in FOR_YOU or result.intent.startswith("phase."):
+        if not self.stateless and (result.intent in FOR_YOU or
+                                   result.intent.startswith("phase.")):
             body += "\n\n" + await self._for_you(member)
         return replace(reply, kind=Kind.ASK, body=body, footer=footer, match=result)
 
