@@ -211,8 +211,14 @@ def _cross_check(kb: KnowledgeBase, intent_files: dict[str, str]) -> list[Proble
                 )
 
     numbers = [p.number for p in kb.phases.phases]
-    if sorted(numbers) != [1, 2, 3, 4]:
-        problems.append(Problem("phases.yaml", None, "phases", f"numbers {numbers} ≠ 1..4"))
+    if sorted(numbers) != list(range(1, len(numbers) + 1)):
+        problems.append(Problem("phases.yaml", None, "phases",
+                                f"numbers {numbers} ≠ 1..{len(numbers)}"))
+    phase_numbers = set(numbers)
+
+    def phase_exists(display: str, where: str, number: int | None) -> None:
+        if number is not None and number not in phase_numbers:
+            problems.append(Problem(display, None, where, f"no phase {number}"))
     item_seen: set[str] = set()
     for phase in kb.phases.phases:
         cited("phases.yaml", f"phase {phase.number}", phase.sources)
@@ -225,8 +231,13 @@ def _cross_check(kb: KnowledgeBase, intent_files: dict[str, str]) -> list[Proble
                     Problem("phases.yaml", None, item.id, f"id must start p{phase.number}.")
                 )
 
-    covered = [0] * 7
+    covered = [0] * (len(kb.quiz.questions) + 1)
     for route in kb.quiz.routing:
+        phase_exists("quiz.yaml", "routing", route.phase)
+        if route.max_yes >= len(covered):
+            problems.append(Problem("quiz.yaml", None, "routing",
+                                    f"max_yes {route.max_yes} > {len(covered) - 1} questions"))
+            continue
         if route.min_yes > route.max_yes:
             bad = f"min_yes {route.min_yes} > max_yes {route.max_yes}"
             problems.append(Problem("quiz.yaml", None, "routing", bad))
@@ -246,6 +257,13 @@ def _cross_check(kb: KnowledgeBase, intent_files: dict[str, str]) -> list[Proble
             problems.append(Problem("tools.yaml", None, cat.id, f"intent {cat.intent!r} missing"))
         for tool in cat.tools:
             cited("tools.yaml", f"{cat.id}.{tool.name}", tool.sources)
+            phase_exists("tools.yaml", f"{cat.id}.{tool.name}", tool.phase)
+    for intent in kb.intents:
+        for part in intent.parts:
+            phase_exists(intent_files[intent.id], intent.id, part.slot.phase)
+            if part.slot.yes_count is not None and part.slot.yes_count >= len(covered):
+                problems.append(Problem(intent_files[intent.id], None, intent.id,
+                                        f"yes_count {part.slot.yes_count} > quiz length"))
 
     catalogue = find_catalogue(kb.root)
     if catalogue is None:

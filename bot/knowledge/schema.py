@@ -2,7 +2,8 @@
 
 One model per file shape. Every model forbids unknown keys so a typo in a YAML key is an error
 with a location, not a silently ignored field. Cross-file rules (ids unique, related ids exist,
-quiz routing covers 0..6 once, every catalogue id present) live in ``loader.py``.
+quiz routing covers 0..len(questions) once, phases are 1..N and every phase named exists) live in
+``loader.py``: the knowledge base, not this schema, says how many phases and questions there are.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ SourceFile = Annotated[str, StringConstraints(pattern=r"^\d{3}_[0-9a-f]{16}\.txt
 """A source article, named by its file name in ``shared/sources/``."""
 
 IntentId = Annotated[str, StringConstraints(pattern=r"^[a-z]+\.[a-z0-9][a-z0-9-]*$")]
-ItemId = Annotated[str, StringConstraints(pattern=r"^p[1-4]\.[a-z0-9][a-z0-9-]*$")]
+ItemId = Annotated[str, StringConstraints(pattern=r"^p[0-9]{1,2}\.[a-z0-9][a-z0-9-]*$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 IntentKind = Literal["roadblock", "faq", "phase", "topic"]
 
@@ -127,7 +128,7 @@ class ChecklistItem(Model):
 
 
 class Phase(Model):
-    number: int = Field(ge=1, le=4)
+    number: int = Field(ge=1)  # 1..N, consecutive (loader.py); N is the knowledge base's
     title: Text
     level: Text  # the level this phase corresponds to, e.g. "Junior → Mid"
     summary: Text
@@ -141,28 +142,28 @@ class Phase(Model):
 
 
 class PhasesFile(Model):
-    phases: list[Phase] = Field(min_length=4, max_length=4)
+    phases: list[Phase] = Field(min_length=1)
 
 
 # --- quiz.yaml ----------------------------------------------------------------------------------
 
 
 class QuizQuestion(Model):
-    id: Annotated[str, StringConstraints(pattern=r"^q[1-6]$")]
+    id: Annotated[str, StringConstraints(pattern=r"^q[0-9]{1,2}$")]
     text: Text
     why: Text  # what a "yes" shows, shown with the result
 
 
 class Route(Model):
-    min_yes: int = Field(ge=0, le=6)
-    max_yes: int = Field(ge=0, le=6)
-    phase: int = Field(ge=1, le=4)
+    min_yes: int = Field(ge=0)  # the routes cover 0..len(questions) once (loader.py)
+    max_yes: int = Field(ge=0)
+    phase: int = Field(ge=1)
     verdict: Text
 
 
 class QuizFile(Model):
     intro: Text
-    questions: list[QuizQuestion] = Field(min_length=6, max_length=6)
+    questions: list[QuizQuestion] = Field(min_length=1)
     routing: list[Route] = Field(min_length=1)
     sources: list[SourceFile] = Field(min_length=1)
 
@@ -173,7 +174,7 @@ class QuizFile(Model):
 class Tool(Model):
     name: Text
     choose_when: Text  # when to choose it over the alternatives
-    phase: int = Field(ge=1, le=4)
+    phase: int = Field(ge=1)
     sources: list[SourceFile] = Field(min_length=1)
 
 
@@ -248,10 +249,10 @@ class Slot(Model):
     of its levels; a tool part discusses each of its tools (two tools: a trade-off)."""
 
     level: tuple[LevelName, ...] | None = None
-    phase: int | None = Field(default=None, ge=1, le=4)
+    phase: int | None = Field(default=None, ge=1)
     tool: tuple[ToolSlug, ...] | None = None
     source: SourceFile | None = None
-    yes_count: int | None = Field(default=None, ge=0, le=6)
+    yes_count: int | None = Field(default=None, ge=0)
 
     @field_validator("level", "tool", mode="before")
     @classmethod
