@@ -103,6 +103,15 @@ class AskFlow:
             body += "\n\n" + await self._for_you(member)
         return replace(reply, kind=Kind.ASK, body=body, footer=footer, match=result)
 
+    async def answer_for(self, member: Member, question: str, asker: str) -> Reply:
+        """Answer someone else's message (Discord's *Answer with mentorbot*): the usual answer,
+        introduced with who asked and what, quoted safely. ``member`` is who used it."""
+        reply = await self.ask(member, question)
+        if reply.kind == Kind.ERROR:
+            return reply
+        intro = render("answering", asker=asker, question=question)
+        return replace(reply, body=f"{intro}\n\n{reply.body}", private=False)
+
     async def _for_you(self, member: Member) -> str:
         """The member's own next step, for answers that depend on their phase."""
         kb = self.deps.kb

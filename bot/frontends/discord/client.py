@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.engine.core import Engine
 from bot.frontends.discord.background import reminder_loop
 from bot.frontends.discord.cogs.admin import AdminCog
+from bot.frontends.discord.cogs.answer import AnswerCog
 from bot.frontends.discord.cogs.ask import AskCog
 from bot.frontends.discord.cogs.browse import BrowseCog
 from bot.frontends.discord.cogs.checklist import ChecklistCog
@@ -38,7 +39,7 @@ from bot.ops.runtime import operations
 log = logging.getLogger(__name__)
 
 COGS = (AskCog, BrowseCog, QuizCog, ChecklistCog, ProgressCog, RemindersCog, PrivacyCog,
-        StatsCog, AdminCog)
+        StatsCog, AdminCog, AnswerCog)
 SYNC_STATE_KEY = "command_tree_hash"
 
 

@@ -38,6 +38,7 @@ from .recording import API_PREFIX, FaultRule, RecordedRequest, template_regex
 from .rest import RestApi
 from .store import FakeState, GatewayEvent, SyncCall
 
+MESSAGE_COMMAND = 3  # application command type: a message context-menu command
 UserLike = FakeUser | int
 GuildLike = FakeGuild | int
 ChannelLike = FakeChannel | int
@@ -489,6 +490,35 @@ class FakeDiscord:
             strict=strict,
             check_permissions=check_permissions,
         )
+        return await self._dispatch(self._handle(APPLICATION_COMMAND, data, u, g, chan, locale))
+
+    async def message_command(
+        self,
+        user: UserLike,
+        name: str,
+        message: FakeMessage | int,
+        *,
+        locale: str | None = None,
+        check_permissions: bool = True,
+    ) -> InteractionHandle:
+        """Use the message context-menu command ``name`` (Apps → name) on ``message``.
+
+        As Discord does, the interaction carries the target message, content included, in
+        ``data.resolved.messages``: no Message Content intent is needed to read it."""
+        u = self.state.user(user)
+        msg = message if isinstance(message, FakeMessage) else self.state.messages[int(message)]
+        g = self.state.guilds[msg.guild_id] if msg.guild_id is not None else None
+        chan = self.state.channels[msg.channel_id]
+        cmd = self.state.find_command(name, g.id if g else None, type=MESSAGE_COMMAND)
+        if cmd is None:
+            raise LookupError(f"no message command {name!r} is registered with the fake")
+        if check_permissions:
+            self._payloads._check_visible(cmd, g, u)
+        data = {"id": cmd["id"], "name": cmd["name"], "type": MESSAGE_COMMAND,
+                "target_id": str(msg.id),
+                "resolved": {"messages": {str(msg.id): msg.payload()}}}
+        if cmd.get("guild_id"):
+            data["guild_id"] = cmd["guild_id"]
         return await self._dispatch(self._handle(APPLICATION_COMMAND, data, u, g, chan, locale))
 
     async def autocomplete(
