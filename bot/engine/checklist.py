@@ -10,6 +10,7 @@ from bot.engine.commands import Arg, Param, action_id, command, route
 from bot.engine.context import Deps, Member, UserError
 from bot.engine.privacy import PrivacyFlow
 from bot.engine.replies import Action, ChecklistState, Kind, Reply
+from bot.engine.setup import setup_of
 from bot.knowledge.schema import ChecklistItem, Phase
 from bot.render import progress_bar, render
 from bot.storage.errors import InvalidInput
@@ -215,6 +216,8 @@ class ChecklistFlow:
             if member.guild_id is None:
                 raise UserError("Other members' progress can only be seen inside a server "
                                 "you share with them.")
+            if (await setup_of(self.deps, member.guild_id)).sharing == "nobody":
+                raise UserError("Members' progress is not shared in this server.")
             if not rec.sharing:
                 raise UserError("That member keeps their progress private. "
                                 "(Members can share theirs with `/privacy share on`.)")

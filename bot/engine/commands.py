@@ -35,6 +35,8 @@ ParamKind = Literal[
     "item",  # a checklist item: its id, a few words of its title
     "link",  # an evidence link
     "member",  # another member's id
+    "role",  # a role of the server (its id)
+    "channel",  # a channel of the server (its id)
     "on_off",  # on | off
     "flag",  # a word that is there or not ("/quiz restart")
     "weekday",

@@ -26,6 +26,7 @@ from bot.engine.privacy import PrivacyFlow
 from bot.engine.quiz import QuizFlow
 from bot.engine.reminders import RemindersFlow
 from bot.engine.replies import ErrorCause, Kind, Reply
+from bot.engine.setup import SetupFlow
 from bot.engine.stats import StatsFlow
 from bot.knowledge.loader import KnowledgeBase
 from bot.matching.build import build_matcher
@@ -90,7 +91,7 @@ class HelpFlow:
 
 
 FLOW_CLASSES: tuple[type, ...] = (AskFlow, BrowseFlow, QuizFlow, ChecklistFlow, RemindersFlow,
-                                  PrivacyFlow, StatsFlow, HelpFlow)
+                                  PrivacyFlow, StatsFlow, SetupFlow, HelpFlow)
 
 
 class Engine:
@@ -108,8 +109,10 @@ class Engine:
         self.browsing = BrowseFlow(deps, self.asking, self.checklist)
         self.reminders = RemindersFlow(deps)
         self.quizzing = QuizFlow(deps, self.checklist, self.reminders)
+        self.setup = SetupFlow(deps)
         flows: list[object] = [self.asking, self.browsing, self.quizzing, self.checklist,
-                               self.reminders, self.privacy, StatsFlow(deps), HelpFlow(self)]
+                               self.reminders, self.privacy, StatsFlow(deps), self.setup,
+                               HelpFlow(self)]
         self.table = Table.collect(flows)
 
     @property

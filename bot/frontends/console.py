@@ -503,9 +503,9 @@ class Console:
             return None, words
         text = given if given is not None else words[0]
         rest = words if given is not None else words[1:]
-        if p.kind in ("phase", "member"):
-            n = as_number(text)
-            if n is None or (p.kind == "member" and not 0 < n < 2**63):
+        if p.kind in ("phase", "member", "role", "channel"):
+            n = as_number(text.strip("<@&#!>"))  # <@&123> or <#123> as Discord writes them
+            if n is None or (p.kind != "phase" and not 0 < n < 2**63):
                 return _Problem(f"{p.name.upper()} must be a number, not “{text[:20]}”"), rest
             return n, rest
         if p.kind == "on_off":

@@ -27,6 +27,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Text,
     UniqueConstraint,
     false,
     text,
@@ -236,6 +237,17 @@ class BotState(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class GuildConfig(Base):
+    """A server's own setup (``/setup``): validated and read by the engine, stored as JSON so a
+    new setting needs no migration. Keyed by the server, never by a member."""
+
+    __tablename__ = "guild_config"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    data: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 __all__ = [
     "PHASES",
     "QUIZ_LENGTH",
@@ -244,6 +256,7 @@ __all__ = [
     "BotState",
     "ChecklistEvent",
     "ChecklistProgress",
+    "GuildConfig",
     "GuildMembership",
     "Member",
     "QuestionLog",

@@ -3,6 +3,8 @@ but not pinged, the usual buttons, no Message Content intent."""
 
 from __future__ import annotations
 
+import pytest
+
 from bot.knowledge.loader import load_knowledge
 
 from .test_bot import labels, text, title
@@ -32,3 +34,23 @@ async def test_an_off_topic_message_gets_an_honest_answer(running, world):
     msg = await (await fake.message_command(world.alice, "Answer with mentorbot",
                                             question)).final_message()
     assert title(msg) == "I don't know that one" and "asked:" in text(msg)
+
+
+async def test_setup_can_limit_answering_to_a_role(running, world):
+    fake = world.fake
+    helpers = fake.add_role(world.guild, "helpers")
+    carol = fake.add_user("carol")
+    fake.add_member(world.guild, carol, roles=[helpers])
+    saved = await (await fake.slash(world.admin, "setup answer-role", {"role": helpers.id},
+                                    guild=world.guild)).final_message()
+    assert saved.ephemeral and f"<@&{helpers.id}>" in text(saved)
+    with pytest.raises(PermissionError):  # Discord doesn't offer /setup to members
+        await fake.slash(world.alice, "setup show", guild=world.guild)
+    question = fake.user_message(world.bob, "how long until senior?", guild=world.guild)
+    refused = await (await fake.message_command(world.alice, "Answer with mentorbot",
+                                                question)).final_message()
+    assert refused.ephemeral and title(refused) == "Not allowed"
+    answered = await (await fake.message_command(carol, "Answer with mentorbot",
+                                                 question)).final_message()
+    assert not answered.ephemeral and "asked:" in text(answered)
+

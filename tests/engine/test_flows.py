@@ -381,3 +381,36 @@ async def test_phase_dependent_answers_end_with_the_members_next_step(engine, kb
     await engine.run("checklist done", BOB, item=first.id)
     later = await engine.run("ask", BOB, question="which phase should I start from?")
     assert kb.phase_by_number[2].checklist[1].title in later.body
+
+
+# --- server setup ------------------------------------------------------------------------------
+
+
+async def test_setup_is_for_admins_in_a_server_and_changes_what_it_says(engine):
+    refused = await engine.run("setup show", ALICE)
+    assert refused.tone == "warning" and "Manage Server" in refused.body
+    assert "inside a server" in (await engine.run("setup show", Member(ADMIN.user_id,
+                                                                        is_admin=True))).body
+    shown = await engine.run("setup show", ADMIN)
+    assert "no role set" in shown.body and "every member" in shown.body
+    saved = await engine.run("setup mentors", ADMIN, role=555, channel=666)
+    assert saved.title == "Setup saved" and "<@&555>" in saved.body and "<#666>" in saved.body
+    await engine.run("setup phase-role", ADMIN, phase=2, role=222)
+    bad = await engine.run("setup phase-role", ADMIN, phase=9, role=1)
+    assert bad.tone == "warning" and "Phases are numbered" in bad.body
+    await engine.run("setup forum", ADMIN, channel=777, state=True)
+    shown = await engine.run("setup show", ADMIN)
+    assert "phase 2 → <@&222>" in shown.body and "<#777>" in shown.body
+    assert "<@&555>" in shown.body  # earlier settings stay
+    assert (await engine.run("setup sharing", ADMIN, policy="sometimes")).tone == "warning"
+    reset = await engine.run("setup reset", ADMIN)
+    assert "no role set" in reset.body
+
+
+async def test_a_server_that_shares_nothing_shows_no_progress_of_others(engine):
+    await engine.act(BOB, "share:on")
+    await engine.run("progress", BOB)
+    assert (await engine.run("progress", ALICE, member_id=BOB.user_id)).title == "Their progress"
+    await engine.run("setup sharing", ADMIN, policy="nobody")
+    hidden = await engine.run("progress", ALICE, member_id=BOB.user_id)
+    assert hidden.tone == "warning" and "not shared in this server" in hidden.body

@@ -27,6 +27,7 @@ from bot.frontends.discord.cogs.privacy import PrivacyCog
 from bot.frontends.discord.cogs.progress import ProgressCog
 from bot.frontends.discord.cogs.quiz import QuizCog
 from bot.frontends.discord.cogs.reminders import RemindersCog
+from bot.frontends.discord.cogs.setup import SetupCog
 from bot.frontends.discord.cogs.stats import StatsCog
 from bot.frontends.discord.components import EngineButton
 from bot.frontends.discord.endpoints import configure_endpoints
@@ -39,7 +40,7 @@ from bot.ops.runtime import operations
 log = logging.getLogger(__name__)
 
 COGS = (AskCog, BrowseCog, QuizCog, ChecklistCog, ProgressCog, RemindersCog, PrivacyCog,
-        StatsCog, AdminCog, AnswerCog)
+        StatsCog, SetupCog, AdminCog, AnswerCog)
 SYNC_STATE_KEY = "command_tree_hash"
 
 

@@ -14,7 +14,9 @@ from discord import app_commands
 
 from bot.engine.context import Member
 from bot.engine.replies import Reply
+from bot.engine.setup import setup_of
 from bot.frontends.discord.cogs._base import EngineCog
+from bot.frontends.discord.cogs.admin import refused
 
 if TYPE_CHECKING:
     from bot.frontends.discord.client import MentorBot
@@ -40,6 +42,11 @@ class AnswerCog(EngineCog):
         text = message.content or ""
 
         async def work(member: Member) -> Reply:
+            setup = await setup_of(self.engine.deps, member.guild_id)
+            roles = {r.id for r in getattr(interaction.user, "roles", ())}
+            if setup.answer_role and setup.answer_role not in roles and not member.is_admin:
+                return refused("In this server, answering others' messages with mentorbot is "
+                               "for members with a role the admins chose.")
             return await self.engine.asking.answer_for(member, text, asker)
 
-        await self.answer(interaction, work, ephemeral=False)
+        await self.answer(interaction, work, ephemeral=False)  # a refusal is private

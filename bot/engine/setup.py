@@ -1,0 +1,137 @@
+"""``/setup``: what a server decides for itself (Manage Server). Everything works with nothing
+set up; each setting switches on one thing:
+
+* the mentor role and the mentors' channel (a forum or a text channel): where questions the
+  bot can't answer are passed on (the knowledge loop);
+* phase roles: the role a member gets for their phase, when they opt in;
+* the announcement channel: milestones, when members opt in;
+* who may use *Answer with mentorbot* on others' messages (a role; default: everyone);
+* what members may share: their progress with other members, or nothing;
+* forum channels whose new posts the bot answers first, when it is sure.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.engine.commands import Param, command
+from bot.engine.context import Deps, Member, UserError
+from bot.engine.replies import Kind, Reply
+from bot.render import render
+
+MAX_FORUMS = 25
+
+
+class GuildSetup(BaseModel):
+    """A server's setup as stored (unknown keys from a newer version are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    mentor_role: int | None = None
+    mentor_channel: int | None = None
+    announce_channel: int | None = None
+    answer_role: int | None = None
+    phase_roles: dict[int, int] = Field(default_factory=dict)
+    forums: tuple[int, ...] = ()
+    sharing: Literal["members", "nobody"] = "members"
+
+
+async def setup_of(deps: Deps, guild_id: int | None) -> GuildSetup:
+    """The setup of ``guild_id`` (defaults outside a server or when never set up)."""
+    if guild_id is None:
+        return GuildSetup()
+    try:
+        return GuildSetup.model_validate(await deps.store.guilds.get(guild_id))
+    except ValidationError:  # written by a newer or broken version: start from defaults
+        return GuildSetup()
+
+
+class SetupFlow:
+    def __init__(self, deps: Deps):
+        self.deps = deps
+
+    async def of(self, guild_id: int | None) -> GuildSetup:
+        return await setup_of(self.deps, guild_id)
+
+    def _check(self, member: Member) -> int:
+        if member.guild_id is None:
+            raise UserError("Server setup only makes sense inside a server.")
+        if not member.is_admin:
+            raise UserError("Server setup is for members with the Manage Server permission.")
+        return member.guild_id
+
+    async def _change(self, member: Member, **changes: object) -> Reply:
+        guild_id = self._check(member)
+        current = await self.of(guild_id)
+        updated = current.model_copy(update=changes)
+        GuildSetup.model_validate(updated.model_dump())  # the same rules as a stored one
+        await self.deps.store.guilds.set(guild_id, updated.model_dump(mode="json"))
+        return self._shown(updated, "Setup saved")
+
+    def _shown(self, setup: GuildSetup, title: str = "This server's setup") -> Reply:
+        phases = sorted(self.deps.kb.phase_by_number)
+        return Reply(title, render("setup", setup=setup, phases=phases), kind=Kind.ADMIN,
+                     private=True, tone="success" if title != "This server's setup" else "info")
+
+    @command("setup show", "this server's setup (Manage Server)", private=True, admin=True,
+             default=True)
+    async def show(self, member: Member) -> Reply:
+        return self._shown(await self.of(self._check(member)))
+
+    @command("setup mentors", "the mentor role and the channel where questions reach them",
+             Param("role", "role", "the mentors' role"),
+             Param("channel", "channel", "a forum or text channel for their threads"),
+             private=True, admin=True)
+    async def mentors(self, member: Member, role: int | None = None,
+                      channel: int | None = None) -> Reply:
+        return await self._change(member, mentor_role=role, mentor_channel=channel)
+
+    @command("setup phase-role", "the role for members in a phase (leave out the role to clear)",
+             Param("phase", "phase", "the phase", required=True),
+             Param("role", "role", "the role for that phase"), private=True, admin=True)
+    async def phase_role(self, member: Member, phase: int, role: int | None = None) -> Reply:
+        self.deps.phase(phase)
+        guild_id = self._check(member)
+        roles = dict((await self.of(guild_id)).phase_roles)
+        if role is None:
+            roles.pop(phase, None)
+        else:
+            roles[phase] = role
+        return await self._change(member, phase_roles=roles)
+
+    @command("setup announcements", "where milestones are announced (leave out to switch off)",
+             Param("channel", "channel", "a text channel"), private=True, admin=True)
+    async def announcements(self, member: Member, channel: int | None = None) -> Reply:
+        return await self._change(member, announce_channel=channel)
+
+    @command("setup answer-role", "who may use Answer with mentorbot (leave out: everyone)",
+             Param("role", "role", "the role allowed to use it"), private=True, admin=True)
+    async def answer_role(self, member: Member, role: int | None = None) -> Reply:
+        return await self._change(member, answer_role=role)
+
+    @command("setup sharing", "whether members may share their progress with other members",
+             Param("policy", "text", "members or nobody", required=True),
+             private=True, admin=True)
+    async def sharing(self, member: Member, policy: str) -> Reply:
+        policy = policy.strip().casefold()
+        if policy not in ("members", "nobody"):
+            raise UserError("Sharing is `members` (members choose) or `nobody`.")
+        return await self._change(member, sharing=policy)
+
+    @command("setup forum", "let the bot answer new posts in a forum first, when it is sure",
+             Param("channel", "channel", "the forum channel", required=True),
+             Param("state", "on_off", "on or off", required=True), private=True, admin=True)
+    async def forum(self, member: Member, channel: int, state: bool) -> Reply:
+        forums = [f for f in (await self.of(self._check(member))).forums if f != channel]
+        if state:
+            if len(forums) >= MAX_FORUMS:
+                raise UserError(f"At most {MAX_FORUMS} forums can be watched.")
+            forums.append(channel)
+        return await self._change(member, forums=tuple(forums))
+
+    @command("setup reset", "forget this server's setup", private=True, admin=True)
+    async def reset(self, member: Member) -> Reply:
+        await self.deps.store.guilds.reset(self._check(member))
+        return self._shown(GuildSetup(), "Setup reset")

@@ -1,0 +1,66 @@
+"""/setup show|mentors|phase-role|announcements|answer-role|sharing|forum|reset (Manage Server)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import discord
+from discord import app_commands
+
+from bot.frontends.discord.cogs._base import EngineCog, PhaseOption
+
+Channel = discord.TextChannel | discord.ForumChannel
+
+
+class SetupCog(EngineCog):
+    setup = app_commands.Group(
+        name="setup", description="This server's mentorbot setup (Manage Server)",
+        guild_only=True, default_permissions=discord.Permissions(manage_guild=True))
+
+    @setup.command(name="show", description="This server's setup")
+    async def show(self, interaction: discord.Interaction) -> None:
+        await self.run(interaction, "setup show")
+
+    @setup.command(name="mentors", description="The mentor role and where questions reach them")
+    @app_commands.describe(role="The mentors' role",
+                           channel="A forum or text channel for their threads")
+    async def mentors(self, interaction: discord.Interaction, role: discord.Role | None = None,
+                      channel: Channel | None = None) -> None:
+        await self.run(interaction, "setup mentors", role=role.id if role else None,
+                       channel=channel.id if channel else None)
+
+    @setup.command(name="phase-role", description="The role for members in a phase")
+    @app_commands.describe(phase="The phase", role="The role (leave out to clear)")
+    async def phase_role(self, interaction: discord.Interaction, phase: PhaseOption,
+                         role: discord.Role | None = None) -> None:
+        await self.run(interaction, "setup phase-role", phase=phase,
+                       role=role.id if role else None)
+
+    @setup.command(name="announcements", description="Where milestones are announced")
+    @app_commands.describe(channel="A text channel (leave out to switch off)")
+    async def announcements(self, interaction: discord.Interaction,
+                            channel: discord.TextChannel | None = None) -> None:
+        await self.run(interaction, "setup announcements",
+                       channel=channel.id if channel else None)
+
+    @setup.command(name="answer-role", description="Who may use Answer with mentorbot")
+    @app_commands.describe(role="The role allowed to use it (leave out: everyone)")
+    async def answer_role(self, interaction: discord.Interaction,
+                          role: discord.Role | None = None) -> None:
+        await self.run(interaction, "setup answer-role", role=role.id if role else None)
+
+    @setup.command(name="sharing", description="May members share their progress?")
+    async def sharing(self, interaction: discord.Interaction,
+                      policy: Literal["members", "nobody"]) -> None:
+        await self.run(interaction, "setup sharing", policy=policy)
+
+    @setup.command(name="forum", description="Answer new posts in a forum first, when sure")
+    async def forum(self, interaction: discord.Interaction, channel: discord.ForumChannel,
+                    state: Literal["on", "off"]) -> None:
+        await self.run(interaction, "setup forum", channel=channel.id, state=state == "on")
+
+    @setup.command(name="reset", description="Forget this server's setup")
+    async def reset(self, interaction: discord.Interaction) -> None:
+        await self.run(interaction, "setup reset")
+
+    phase_role.autocomplete("phase")(EngineCog.phase_choices)

@@ -1,0 +1,46 @@
+"""Each server's own setup (``/setup``): one JSON document per guild, validated by the engine."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.models import GuildConfig
+from bot.storage.repo._base import Repo, check_id
+
+
+class GuildsRepo(Repo):
+    async def get(self, guild_id: int) -> dict[str, Any]:
+        """The guild's stored setup ({} when it has none)."""
+        check_id(guild_id, "guild id")
+
+        async def tx(s: AsyncSession) -> dict[str, Any]:
+            raw = await s.scalar(select(GuildConfig.data).where(GuildConfig.guild_id == guild_id))
+            return dict(json.loads(raw)) if raw else {}
+
+        return await self._db.run(tx, readonly=True)
+
+    async def set(self, guild_id: int, data: dict[str, Any]) -> None:
+        check_id(guild_id, "guild id")
+        blob = json.dumps(data, sort_keys=True)
+        now = self.now()
+
+        async def tx(s: AsyncSession) -> None:
+            stmt = self.insert(GuildConfig).values(guild_id=guild_id, data=blob, updated_at=now)
+            await s.execute(stmt.on_conflict_do_update(
+                index_elements=[GuildConfig.guild_id],
+                set_={"data": stmt.excluded.data, "updated_at": stmt.excluded.updated_at},
+            ))
+
+        await self._db.run(tx)
+
+    async def reset(self, guild_id: int) -> None:
+        check_id(guild_id, "guild id")
+
+        async def tx(s: AsyncSession) -> None:
+            await s.execute(delete(GuildConfig).where(GuildConfig.guild_id == guild_id))
+
+        await self._db.run(tx)
