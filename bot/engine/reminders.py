@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.engine.context import Deps, Member, UserError
 from bot.engine.replies import Action, Reply
-from bot.reminders.schedule import (
+from bot.engine.schedule import (
     WEEKDAYS,
     ScheduleError,
     next_occurrence,

@@ -212,6 +212,6 @@ def reset_logging() -> None:
         root.setLevel(_state["root_level"])
     factory = _state["factory"]
     if factory is not None and logging.getLogRecordFactory() is factory:
-        logging.setLogRecordFactory(factory.previous)
+        logging.setLogRecordFactory(getattr(factory, "previous"))  # noqa: B009 (set above)
     REDACTOR.clear()
     _state.update(factory=None, verbose=False, root_level=None)

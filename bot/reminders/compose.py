@@ -32,9 +32,9 @@ from functools import lru_cache
 from typing import Any, Protocol, overload
 
 from bot.engine.replies import Action, Reply
+from bot.engine.schedule import WEEKDAYS
 from bot.knowledge.loader import KnowledgeBase
 from bot.knowledge.schema import ChecklistItem, Intent, Phase
-from bot.reminders.schedule import WEEKDAYS
 from bot.render import environment, progress_bar
 from bot.storage.errors import NotFound
 from bot.storage.records import ReminderPrefRecord

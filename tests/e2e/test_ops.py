@@ -26,10 +26,10 @@ import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.frontends.discord.client import MentorBot, run
+from bot.frontends.discord.ops import operations
 from bot.knowledge.loader import KnowledgeError, default_knowledge_dir, load_knowledge
 from bot.ops.http import OpsServer
 from bot.ops.logging import REDACTED, reset_logging
-from bot.ops.runtime import operations
 from bot.storage import Store
 
 from .conftest import Running, bot_settings

@@ -6,8 +6,8 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from bot.engine.schedule import next_occurrence, period_key
 from bot.reminders.ratelimit import Unlimited
-from bot.reminders.schedule import next_occurrence, period_key
 from bot.storage import Store
 from tests.conftest import FakeClock
 
