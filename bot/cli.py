@@ -15,9 +15,8 @@ one :class:`~bot.config.OperatorError`: one line on stderr, exit code 1. Exit co
 
 from __future__ import annotations
 
+# Light on purpose: `main` installs the stop-signal handlers of `run` before the heavy imports.
 import argparse
-import asyncio
-import json
 import logging
 import os
 import sys
@@ -25,14 +24,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.app import App, load_settings
-from bot.config import OperatorError, Settings, discord_token
-from bot.ops.logging import setup_logging
+from bot.ops.signals import StopSignals
 
 if TYPE_CHECKING:
+    from bot.app import App
+    from bot.config import Settings
     from bot.knowledge.loader import KnowledgeBase
-
-log = logging.getLogger("mentorbot")
 
 EXIT_OPERATOR = 1
 EXIT_INTERRUPTED = 130
@@ -41,11 +38,15 @@ EXIT_PIPE_CLOSED = 128 + 13  # like a process killed by SIGPIPE
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """The settings, with ``--db`` / ``--url`` and ``--knowledge`` on top."""
+    from bot.app import load_settings
+
     return load_settings({"database_url": "--db"}, database_url=getattr(args, "db", None),
                          knowledge_dir=getattr(args, "knowledge", None))
 
 
 def app_from(args: argparse.Namespace) -> App:
+    from bot.app import App
+
     return App(settings_from(args))
 
 
@@ -64,6 +65,9 @@ def member_id(text: str) -> int:
 
 
 def _kb_check(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.app import App
     from bot.knowledge.loader import KnowledgeError, load_knowledge
 
     app = app_from(args)
@@ -86,6 +90,7 @@ def _kb_check(args: argparse.Namespace) -> int:
 
 
 async def _orphan_warnings(app: App, kb: KnowledgeBase) -> list[str]:
+    from bot.config import OperatorError
     from bot.storage.errors import StorageError
 
     async with app:
@@ -100,6 +105,8 @@ async def _orphan_warnings(app: App, kb: KnowledgeBase) -> list[str]:
 
 
 def _kb_list(args: argparse.Namespace) -> int:
+    import json
+
     kb = app_from(args).kb
     rows = [{"id": i.id, "title": i.title, "kind": i.kind} for i in kb.intents]
     if args.json:
@@ -114,6 +121,10 @@ def _kb_list(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from bot.config import OperatorError
     from bot.matching.build import build_matcher
 
     app = app_from(args)
@@ -158,6 +169,8 @@ def _one_line(record: logging.LogRecord) -> bool:
 
 
 def _chat(args: argparse.Namespace) -> int:
+    import asyncio
+
     from bot.engine.context import Member
     from bot.frontends.console import Console
 
@@ -179,19 +192,22 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bot.frontends.discord.ops import StopSignals
+    import asyncio
 
-    signals = StopSignals()
-    signals.early()  # from here a SIGTERM / SIGINT is never lost (PID 1), only deferred
+    from bot.config import discord_token
+
     settings = settings_from(args)
     discord_token(settings)
 
     from bot.frontends.discord.client import run
 
+    signals: StopSignals = args.signals  # installed by main() before the heavy imports
     return asyncio.run(run(settings, signals))
 
 
 def _sync(args: argparse.Namespace) -> int:
+    import asyncio
+
     from bot.frontends.discord.client import sync
 
     settings = settings_from(args)
@@ -202,6 +218,7 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _invite_url(args: argparse.Namespace) -> int:
+    from bot.config import OperatorError, discord_token
     from bot.frontends.discord.client import application_id_from_token, invite_url
 
     client_id = args.client_id
@@ -219,8 +236,10 @@ def _invite_url(args: argparse.Namespace) -> int:
 
 
 def _reminders_run_once(args: argparse.Namespace) -> int:
+    import asyncio
     from datetime import datetime
 
+    from bot.config import OperatorError
     from bot.frontends.discord.sender import run_reminders_once
 
     now = None
@@ -246,6 +265,7 @@ def _db(fn: Callable[[App, argparse.Namespace], int]) -> Callable[[argparse.Name
     """A ``db`` sub-command: storage errors become one operator line."""
 
     def run(args: argparse.Namespace) -> int:
+        from bot.config import OperatorError
         from bot.storage.errors import StorageError
 
         try:
@@ -272,6 +292,7 @@ def _db_upgrade(app: App, args: argparse.Namespace) -> int:
 
 
 def _db_downgrade(app: App, args: argparse.Namespace) -> int:
+    from bot.config import OperatorError
     from bot.storage.migrate import current, downgrade, downgrade_losses
 
     url = app.database_url()
@@ -297,6 +318,8 @@ def _db_current(app: App, args: argparse.Namespace) -> int:
 
 
 def _db_purge(app: App, args: argparse.Namespace) -> int:
+    import asyncio
+
     days = app.settings.question_log_days
 
     async def main() -> int:
@@ -392,18 +415,31 @@ def _stdout_closed() -> int:
     return EXIT_PIPE_CLOSED
 
 
+def _command(argv: list[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(verbose=args.verbose)  # WARNING (-v: DEBUG), LOG_FORMAT, token redacted
+    argv = sys.argv[1:] if argv is None else list(argv)
+    signals = StopSignals()
+    if _command(argv) == "run":
+        signals.early()  # from here SIGTERM / SIGINT are never lost (PID 1), only deferred
     try:
-        code = int(args.func(args) or 0)
-        sys.stdout.flush()
-        return code
-    except OperatorError as exc:
-        print(f"mentorbot: {exc}", file=sys.stderr)
-        return EXIT_OPERATOR
-    except BrokenPipeError:
-        return _stdout_closed()
+        from bot.config import OperatorError
+        from bot.ops.logging import setup_logging
+
+        args = build_parser().parse_args(argv)
+        args.signals = signals
+        setup_logging(verbose=args.verbose)  # WARNING (-v: DEBUG), LOG_FORMAT, token redacted
+        try:
+            code = int(args.func(args) or 0)
+            sys.stdout.flush()
+            return code
+        except OperatorError as exc:
+            print(f"mentorbot: {exc}", file=sys.stderr)
+            return EXIT_OPERATOR
+        except BrokenPipeError:
+            return _stdout_closed()
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 COGS = (AskCog, BrowseCog, QuizCog, ChecklistCog, ProgressCog, RemindersCog, PrivacyCog,
         StatsCog, AdminCog)
 SYNC_STATE_KEY = "command_tree_hash"
+STOP_TIMEOUT = 10.0  # seconds the gateway (and the background jobs) get to close
 
 
 def intents() -> discord.Intents:
@@ -153,8 +154,13 @@ class MentorBot(commands.AutoShardedBot):
                  self.shard_ids or "all")
 
     async def close(self) -> None:
-        for task in self._background:
+        """Stop the background jobs (and wait for them: they use the database, which the
+        caller closes next), then the gateway."""
+        jobs = list(self._background)
+        for task in jobs:
             task.cancel()
+        if jobs:
+            await asyncio.wait(jobs, timeout=STOP_TIMEOUT)
         await super().close()
 
 
@@ -170,7 +176,6 @@ async def create_bot(settings: Settings, app: App | None = None) -> MentorBot:
 
 
 T = TypeVar("T")
-STOP_TIMEOUT = 10.0  # seconds the gateway gets to close before it is cancelled
 
 
 async def unless_stopped(job: Awaitable[T], stopping: asyncio.Event) -> T | None:
