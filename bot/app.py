@@ -76,7 +76,8 @@ def sqlite_write_problem(path: Path) -> str | None:
     else:
         return None
     return (f"cannot write the SQLite database {path}: {where} is not writable by "
-            f"{running_as()}, the user mentorbot runs as. Make it writable for that user "
+            f"{running_as()}, the user mentorbot runs as (or it is mounted read-only). Make it "
+            "writable for that user "
             f"(e.g. `chown -R {os.getuid() if hasattr(os, 'getuid') else 'UID'} {folder}`, or "
             "mount a volume it owns at /data) or set DATABASE_URL to a writable place")
 

@@ -140,6 +140,10 @@ def _token(settings: Settings | None) -> str | None:
     return token.get_secret_value() if token is not None else None
 
 
+#: loggers whose INFO records are noise at INFO: Alembic lists its plugins at every upgrade
+CHATTY = ("alembic.runtime.plugins",)
+
+
 def _env_settings() -> Settings | None:
     """The settings from the environment / .env, or None when they are invalid (the command
     that needs them reports that as one line)."""
@@ -187,6 +191,9 @@ def setup_logging(
     handler.addFilter(RedactingFilter(REDACTOR))  # records made before the factory was set
     root.addHandler(handler)
     _no_voice_warnings()
+    for name in CHATTY:  # INFO lines an operator has no use for (kept at DEBUG)
+        logging.getLogger(name).setLevel(logging.NOTSET if level <= logging.DEBUG
+                                         else logging.WARNING)
     if _state["root_level"] is None:
         _state["root_level"] = root.level
     root.setLevel(level)
