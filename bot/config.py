@@ -107,9 +107,15 @@ class Settings(BaseSettings):
         return v
 
 
+def token_text(settings: Settings | None) -> str:
+    """The one reader of ``DISCORD_TOKEN``: its text, stripped ("" when unset)."""
+    secret = settings.discord_token if settings is not None else None
+    return secret.get_secret_value().strip() if secret is not None else ""
+
+
 def discord_token(settings: Settings) -> str:
-    """The bot token (stripped), or :class:`OperatorError` saying how to set it."""
-    token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
+    """The bot token, or :class:`OperatorError` saying how to set it."""
+    token = token_text(settings)
     if not token:
         raise OperatorError(
             "DISCORD_TOKEN is not set: put the bot token in the environment or .env "

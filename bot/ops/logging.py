@@ -136,8 +136,9 @@ def install_redaction(*secrets: str | None) -> Redactor:
 
 
 def _token(settings: Settings | None) -> str | None:
-    token = settings.discord_token if settings is not None else None
-    return token.get_secret_value() if token is not None else None
+    from bot.config import token_text
+
+    return token_text(settings) or None
 
 
 #: loggers whose INFO records are noise at INFO: Alembic lists its plugins at every upgrade
