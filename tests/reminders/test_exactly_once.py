@@ -317,3 +317,34 @@ async def test_exactly_once_at_the_minimum_lease_with_a_send_that_hangs(db_url: 
     finally:
         await one.close()
         await two.close()
+
+
+async def test_the_loop_uses_the_knowledge_base_of_each_run_and_reports_each_run(
+    store: Store, make_dispatcher, sender: RecordingSender, clock: FakeClock, kb
+) -> None:
+    """The bot's loop asks for the knowledge base before every run (a /kb reload is used by
+    the next reminders) and hands every report to its metrics."""
+    from bot.knowledge.loader import load_knowledge
+
+    reloaded = load_knowledge()
+    assert reloaded is not kb
+    dispatcher = make_dispatcher()
+    at(clock, T0)
+    due = (await opt_in(store, ALICE, now=T0)).next_due_utc
+    assert due is not None
+    at(clock, due)
+    served = [kb, reloaded]
+    reports = []
+
+    def knowledge():  # type: ignore[no-untyped-def]
+        return served[min(len(reports), 1)]
+
+    def on_report(report):  # type: ignore[no-untyped-def]
+        reports.append(report)
+        if len(reports) == 3:
+            dispatcher.stop()
+
+    await asyncio.wait_for(dispatcher.run_forever(0.01, knowledge=knowledge,
+                                                  on_report=on_report), 10)
+    assert dispatcher.kb is reloaded and dispatcher.composer.kb is reloaded
+    assert [r.sent for r in reports] == [1, 0, 0]
