@@ -241,13 +241,15 @@ class Dispatcher:
 
         report = DispatchReport()
         after: int | None = None
-        while True:
+        while not self.stopping:
             prefs = await self.store.reminders.due_batch(ref, self.batch_size, after)
             if not prefs:
                 break
             after = prefs[-1].user_id
             report.due += len(prefs)
             for i in range(0, len(prefs), self.claim_chunk):
+                if self.stopping:
+                    break
                 await self._chunk(prefs[i : i + self.claim_chunk], ref, at, report)
             if len(prefs) < self.batch_size:
                 break
@@ -271,7 +273,6 @@ class Dispatcher:
         is used by the next reminders); ``on_report`` gets each run's report (metrics) and
         ``on_error`` each failed run's exception. A failed run (database down, ...) is logged
         and retried on the next tick."""
-        self._stop.clear()
         while not self._stop.is_set():
             started = time.monotonic()
             try:
@@ -291,8 +292,14 @@ class Dispatcher:
                 await asyncio.wait_for(self._stop.wait(), timeout=wait)
 
     def stop(self) -> None:
-        """Make :meth:`run_forever` return after the current run."""
+        """Make :meth:`run_forever` return soon (for good): the current run sends no further
+        reminder — those it claimed and did not send go out after their lease, from whichever
+        process claims them next — and no new run starts."""
         self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     # -- one chunk ------------------------------------------------------------------------------
 
@@ -375,6 +382,9 @@ class Dispatcher:
         if claim.attempts > self.max_attempts:
             await self._give_up(claim, plan, f"gave up after {claim.attempts - 1} attempts")
             report.failed += 1
+            return
+        if self.stopping:  # shutting down: the lease hands it to the next claimer
+            report.skipped += 1
             return
         await self.limiter.acquire()
         deadline = claim.lease_until - self.lease_margin

@@ -14,6 +14,7 @@ runs with ``REMINDERS_ENABLED=false``; ``mentorbot db purge`` does the same once
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -45,8 +46,10 @@ def reminder_dispatcher(bot: MentorBot) -> Dispatcher:
 
 
 async def reminder_loop(bot: MentorBot) -> None:
-    """Due reminders every ``REMINDER_INTERVAL_SECONDS`` until the bot closes."""
+    """Due reminders every ``REMINDER_INTERVAL_SECONDS`` until the bot closes (``close()``
+    stops the dispatcher first, so a run ends between two database calls)."""
     dispatcher = reminder_dispatcher(bot)
+    bot.on_close(dispatcher.stop)
 
     def failed(exc: BaseException) -> None:
         bot.metrics.db_errors.inc()
@@ -67,8 +70,11 @@ async def purge_questions(bot: MentorBot) -> int:
 
 
 async def purge_loop(bot: MentorBot, interval: float = PURGE_INTERVAL) -> None:
-    """:func:`purge_questions` at start and then every ``interval`` seconds."""
-    while True:
+    """:func:`purge_questions` at start and then every ``interval`` seconds, until the bot
+    closes."""
+    stopping = asyncio.Event()
+    bot.on_close(stopping.set)
+    while not stopping.is_set():
         started = time.monotonic()
         wait = interval
         try:
@@ -79,4 +85,6 @@ async def purge_loop(bot: MentorBot, interval: float = PURGE_INTERVAL) -> None:
             bot.metrics.db_errors.inc()
             log.exception("purging the question log failed; retrying in %.0fs", PURGE_RETRY)
             wait = min(interval, PURGE_RETRY)
-        await asyncio.sleep(max(1.0, wait - (time.monotonic() - started)))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(),
+                                   max(1.0, wait - (time.monotonic() - started)))

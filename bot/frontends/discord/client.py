@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import discord
@@ -46,6 +46,7 @@ COGS = (AskCog, BrowseCog, QuizCog, ChecklistCog, ProgressCog, RemindersCog, Pri
         StatsCog, AdminCog)
 SYNC_STATE_KEY = "command_tree_hash"
 STOP_TIMEOUT = 10.0  # seconds the gateway (and the background jobs) get to close
+JOB_GRACE = 5.0  # seconds a background job gets to end its current step when the bot stops
 
 
 def intents() -> discord.Intents:
@@ -91,6 +92,7 @@ class MentorBot(commands.AutoShardedBot):
         self.synced: bool | None = None  # set by setup_hook: did this start sync commands?
         self.force_sync = False  # `mentorbot sync`: sync even when the hash is unchanged
         self._background: set[asyncio.Task[None]] = set()
+        self._closing: list[Callable[[], None]] = []
 
     async def setup_hook(self) -> None:
         for cog in COGS:
@@ -153,14 +155,23 @@ class MentorBot(commands.AutoShardedBot):
         log.info("connected as %s to %d guild(s), shards %s", self.user, len(self.guilds),
                  self.shard_ids or "all")
 
+    def on_close(self, stop: Callable[[], None]) -> None:
+        """``stop()`` is called first thing in :meth:`close` (a background job's stop)."""
+        self._closing.append(stop)
+
     async def close(self) -> None:
-        """Stop the background jobs (and wait for them: they use the database, which the
-        caller closes next), then the gateway."""
+        """Stop the background jobs and wait for them — they use the database, which the
+        caller closes next; a job is asked to stop and given JOB_GRACE seconds to finish its
+        database call before it is cancelled — then close the gateway."""
+        for stop in self._closing:
+            stop()
         jobs = list(self._background)
-        for task in jobs:
-            task.cancel()
         if jobs:
-            await asyncio.wait(jobs, timeout=STOP_TIMEOUT)
+            _, late = await asyncio.wait(jobs, timeout=JOB_GRACE)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=STOP_TIMEOUT)
         await super().close()
 
 
