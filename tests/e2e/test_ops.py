@@ -469,9 +469,13 @@ async def test_mentorbot_run_process_health_metrics_json_logs_and_sighup(hb_fake
 # --- the daily question-log purge ---------------------------------------------------------------
 
 
-async def test_the_bot_purges_old_questions_with_reminders_off(world, db_url):
-    """The purge is its own job: it runs at start (then daily) with REMINDERS_ENABLED=false."""
+async def test_the_bot_purges_old_questions_with_reminders_off(world, db_url, monkeypatch):
+    """The purge is its own job: it runs after start (then daily) with REMINDERS_ENABLED=false."""
     from datetime import UTC, datetime, timedelta
+
+    from bot.frontends.discord import background
+
+    monkeypatch.setattr(background, "PURGE_FIRST_DELAY", 0.2)  # a minute in production
 
     from bot.storage.migrate import upgrade_async
     from tests.conftest import FakeClock

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PURGE_INTERVAL = 24 * 3600.0  # the unanswered-question log is trimmed once a day
+PURGE_FIRST_DELAY = 60.0  # ... the first time a minute after start
 PURGE_RETRY = 300.0  # after a failed purge (database down), try again in 5 minutes
 
 
@@ -70,10 +71,12 @@ async def purge_questions(bot: MentorBot) -> int:
 
 
 async def purge_loop(bot: MentorBot, interval: float = PURGE_INTERVAL) -> None:
-    """:func:`purge_questions` at start and then every ``interval`` seconds, until the bot
-    closes."""
+    """:func:`purge_questions` ``PURGE_FIRST_DELAY`` after start (not in the busy first
+    seconds) and then every ``interval`` seconds, until the bot closes."""
     stopping = asyncio.Event()
     bot.on_close(stopping.set)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), PURGE_FIRST_DELAY)
     while not stopping.is_set():
         started = time.monotonic()
         wait = interval
