@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # mentorbot: the Discord bot. Build: docker build -t mentorbot .
 #   run:   docker run -e DISCORD_TOKEN=... -v mentorbot-data:/data -p 127.0.0.1:8080:8080 mentorbot
 #   other commands: docker run --rm mentorbot kb check | db upgrade | db current | invite-url
@@ -45,7 +44,7 @@ EXPOSE 8080
 # without HTTP_PORT there is no endpoint and nothing to check.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('HTTP_PORT'); host = os.environ.get('HTTP_HOST') or '127.0.0.1'; host = '127.0.0.1' if host in ('0.0.0.0', '::') else host; sys.exit(0) if not port else urllib.request.urlopen(f'http://{host}:{port}/healthz', timeout=4)"]
-# SIGINT stops the bot cleanly (SIGTERM's default would kill it mid-write); SIGHUP reloads knowledge/.
+# SIGTERM and SIGINT both stop the bot cleanly (exit 0), also as PID 1; SIGHUP reloads knowledge/.
 STOPSIGNAL SIGINT
 # `mentorbot run` upgrades the database (DB_UPGRADE_ON_START) and connects to Discord.
 ENTRYPOINT ["mentorbot"]

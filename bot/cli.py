@@ -3,52 +3,51 @@
     mentorbot chat        the mentor in a terminal (SQLite by default, no Discord needed)
     mentorbot ask "Q"     match one question (--json, --batch FILE --json)
     mentorbot kb check    validate knowledge/ ; kb list [--json]
-    mentorbot db upgrade|downgrade|current
+    mentorbot db upgrade|downgrade|current|purge
     mentorbot run         the Discord bot ; sync ; invite-url ; reminders run-once
+
+Every command builds what it needs through :class:`bot.app.App` (settings → knowledge →
+database → store → engine → metrics, each only when needed). Whatever the operator must fix is
+one :class:`~bot.config.OperatorError`: one line on stderr, exit code 1. Exit codes: 0 done
+(also ``run`` stopped by SIGTERM / SIGINT), 1 operator error, 2 usage error (argparse),
+130 Ctrl-C in the other commands, 141 stdout closed early (``| head``).
 """
 
 from __future__ import annotations
 
+# Light on purpose: `main` installs the stop-signal handlers of `run` before the heavy imports.
 import argparse
-import asyncio
-import json
 import logging
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
+from bot.ops.signals import StopSignals
 
-from bot.config import Settings
-from bot.knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge
-from bot.ops.logging import setup_logging
-from bot.storage.errors import StorageError
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.config import Settings
+    from bot.knowledge.loader import KnowledgeBase
 
-log = logging.getLogger("mentorbot")
-
-
-class CliError(Exception):
-    """One clear line for the operator; the CLI prints it and exits non-zero."""
+EXIT_OPERATOR = 1
+EXIT_INTERRUPTED = 130
+EXIT_PIPE_CLOSED = 128 + 13  # like a process killed by SIGPIPE
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    overrides = {}
-    if getattr(args, "db", None):
-        overrides["database_url"] = args.db
-    if getattr(args, "knowledge", None):
-        overrides["knowledge_dir"] = args.knowledge
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        name = ".".join(str(p) for p in err["loc"]).upper()
-        raise CliError(f"invalid setting {name}: {err['msg']}") from None
+    """The settings, with ``--db`` / ``--url`` and ``--knowledge`` on top."""
+    from bot.app import load_settings
+
+    return load_settings({"database_url": "--db"}, database_url=getattr(args, "db", None),
+                         knowledge_dir=getattr(args, "knowledge", None))
 
 
-def knowledge(args: argparse.Namespace) -> KnowledgeBase:
-    try:
-        return load_knowledge(getattr(args, "knowledge", None))
-    except KnowledgeError as exc:
-        raise CliError("knowledge base invalid:\n" + str(exc)) from None
+def app_from(args: argparse.Namespace) -> App:
+    from bot.app import App
+
+    return App(settings_from(args))
 
 
 def member_id(text: str) -> int:
@@ -66,8 +65,14 @@ def member_id(text: str) -> int:
 
 
 def _kb_check(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.app import App
+    from bot.knowledge.loader import KnowledgeError, load_knowledge
+
+    app = app_from(args)
     try:
-        kb = load_knowledge(args.knowledge)
+        kb = load_knowledge(app.settings.knowledge_dir)
     except KnowledgeError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -76,7 +81,7 @@ def _kb_check(args: argparse.Namespace) -> int:
     for warning in kb.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.db:
-        for warning in asyncio.run(_orphan_warnings(args, kb)):
+        for warning in asyncio.run(_orphan_warnings(App(app.settings, kb=kb), kb)):
             print(f"warning: {warning}", file=sys.stderr)
     items = sum(len(p.checklist) for p in kb.phases.phases)
     print(f"knowledge base OK: {len(kb.intents)} intents, {items} checklist items, "
@@ -84,21 +89,25 @@ def _kb_check(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _orphan_warnings(args: argparse.Namespace, kb: KnowledgeBase) -> list[str]:
-    from bot.storage.store import Store
+async def _orphan_warnings(app: App, kb: KnowledgeBase) -> list[str]:
+    from bot.config import OperatorError
+    from bot.storage.errors import StorageError
 
-    store = await Store.open(settings_from(args).database_url)
-    try:
-        orphans = await store.checklist.orphaned_item_ids(set(kb.item_by_id))
-    finally:
-        await store.close()
+    async with app:
+        store = await app.store(upgrade=False)
+        try:
+            orphans = await store.checklist.orphaned_item_ids(set(kb.item_by_id))
+        except StorageError as exc:
+            raise OperatorError(str(exc)) from None
     return [f"checklist item {item!r} is not in the knowledge base but {n} member(s) have "
             "progress on it (renamed? it keeps its history but stops counting)"
             for item, n in sorted(orphans.items())]
 
 
 def _kb_list(args: argparse.Namespace) -> int:
-    kb = knowledge(args)
+    import json
+
+    kb = app_from(args).kb
     rows = [{"id": i.id, "title": i.title, "kind": i.kind} for i in kb.intents]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
@@ -112,18 +121,20 @@ def _kb_list(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from bot.engine.ask import AskFlow
-    from bot.engine.context import Deps, Member
-    from bot.frontends.console import plain_text
+    import asyncio
+    import json
+
+    from bot.config import OperatorError
     from bot.matching.build import build_matcher
 
-    kb = knowledge(args)
+    app = app_from(args)
+    kb = app.kb
     matcher = build_matcher(kb)
     if args.batch:
         try:
             text = Path(args.batch).read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
-            raise CliError(f"cannot read {args.batch}: {exc.strerror}") from None
+            raise OperatorError(f"cannot read {args.batch}: {exc.strerror}") from None
         for line in text.splitlines():
             if not line.strip():
                 continue
@@ -137,7 +148,11 @@ def _ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(matcher.match(question).to_json(), ensure_ascii=False))
         return 0
-    deps = Deps(kb=kb, matcher=matcher, store=None, settings=settings_from(args))  # type: ignore[arg-type]
+    from bot.engine.ask import AskFlow
+    from bot.engine.context import Deps, Member
+    from bot.frontends.console import plain_text
+
+    deps = Deps(kb=kb, matcher=matcher, store=None, settings=app.settings)  # type: ignore[arg-type]
     reply = asyncio.run(AskFlow(deps, stateless=True).ask(Member(0), question))
     print(plain_text(reply))
     return 0
@@ -154,26 +169,21 @@ def _one_line(record: logging.LogRecord) -> bool:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    from bot.engine.context import Member
-    from bot.engine.core import open_engine
-    from bot.frontends.console import Console
-    from bot.storage.errors import DatabaseUnavailable
+    import asyncio
 
-    settings = settings_from(args)
+    from bot.engine.context import Member
+    from bot.frontends.console import Console
+
+    app = app_from(args)
     if not args.verbose:  # the member sees the error id in the reply; the terminal, one line
         for handler in logging.getLogger().handlers:
             handler.addFilter(_one_line)
 
     async def main() -> int:
-        try:
-            engine = await open_engine(settings, knowledge(args))
-        except DatabaseUnavailable as exc:
-            raise CliError(str(exc)) from None
-        try:
+        async with app:
+            engine = await app.engine()
             console = Console(engine, Member(args.user, name="you"))
             return await console.run()
-        finally:
-            await engine.deps.store.close()
 
     return asyncio.run(main())
 
@@ -182,61 +192,168 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bot.frontends.discord.client import ConfigError, run
-    from bot.storage.errors import DatabaseUnavailable
+    import asyncio
+
+    from bot.config import discord_token
 
     settings = settings_from(args)
-    try:
-        return asyncio.run(run(settings))
-    except (ConfigError, DatabaseUnavailable) as exc:
-        raise CliError(str(exc)) from None
+    discord_token(settings)
+
+    from bot.frontends.discord.client import run
+
+    signals: StopSignals = args.signals  # installed by main() before the heavy imports
+    return asyncio.run(run(settings, signals))
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from bot.frontends.discord.client import ConfigError, sync
-    from bot.storage.errors import DatabaseUnavailable
+    import asyncio
+
+    from bot.frontends.discord.client import sync
 
     settings = settings_from(args)
-    try:
-        asyncio.run(sync(settings))
-    except (ConfigError, DatabaseUnavailable) as exc:
-        raise CliError(str(exc)) from None
+    asyncio.run(sync(settings))
     target = f"guild {settings.dev_guild_id}" if settings.dev_guild_id else "all servers (global)"
     print(f"commands synced to {target}")
     return 0
 
 
 def _invite_url(args: argparse.Namespace) -> int:
+    from bot.config import OperatorError, discord_token
     from bot.frontends.discord.client import application_id_from_token, invite_url
 
     client_id = args.client_id
     if client_id is None:
-        token = settings_from(args).discord_token
-        client_id = application_id_from_token(token.get_secret_value()) if token else None
+        settings = settings_from(args)
+        try:
+            client_id = application_id_from_token(discord_token(settings))
+        except OperatorError:
+            client_id = None
     if client_id is None:
-        raise CliError("give --client-id (the application id from the developer portal) or "
-                       "set DISCORD_TOKEN")
+        raise OperatorError("give --client-id (the application id from the developer portal) "
+                            "or set DISCORD_TOKEN")
     print(invite_url(client_id))
     return 0
 
 
 def _reminders_run_once(args: argparse.Namespace) -> int:
+    import asyncio
     from datetime import datetime
 
-    from bot.reminders.cli import ReminderSetupError, run_once_cli
+    from bot.config import OperatorError
+    from bot.frontends.discord.sender import run_reminders_once
 
     now = None
     if args.now:
         try:
             now = datetime.fromisoformat(args.now)
         except ValueError:
-            raise CliError(f"--now: not an ISO time: {args.now!r}") from None
-    try:
-        report = asyncio.run(run_once_cli(settings_from(args), now))
-    except ReminderSetupError as exc:
-        raise CliError(str(exc)) from None
-    print(f"reminders: {report}")
+            raise OperatorError(f"--now: not an ISO time: {args.now!r}") from None
+    app = app_from(args)
+
+    async def main() -> str:
+        async with app:
+            return str(await run_reminders_once(app, now))
+
+    print(f"reminders: {asyncio.run(main())}")
     return 0
+
+
+# --- db --------------------------------------------------------------------------------------
+
+
+def _db(fn: Callable[[App, argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A ``db`` sub-command: storage errors become one operator line."""
+
+    def run(args: argparse.Namespace) -> int:
+        from bot.config import OperatorError
+        from bot.storage.errors import StorageError
+
+        try:
+            return fn(app_from(args), args)
+        except StorageError as exc:
+            raise OperatorError(str(exc)) from None
+
+    return run
+
+
+def _safe(url: str) -> str:
+    from bot.storage.db import normalize_url
+
+    return normalize_url(url).render_as_string(hide_password=True)
+
+
+def _db_upgrade(app: App, args: argparse.Namespace) -> int:
+    from bot.storage.migrate import current, upgrade
+
+    url = app.database_url()
+    upgrade(url, args.revision)
+    print(f"database {_safe(url)} at revision {current(url)}")
+    return 0
+
+
+def _db_downgrade(app: App, args: argparse.Namespace) -> int:
+    from bot.config import OperatorError
+    from bot.storage.migrate import current, downgrade, downgrade_losses
+
+    url = app.database_url()
+    losses = downgrade_losses(url, args.revision)
+    if losses and not args.yes:
+        raise OperatorError(
+            f"downgrading {_safe(url)} to {args.revision} deletes data: "
+            f"{'; '.join(losses)}. Back it up first (README: Backup and restore), then run "
+            "it again with --yes")
+    downgrade(url, args.revision)
+    print(f"database {_safe(url)} at revision {current(url) or 'base (empty)'}")
+    return 0
+
+
+def _db_current(app: App, args: argparse.Namespace) -> int:
+    from bot.storage.migrate import current, head_revision
+
+    rev = current(app.database_url())
+    head = head_revision()
+    state = "up to date" if rev == head else f"head is {head}: run `mentorbot db upgrade`"
+    print(f"{rev or 'none (empty database)'} ({state})")
+    return 0
+
+
+def _db_purge(app: App, args: argparse.Namespace) -> int:
+    import asyncio
+
+    days = app.settings.question_log_days
+
+    async def main() -> int:
+        async with app:
+            store = await app.store(upgrade=False)
+            return await store.questions.purge(days)
+
+    print(f"purged {asyncio.run(main())} logged questions older than {days} days "
+          "(QUESTION_LOG_DAYS)")
+    return 0
+
+
+def add_db_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    db = sub.add_parser("db", help="database migrations (Alembic) and upkeep")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser("upgrade", help="migrate the database up (default: to head)")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=_db(_db_upgrade))
+    down = db_sub.add_parser(
+        "downgrade", help="migrate the database down (revision required, e.g. -1 or base); "
+        "refused without --yes when it would drop tables or columns")
+    down.add_argument("revision", help="target revision: -1, a revision id, or base")
+    down.add_argument("--yes", action="store_true",
+                      help="really drop the tables / columns the downgrade removes")
+    down.set_defaults(func=_db(_db_downgrade))
+    cur = db_sub.add_parser("current", help="show the database's revision")
+    cur.set_defaults(func=_db(_db_current))
+    purge = db_sub.add_parser(
+        "purge", help="delete logged questions older than QUESTION_LOG_DAYS (for cron; the "
+        "bot also does it daily)")
+    purge.set_defaults(func=_db(_db_purge))
+    for p in (up, down, cur, purge):
+        p.add_argument("--db", "--url", dest="db", default=None,
+                       help="database URL (default: DATABASE_URL)")
 
 
 # --- parser ----------------------------------------------------------------------------------
@@ -287,21 +404,42 @@ def build_parser() -> argparse.ArgumentParser:
     invite = sub.add_parser("invite-url", help="print the URL that adds the bot to a server")
     invite.add_argument("--client-id", type=int, default=None, help="application id")
     invite.set_defaults(func=_invite_url)
-
-    from bot.storage.migrate import add_db_commands
-
     add_db_commands(sub)
     return parser
 
 
+def _stdout_closed() -> int:
+    """The reader of our stdout went away (``| head``): end quietly, as other tools do."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # Python's exit-time flush must not fail again
+    return EXIT_PIPE_CLOSED
+
+
+def _command(argv: list[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(verbose=args.verbose)  # WARNING (-v: DEBUG), LOG_FORMAT, token redacted
+    argv = sys.argv[1:] if argv is None else list(argv)
+    signals = StopSignals()
+    if _command(argv) == "run":
+        signals.early()  # from here SIGTERM / SIGINT are never lost (PID 1), only deferred
     try:
-        return int(args.func(args) or 0)
-    except (CliError, StorageError) as exc:  # StorageError: e.g. DATABASE_URL=nonsense
-        print(f"mentorbot: {exc}", file=sys.stderr)
-        return 1
+        from bot.config import OperatorError
+        from bot.ops.logging import setup_logging
+
+        args = build_parser().parse_args(argv)
+        args.signals = signals
+        setup_logging(verbose=args.verbose)  # WARNING (-v: DEBUG), LOG_FORMAT, token redacted
+        try:
+            code = int(args.func(args) or 0)
+            sys.stdout.flush()
+            return code
+        except OperatorError as exc:
+            print(f"mentorbot: {exc}", file=sys.stderr)
+            return EXIT_OPERATOR
+        except BrokenPipeError:
+            return _stdout_closed()
     except KeyboardInterrupt:
         print(file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED

@@ -1,11 +1,15 @@
 """Every setting in one place: its name, default and environment variable.
 
 Read from the environment and from ``.env`` (pydantic-settings). Invalid values are reported
-as one clear line by the CLI at start (see ``bot.cli``).
+as one clear line by the CLI at start (:func:`bot.app.load_settings`).
+
+:class:`OperatorError` is the one error type meant for the operator (a message of one line,
+printed by the CLI with exit code 1), and :func:`discord_token` the one reader of the token.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -14,6 +18,31 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///mentorbot.db"
+DATABASES = ("sqlite", "postgresql")  # the dialects the storage layer supports
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9.\-]*)(\+[A-Za-z0-9_]+)?://")
+
+
+class OperatorError(Exception):
+    """Something the operator must fix before mentorbot can do what it was asked (a setting,
+    the token, the database, a port). The message is one line; the CLI prints it on stderr
+    and exits with 1. Every layer raises this one type for such problems."""
+
+
+def check_database_url(url: str) -> str:
+    """The dialect check that needs no database driver: ``sqlite`` or ``postgresql``, and a
+    hint when a file path was given instead of a URL. (SQLAlchemy parses the rest.)"""
+    match = _URL_SCHEME.match(url)
+    if match is None:
+        hint = ""
+        if url and not any(c.isspace() for c in url) and ":" not in url.split("/")[0]:
+            path = url if url.startswith("/") else url.removeprefix("./")
+            hint = f" (did you mean sqlite+aiosqlite:///{path}?)"
+        raise ValueError(f"invalid database URL: not of the form dialect://...{hint}")
+    backend = match.group(1).lower()
+    if backend not in DATABASES:
+        raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql "
+                         "(sqlite+aiosqlite:///file.db, postgresql+asyncpg://user@host/db)")
+    return url
 
 
 class Settings(BaseSettings):
@@ -64,6 +93,11 @@ class Settings(BaseSettings):
     http_port: int | None = Field(None, description="serve /healthz and /metrics on this port")
     http_host: str = Field("127.0.0.1", description="address of the health/metrics endpoint")
 
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, v: str) -> str:
+        return check_database_url(v)
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, v: str) -> str:
@@ -71,6 +105,22 @@ class Settings(BaseSettings):
         if v not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return v
+
+
+def token_text(settings: Settings | None) -> str:
+    """The one reader of ``DISCORD_TOKEN``: its text, stripped ("" when unset)."""
+    secret = settings.discord_token if settings is not None else None
+    return secret.get_secret_value().strip() if secret is not None else ""
+
+
+def discord_token(settings: Settings) -> str:
+    """The bot token, or :class:`OperatorError` saying how to set it."""
+    token = token_text(settings)
+    if not token:
+        raise OperatorError(
+            "DISCORD_TOKEN is not set: put the bot token in the environment or .env "
+            "(README: Operator guide). To try the mentor without Discord: mentorbot chat")
+    return token
 
 
 @lru_cache(maxsize=1)

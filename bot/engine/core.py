@@ -149,15 +149,3 @@ class Engine:
         entry = self.table.route_handler(spec)
         return await guarded(spec.prefix, lambda: entry.handler(member, **args))
 
-
-async def open_engine(settings: Settings, kb: KnowledgeBase | None = None) -> Engine:
-    """Knowledge base + database (migrated when configured) → a ready engine."""
-    from bot.knowledge.loader import load_knowledge
-    from bot.storage.migrate import upgrade_async
-    from bot.storage.store import Store
-
-    kb = kb or load_knowledge(settings.knowledge_dir)
-    if settings.db_upgrade_on_start:
-        await upgrade_async(settings.database_url)
-    store = await Store.open(settings.database_url)
-    return Engine(kb, store, settings)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from bot.engine.commands import Param, action_id, command, route
 from bot.engine.context import Deps, Member, UserError
 from bot.engine.replies import Action, Kind, Reply
-from bot.reminders.schedule import (
+from bot.engine.schedule import (
     WEEKDAYS,
     ScheduleError,
     next_occurrence,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -21,7 +21,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from bot.storage.errors import DatabaseUnavailable
 
 if TYPE_CHECKING:
-    from bot.frontends.discord.client import MentorBot
+    from bot.ops.metrics import Metrics
+    from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -31,30 +32,13 @@ DB_CHECK_TIMEOUT = 5.0
 CONNECTED = "connected"
 OK = "ok"
 
-
-def gateway_state(bot: MentorBot) -> str:
-    """``connected``, or why not: ``closed`` (shut down), ``starting`` (not ready yet),
-    ``disconnected`` (a shard's socket is down: reconnecting) or ``no heartbeat`` (no
-    heartbeat acknowledged yet, or none at all)."""
-    if bot.is_closed():
-        return "closed"
-    if not bot.is_ready():
-        return "starting"
-    shards = getattr(bot, "shards", None) or {}
-    if any(shard.is_closed() for shard in shards.values()):
-        return "disconnected"
-    ws = getattr(bot, "ws", None)
-    if not shards and (ws is None or not ws.open):
-        return "disconnected"
-    if not math.isfinite(bot.latency):
-        return "no heartbeat"
-    return CONNECTED
+#: what /healthz serves: (healthy, {"gateway": ..., "database": ...})
+Health = Callable[[], Awaitable[tuple[bool, dict[str, str]]]]
 
 
-async def database_state(bot: MentorBot, timeout: float = DB_CHECK_TIMEOUT) -> str:
+async def database_state(store: Store, metrics: Metrics, timeout: float = DB_CHECK_TIMEOUT) -> str:
     """``ok`` when the store answers within ``timeout``; else ``unreachable`` / ``timeout`` /
     ``error`` (the detail is logged, not served)."""
-    store = bot.engine.deps.store
     try:
         await asyncio.wait_for(store.check(), timeout)
     except DatabaseUnavailable as exc:
@@ -68,21 +52,18 @@ async def database_state(bot: MentorBot, timeout: float = DB_CHECK_TIMEOUT) -> s
         state = "error"
     else:
         return OK
-    bot.metrics.db_errors.inc()
+    metrics.db_errors.inc()
     return state
 
 
-async def health(bot: MentorBot) -> tuple[bool, dict[str, str]]:
-    gateway = gateway_state(bot)
-    database = await database_state(bot)
-    return gateway == CONNECTED and database == OK, {"gateway": gateway, "database": database}
-
-
 class OpsServer:
-    """aiohttp server for ``/healthz`` and ``/metrics``; ``port=0`` picks a free port."""
+    """aiohttp server for ``/healthz`` (``health`` says what it is; the Discord front end
+    adds the gateway) and ``/metrics``; ``port=0`` picks a free port."""
 
-    def __init__(self, bot: MentorBot, host: str = "127.0.0.1", port: int = 8080) -> None:
-        self.bot = bot
+    def __init__(self, health: Health, metrics: Metrics, host: str = "127.0.0.1",
+                 port: int = 8080) -> None:
+        self.health = health
+        self.registry = metrics
         self.host = host
         self.port = port
         self._runner: web.AppRunner | None = None
@@ -91,12 +72,12 @@ class OpsServer:
         self.app.router.add_get("/metrics", self.metrics)
 
     async def healthz(self, request: web.Request) -> web.Response:
-        ok, body = await health(self.bot)
+        ok, body = await self.health()
         return web.json_response(body, status=200 if ok else 503,
                                  headers={"Cache-Control": "no-store"})
 
     async def metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=self.bot.metrics.exposition(),
+        return web.Response(body=self.registry.exposition(),
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def start(self) -> None:

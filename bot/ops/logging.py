@@ -136,8 +136,13 @@ def install_redaction(*secrets: str | None) -> Redactor:
 
 
 def _token(settings: Settings | None) -> str | None:
-    token = settings.discord_token if settings is not None else None
-    return token.get_secret_value() if token is not None else None
+    from bot.config import token_text
+
+    return token_text(settings) or None
+
+
+#: loggers whose INFO records are noise at INFO: Alembic lists its plugins at every upgrade
+CHATTY = ("alembic.runtime.plugins",)
 
 
 def _env_settings() -> Settings | None:
@@ -187,6 +192,9 @@ def setup_logging(
     handler.addFilter(RedactingFilter(REDACTOR))  # records made before the factory was set
     root.addHandler(handler)
     _no_voice_warnings()
+    for name in CHATTY:  # INFO lines an operator has no use for (kept at DEBUG)
+        logging.getLogger(name).setLevel(logging.NOTSET if level <= logging.DEBUG
+                                         else logging.WARNING)
     if _state["root_level"] is None:
         _state["root_level"] = root.level
     root.setLevel(level)
@@ -212,6 +220,6 @@ def reset_logging() -> None:
         root.setLevel(_state["root_level"])
     factory = _state["factory"]
     if factory is not None and logging.getLogRecordFactory() is factory:
-        logging.setLogRecordFactory(factory.previous)
+        logging.setLogRecordFactory(getattr(factory, "previous"))  # noqa: B009 (set above)
     REDACTOR.clear()
     _state.update(factory=None, verbose=False, root_level=None)

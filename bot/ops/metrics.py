@@ -39,7 +39,7 @@ class Metrics:
         self.interactions.labels(command=command, outcome=outcome).inc()
 
     def observe(self, *, intents: Callable[[], float], gateway_up: Callable[[], float]) -> None:
-        """Read the two gauges from the running bot at every scrape (bot.ops.runtime)."""
+        """Read the two gauges from the running bot at every scrape (bot.frontends.discord.ops)."""
         self.knowledge_intents.set_function(intents)
         self.gateway_up.set_function(gateway_up)
 

@@ -1,4 +1,5 @@
-"""Reload the knowledge base without a restart: ``/kb reload`` and ``SIGHUP`` both land here.
+"""Reload the knowledge base without a restart: ``/kb reload`` and ``SIGHUP`` both land here
+(the Discord front end installs the signal: ``bot.frontends.discord.ops``).
 
 The new ``knowledge/`` is loaded and validated off the event loop (YAML, schema, cross
 references, and its matcher is built once as a check). Only when all of that passes does the
@@ -10,25 +11,32 @@ Discord embed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import time
 import weakref
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bot.knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge
 from bot.matching.build import build_matcher
 from bot.matching.matcher import Matcher
 
 if TYPE_CHECKING:
-    from bot.frontends.discord.client import MentorBot
+    from bot.config import Settings
+    from bot.engine.core import Engine
+    from bot.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 REPORT_LIMIT = 3800  # an embed description holds 4096; leave room for a title line / escaping
 _locks: weakref.WeakKeyDictionary[object, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+class Served(Protocol):
+    """What serves the knowledge base (the Discord bot): its engine, settings and metrics."""
+
+    engine: Engine
+    settings: Settings
+    metrics: Metrics
 
 
 def _summary(kb: KnowledgeBase) -> str:
@@ -65,7 +73,7 @@ def _load(root: object) -> tuple[KnowledgeBase, Matcher]:
     return kb, build_matcher(kb)
 
 
-async def _orphan_warnings(bot: MentorBot, kb: KnowledgeBase) -> list[str]:
+async def _orphan_warnings(bot: Served, kb: KnowledgeBase) -> list[str]:
     """Checklist items members have progress on that the new knowledge base no longer has."""
     try:
         orphans = await bot.engine.deps.store.checklist.orphaned_item_ids(set(kb.item_by_id))
@@ -77,7 +85,7 @@ async def _orphan_warnings(bot: MentorBot, kb: KnowledgeBase) -> list[str]:
             for item, n in sorted(orphans.items())]
 
 
-async def reload_knowledge(bot: MentorBot) -> tuple[bool, str]:
+async def reload_knowledge(bot: Served) -> tuple[bool, str]:
     """Load, validate and swap in ``knowledge/`` (``KNOWLEDGE_DIR``). Returns ``(ok, report)``;
     on failure the current knowledge base stays in use and ``report`` lists the problems."""
     lock = _locks.setdefault(bot, asyncio.Lock())
@@ -113,39 +121,3 @@ async def reload_knowledge(bot: MentorBot) -> tuple[bool, str]:
         if warnings:
             return True, clip_lines(head + f"\n{len(warnings)} warning(s):", warnings)
         return True, head
-
-
-async def on_sighup(bot: MentorBot) -> tuple[bool, str]:
-    """What SIGHUP does: reload, and log the outcome (the report is logged by the reload)."""
-    log.info("SIGHUP received: reloading the knowledge base")
-    return await reload_knowledge(bot)
-
-
-def install_reload_signal(bot: MentorBot) -> Callable[[], None]:
-    """Reload on SIGHUP (``kill -HUP <pid>``, ``docker kill -s HUP``) from the running loop.
-    Returns a function that removes the handler. Does nothing where SIGHUP does not exist or
-    outside the main thread (logged)."""
-    sig = getattr(signal, "SIGHUP", None)
-    loop = asyncio.get_running_loop()
-    if sig is None:
-        return lambda: None
-    tasks: set[asyncio.Task[tuple[bool, str]]] = set()
-
-    def handler() -> None:
-        task = loop.create_task(on_sighup(bot))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-
-    try:
-        loop.add_signal_handler(sig, handler)
-    except (NotImplementedError, RuntimeError, ValueError) as exc:
-        log.warning("SIGHUP reload not available here: %s", exc)
-        return lambda: None
-
-    def remove() -> None:
-        with contextlib.suppress(Exception):
-            loop.remove_signal_handler(sig)
-        for task in tasks:
-            task.cancel()
-
-    return remove

@@ -35,9 +35,9 @@ from bot.engine.checklist import ChecklistFlow
 from bot.engine.commands import action_id
 from bot.engine.reminders import RemindersFlow
 from bot.engine.replies import Action, Kind, ReminderDigest, Reply
+from bot.engine.schedule import WEEKDAYS
 from bot.knowledge.loader import KnowledgeBase
 from bot.knowledge.schema import ChecklistItem, Intent, Phase
-from bot.reminders.schedule import WEEKDAYS
 from bot.render import environment, progress_bar
 from bot.storage.errors import NotFound
 from bot.storage.records import ReminderPrefRecord

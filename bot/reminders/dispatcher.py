@@ -1,14 +1,15 @@
 """The reminder dispatcher: finds who is due, claims, composes, sends — exactly once.
 
 One :class:`Dispatcher` serves the loop inside the bot (:meth:`Dispatcher.run_forever`, every
-minute) and ``mentorbot reminders run-once`` (:meth:`Dispatcher.run_once`). Any number of
-them may run at once, in one process or many, on one database.
+``REMINDER_INTERVAL_SECONDS``) and ``mentorbot reminders run-once`` (:meth:`Dispatcher.run_once`),
+both built by :meth:`Dispatcher.from_settings`. Any number of them may run at once, in one
+process or many, on one database.
 
 A run walks the due members in keyset batches (``due_batch``, ``batch_size`` at a time, so
 memory stays bounded) and for each member:
 
 1. **period** — the reminder due at ``next_due_utc`` belongs to the period from that weekly
-   occurrence to the next (:func:`~bot.reminders.schedule.current_period`). A bot that was
+   occurrence to the next (:func:`~bot.engine.schedule.current_period`). A bot that was
    down sends a missed reminder once when it is back within the period; whole periods missed
    are skipped, so it never sends one per missed week (or minute).
 2. **claim** — one ``reminder_delivery`` row per member per period, inserted in a transaction
@@ -42,9 +43,12 @@ The one window left is between a successful send and ``mark_sent``: if the proce
 exactly there (or the database stays unreachable through the retries of ``mark_sent``), the
 delivery is sent again after its lease — at least once, never silently lost.
 
-A claimed delivery is sent only while its lease has at least ``lease_margin`` left, so a slow
-run can never overlap with a process that re-claims the row after the lease. Claims are made
-in chunks small enough to be sent well within the lease at the configured rate.
+A claimed delivery is sent only while its lease has at least ``lease_margin`` left, and every
+send is cut off after ``send_timeout`` (¾ of the margin, whatever the sender does): a send that
+started in time therefore ends before the lease does, so a slow run or a hung Discord request
+can never overlap with a process that re-claims the row after the lease — at every lease the
+settings allow. This is the only place the send timeout is set. Claims are made in chunks small
+enough to be sent well within the lease at the configured rate.
 """
 
 from __future__ import annotations
@@ -56,12 +60,13 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.engine.replies import Reply
+from bot.engine.schedule import current_period, period_key
 from bot.knowledge.loader import KnowledgeBase
 from bot.reminders.compose import ReminderComposer, composer_for
 from bot.reminders.ratelimit import TokenBucket
-from bot.reminders.schedule import current_period, period_key
 from bot.reminders.sender import (
     DMsClosed,
     MemberGone,
@@ -76,12 +81,15 @@ from bot.storage.records import DeliveryClaim, ReminderPrefRecord
 from bot.storage.repo.reminders import ReminderSnapshot
 from bot.storage.store import Store
 
+if TYPE_CHECKING:
+    from bot.config import Settings
+
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
-
-
+#: the share of ``lease_margin`` a single send may take (the rest is slack for marking it sent)
+SEND_TIMEOUT_SHARE = 0.75
 
 def dms_closed_reason(when: datetime) -> str:
     """The pause reason stored for closed DMs (``/reminders status`` shows it, followed by
@@ -156,6 +164,7 @@ class Dispatcher:
         max_attempts: int = 10,
         composer: ReminderComposer | None = None,
         lease_margin: float | None = None,
+        send_timeout: float | None = None,
     ) -> None:
         if rate_per_second <= 0:
             raise ValueError("rate_per_second must be positive")
@@ -185,10 +194,32 @@ class Dispatcher:
         )
         if not timedelta(0) < self.lease_margin < timedelta(seconds=self.lease_seconds):
             raise ValueError("lease_margin must be positive and shorter than the lease")
+        #: one send (the sender's own retries included) is cancelled after this many seconds,
+        #: so a send that started before ``lease_until - lease_margin`` ends inside the lease
+        bound = SEND_TIMEOUT_SHARE * self.lease_margin.total_seconds()
+        self.send_timeout = bound if send_timeout is None else min(send_timeout, bound)
+        if self.send_timeout <= 0:
+            raise ValueError("send_timeout must be positive")
         #: members claimed at once: what the rate can send in half the (safe part of the) lease
         safe = self.lease_seconds - self.lease_margin.total_seconds()
         self.claim_chunk = max(1, min(batch_size, int(self.rate_per_second * safe / 2)))
         self._stop = asyncio.Event()
+
+    @classmethod
+    def from_settings(
+        cls, store: Store, kb: KnowledgeBase, sender: Sender, settings: Settings, **options: Any
+    ) -> Dispatcher:
+        """The dispatcher the bot and ``reminders run-once`` use: rate and lease from the
+        settings (``REMINDER_RATE_PER_SECOND``, ``REMINDER_LEASE_SECONDS``), the send timeout
+        derived from the lease. ``options`` go to the constructor (tests: clock, sleep)."""
+        return cls(store, kb, sender, rate_per_second=settings.reminder_rate_per_second,
+                   lease_seconds=settings.reminder_lease_seconds, **options)
+
+    def use(self, kb: KnowledgeBase) -> None:
+        """Compose from ``kb`` from the next member on (a reloaded knowledge base)."""
+        if kb is not self.kb:
+            self.kb = kb
+            self.composer = composer_for(kb)
 
     # -- running --------------------------------------------------------------------------------
 
@@ -210,13 +241,15 @@ class Dispatcher:
 
         report = DispatchReport()
         after: int | None = None
-        while True:
+        while not self.stopping:
             prefs = await self.store.reminders.due_batch(ref, self.batch_size, after)
             if not prefs:
                 break
             after = prefs[-1].user_id
             report.due += len(prefs)
             for i in range(0, len(prefs), self.claim_chunk):
+                if self.stopping:
+                    break
                 await self._chunk(prefs[i : i + self.claim_chunk], ref, at, report)
             if len(prefs) < self.batch_size:
                 break
@@ -225,26 +258,48 @@ class Dispatcher:
             log.info("reminders at %s: %s", ref.isoformat(timespec="seconds"), report)
         return report
 
-    async def run_forever(self, interval: float = 60.0) -> None:
-        """:meth:`run_once` every ``interval`` seconds until :meth:`stop` (or cancellation).
+    async def run_forever(
+        self,
+        interval: float = 60.0,
+        *,
+        knowledge: Callable[[], KnowledgeBase] | None = None,
+        on_report: Callable[[DispatchReport], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        """:meth:`run_once` every ``interval`` seconds until :meth:`stop` (or cancellation):
+        the bot's reminder loop (``bot.frontends.discord.background``).
 
-        A failed run (database down, ...) is logged and retried on the next tick."""
-        self._stop.clear()
+        ``knowledge`` is asked for the knowledge base before every run (so a ``/kb reload``
+        is used by the next reminders); ``on_report`` gets each run's report (metrics) and
+        ``on_error`` each failed run's exception. A failed run (database down, ...) is logged
+        and retried on the next tick."""
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                await self.run_once()
+                if knowledge is not None:
+                    self.use(knowledge())
+                report = await self.run_once()
+                if on_report is not None:
+                    on_report(report)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 log.exception("reminder run failed; retrying in %.0fs", interval)
+                if on_error is not None:
+                    on_error(exc)
             wait = max(0.0, interval - (time.monotonic() - started))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=wait)
 
     def stop(self) -> None:
-        """Make :meth:`run_forever` return after the current run."""
+        """Make :meth:`run_forever` return soon (for good): the current run sends no further
+        reminder — those it claimed and did not send go out after their lease, from whichever
+        process claims them next — and no new run starts."""
         self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     # -- one chunk ------------------------------------------------------------------------------
 
@@ -328,6 +383,9 @@ class Dispatcher:
             await self._give_up(claim, plan, f"gave up after {claim.attempts - 1} attempts")
             report.failed += 1
             return
+        if self.stopping:  # shutting down: the lease hands it to the next claimer
+            report.skipped += 1
+            return
         await self.limiter.acquire()
         deadline = claim.lease_until - self.lease_margin
         if at() >= deadline:
@@ -345,8 +403,12 @@ class Dispatcher:
         reply = self.composer.render(snap, at(), fresh)
         rate_retries = 0
         while True:
+            if at() >= deadline:  # the re-check above took the rest of the safe part
+                log.warning("reminder for %s not sent: lease nearly over", uid)
+                report.skipped += 1
+                return
             try:
-                await self.sender.send_dm(uid, reply)
+                await self._send(uid, reply)
             except RateLimited as exc:
                 self.limiter.hold(exc.retry_after)
                 wait = timedelta(seconds=exc.retry_after)
@@ -387,6 +449,17 @@ class Dispatcher:
             break
         await self._mark_sent(claim, plan, at())
         report.sent += 1
+
+    async def _send(self, uid: int, reply: Reply) -> None:
+        """One send, cut off after :attr:`send_timeout` (a :class:`TransientError` then)."""
+        try:
+            async with asyncio.timeout(self.send_timeout) as scope:
+                await self.sender.send_dm(uid, reply)
+        except TimeoutError as exc:
+            if not scope.expired():
+                raise
+            raise TransientError(
+                f"no answer within {self.send_timeout:.1f}s (the lease's send timeout)") from exc
 
     async def _retry_later(
         self, claim: DeliveryClaim, plan: _Plan, error: str, retry_at: datetime,

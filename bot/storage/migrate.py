@@ -1,8 +1,11 @@
-"""Alembic, programmatically: ``upgrade`` / ``downgrade`` / ``current`` and the ``db`` command.
+"""Alembic, programmatically: ``upgrade`` / ``downgrade`` / ``current``, and what a downgrade
+would delete (``downgrade_losses``).
 
 The scripts live in ``migrations/`` at the top of the repository, found relative to the package
 (``<repo>/bot/../migrations``) or at ``$MENTORBOT_MIGRATIONS_DIR``; the
 Alembic config is built in code, so nothing depends on the working directory or an ini file.
+
+The ``mentorbot db`` command is in ``bot.cli`` (through ``bot.app``, like every command).
 
 The functions are synchronous (Alembic drives its own event loop in ``migrations/env.py``).
 From async code use :func:`upgrade_async` & co, which run them in a worker thread.
@@ -10,10 +13,10 @@ From async code use :func:`upgrade_async` & co, which run them in a worker threa
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import io
 import os
-import sys
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -60,7 +63,7 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://")).get_current_head()
 
 
-def _translate(url: str, exc: Exception) -> Exception:
+def _translate(url: str, exc: Exception) -> BaseException:
     if isinstance(exc, StorageError):
         return exc
     return Database(url).translate(exc)
@@ -105,7 +108,7 @@ def current(url: str) -> str | None:
             await db.close()
         return ",".join(sorted(heads)) if heads else None
 
-    return _run(url, lambda: asyncio.run(_current()))  # type: ignore[no-any-return]
+    return _run(url, lambda: asyncio.run(_current()))
 
 
 async def upgrade_async(url: str, revision: str = "head") -> None:
@@ -120,91 +123,80 @@ async def current_async(url: str) -> str | None:
     return await asyncio.to_thread(current, url)
 
 
-# -- the `mentorbot db` command ------------------------------------------------------------------
+# -- what a downgrade would delete ---------------------------------------------------------------
+
+_DROP_TABLE = re.compile(r"^\s*DROP TABLE (?:IF EXISTS )?[\"`]?(\w+)", re.I | re.M)
+_DROP_COLUMN = re.compile(r"^\s*ALTER TABLE [\"`]?(\w+)[\"`]? DROP COLUMN [\"`]?(\w+)",
+                          re.I | re.M)
 
 
-def _url(args: argparse.Namespace) -> str:
-    if args.url:
-        return str(args.url)
-    from bot.config import get_settings
+def _target(url: str, revision: str) -> tuple[str | None, str]:
+    """(current revision, the absolute target of ``revision``: ``base``, an id, ``-N``)."""
+    now = current(url)
+    if revision == "base" or now is None:
+        return now, "base"
+    if revision.startswith("-") and revision[1:].isdigit():
+        script = ScriptDirectory.from_config(alembic_config(url))
+        rev: str | None = now
+        for _ in range(int(revision[1:])):
+            found = script.get_revision(rev) if rev else None
+            down = found.down_revision if found is not None else None
+            rev = down if isinstance(down, str) or down is None else None
+        return now, rev or "base"
+    return now, revision
 
-    return get_settings().database_url
 
-
-def _safe(url: str) -> str:
+def downgrade_losses(url: str, revision: str) -> list[str]:
+    """What ``downgrade(url, revision)`` would delete, read from the SQL the migrations emit
+    (Alembic's offline mode; nothing is run): ``["table member (12 rows)", "column x.y"]``.
+    Empty when nothing is dropped. When the SQL cannot be rendered the answer is the safe
+    "everything at risk" line, so the caller still asks."""
+    now, target = _target(url, revision)
+    if now is None or now == target:
+        return []
+    cfg = alembic_config(url)
+    buffer = io.StringIO()
+    cfg.output_buffer = buffer
     try:
-        return normalize_url(url).render_as_string(hide_password=True)
+        _run(url, lambda: command.downgrade(cfg, f"{now}:{target}", sql=True))
     except StorageError:
-        return "<invalid url>"
+        return [f"whatever the migrations between {now} and {target} remove (could not list it)"]
+    sql = buffer.getvalue()
+    tables = [t for t in _DROP_TABLE.findall(sql) if t != "alembic_version"]
+    counts = _row_counts(url, tables)
+    losses = [f"table {t} ({counts[t]} rows)" if t in counts else f"table {t}" for t in tables]
+    losses += [f"column {t}.{c}" for t, c in _DROP_COLUMN.findall(sql)]
+    return losses
 
 
-def _cmd_upgrade(args: argparse.Namespace) -> int:
-    url = _url(args)
-    upgrade(url, args.revision)
-    print(f"database {_safe(url)} at revision {current(url)}")
-    return 0
+def _row_counts(url: str, tables: list[str]) -> dict[str, int]:
+    from sqlalchemy import inspect, text
 
-
-def _cmd_downgrade(args: argparse.Namespace) -> int:
-    url = _url(args)
-    downgrade(url, args.revision)
-    print(f"database {_safe(url)} at revision {current(url) or 'base (empty)'}")
-    return 0
-
-
-def _cmd_current(args: argparse.Namespace) -> int:
-    url = _url(args)
-    rev = current(url)
-    head = head_revision()
-    state = "up to date" if rev == head else f"head is {head}: run `mentorbot db upgrade`"
-    print(f"{rev or 'none (empty database)'} ({state})")
-    return 0
-
-
-def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
+    async def count() -> dict[str, int]:
+        db = Database(url)
         try:
-            return fn(args)
-        except StorageError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+            async with db.engine.connect() as conn:
+                present = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+                out = {}
+                for table in tables:
+                    if table in present:
+                        n = await conn.scalar(text(f'SELECT count(*) FROM "{table}"'))
+                        out[table] = int(n or 0)
+                return out
+        finally:
+            await db.close()
 
-    return run
-
-
-def add_db_commands(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``db upgrade|downgrade|current`` on an argparse sub-parsers object.
-
-    Handlers are stored as ``func`` (``args.func(args) -> exit code``); a database error is
-    printed as one line on stderr with exit code 1.
-    """
-    db = subparsers.add_parser("db", help="database migrations (Alembic)")
-    db_sub = db.add_subparsers(dest="db_command", required=True)
-    up = db_sub.add_parser("upgrade", help="migrate the database up (default: to head)")
-    up.add_argument("revision", nargs="?", default="head")
-    up.set_defaults(func=_guard(_cmd_upgrade))
-    down = db_sub.add_parser(
-        "downgrade", help="migrate the database down (revision required, e.g. -1 or base)"
-    )
-    down.add_argument("revision", help="target revision: -1, a revision id, or base")
-    down.set_defaults(func=_guard(_cmd_downgrade))
-    cur = db_sub.add_parser("current", help="show the database's revision")
-    cur.set_defaults(func=_guard(_cmd_current))
-    for p in (up, down, cur):
-        p.add_argument(
-            "--url", default=None, help="database URL (default: DATABASE_URL from settings)"
-        )
-    return db
+    return _run(url, lambda: asyncio.run(count()))
 
 
 __all__ = [
     "ENV_MIGRATIONS_DIR",
-    "add_db_commands",
     "alembic_config",
     "current",
     "current_async",
     "downgrade",
     "downgrade_async",
+    "downgrade_losses",
     "head_revision",
     "migrations_dir",
     "upgrade",

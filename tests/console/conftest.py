@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import App
 from bot.config import Settings
 from bot.engine.context import Member
-from bot.engine.core import Engine, open_engine
+from bot.engine.core import Engine
 from bot.frontends.console import Console
 from bot.knowledge.loader import KnowledgeBase, load_knowledge
 
@@ -60,7 +61,7 @@ async def engine_on(kb: KnowledgeBase) -> AsyncIterator[Callable[[str], Awaitabl
     engines: list[Engine] = []
 
     async def make(url: str) -> Engine:
-        engine = await open_engine(Settings(_env_file=None, database_url=url), kb)
+        engine = await App(Settings(_env_file=None, database_url=url), kb=kb).engine()
         engines.append(engine)
         return engine
 

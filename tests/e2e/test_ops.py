@@ -26,10 +26,10 @@ import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.frontends.discord.client import MentorBot, run
+from bot.frontends.discord.ops import operations
 from bot.knowledge.loader import KnowledgeError, default_knowledge_dir, load_knowledge
 from bot.ops.http import OpsServer
 from bot.ops.logging import REDACTED, reset_logging
-from bot.ops.runtime import operations
 from bot.storage import Store
 
 from .conftest import Running, bot_settings
@@ -464,3 +464,43 @@ async def test_mentorbot_run_process_health_metrics_json_logs_and_sighup(hb_fake
     assert not [r for r in records if r["level"] in ("ERROR", "CRITICAL")], text_err[-3000:]
     assert fake.token not in text_err and fake.token.encode() not in out
     assert proc.returncode in (0, 130), shlex.join(["stderr:", text_err[-2000:]])
+
+
+# --- the daily question-log purge ---------------------------------------------------------------
+
+
+async def test_the_bot_purges_old_questions_with_reminders_off(world, db_url, monkeypatch):
+    """The purge is its own job: it runs after start (then daily) with REMINDERS_ENABLED=false."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.frontends.discord import background
+
+    monkeypatch.setattr(background, "PURGE_FIRST_DELAY", 0.2)  # a minute in production
+
+    from bot.storage.migrate import upgrade_async
+    from tests.conftest import FakeClock
+
+    await upgrade_async(db_url)
+    settings = bot_settings(world.fake, db_url, question_log_days=30)
+    assert settings.reminders_enabled is False
+    past = Store.open(db_url, clock=FakeClock(datetime.now(UTC) - timedelta(days=45)))
+    store = Store.open(db_url)
+    try:
+        await past.questions.log("how do I bake sourdough", "unanswered", None, 0.0)
+        await store.questions.log("what is a feature store", "unanswered", None, 0.0)
+        assert len(await store.questions.top_unanswered()) == 2
+        running = Running(world.fake, settings)
+        await running.start()
+        try:
+            async def purged() -> None:
+                while len(await store.questions.top_unanswered()) != 1:
+                    await asyncio.sleep(0.05)
+
+            await asyncio.wait_for(purged(), 15)
+            assert await store.questions.top_unanswered() == [("what is a feature store", 1)]
+            assert {t.get_name() for t in running.bot._background} == {"question-log purge"}
+        finally:
+            await running.stop()
+    finally:
+        await past.close()
+        await store.close()

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from bot.engine.replies import Reply
+from bot.engine.schedule import next_occurrence
 from bot.knowledge.loader import KnowledgeBase, load_knowledge
 from bot.reminders.dispatcher import Dispatcher
 from bot.reminders.ratelimit import Unlimited
-from bot.reminders.schedule import next_occurrence
 from bot.storage import Store
 from bot.storage.records import ReminderPrefRecord
 from tests.conftest import FakeClock

@@ -1,5 +1,6 @@
 """The Discord sender: the message payload, error mapping, and end to end against the fake
-Discord (REST only, no gateway) through ``run_once_cli``."""
+Discord (REST only, no gateway) through ``run_reminders_once`` (``mentorbot reminders
+run-once``)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,16 @@ import discord
 import discord.http
 import pytest
 
-from bot.config import Settings
+from bot.app import App
+from bot.config import OperatorError, Settings
 from bot.engine.replies import Action, Reply, ReplyField
-from bot.reminders.cli import ReminderSetupError, run_once_cli
-from bot.reminders.discord_sender import DiscordSender, classify, message_params
-from bot.reminders.schedule import next_occurrence
+from bot.engine.schedule import next_occurrence
+from bot.frontends.discord.sender import (
+    DiscordSender,
+    classify,
+    message_params,
+    run_reminders_once,
+)
 from bot.reminders.sender import DMsClosed, MemberGone, RateLimited, Rejected, TransientError
 from bot.storage import Store
 from bot.storage.migrate import upgrade_async
@@ -121,6 +127,12 @@ async def _members(store: Store, due_after: datetime, *ids: int) -> datetime:
     return due
 
 
+async def run_once_cli(settings: Settings, now: datetime | None) -> Any:
+    """What ``mentorbot reminders run-once`` does with these settings."""
+    async with App(settings) as app:
+        return await run_reminders_once(app, now)
+
+
 def _settings(db_url: str, fake: FakeDiscord, **kw: Any) -> Settings:
     return Settings(_env_file=None, database_url=db_url, discord_token=fake.token,  # type: ignore[arg-type]
                     discord_api_base=fake.api_base, db_upgrade_on_start=False, **kw)
@@ -194,7 +206,7 @@ async def test_sender_against_the_fake_429_5xx_and_unknown_user(
 
 async def test_run_once_cli_needs_a_token(db_url: str) -> None:
     settings = Settings(_env_file=None, database_url=db_url, discord_token=None)
-    with pytest.raises(ReminderSetupError, match="DISCORD_TOKEN"):
+    with pytest.raises(OperatorError, match="DISCORD_TOKEN"):
         await run_once_cli(settings, None)
 
 
@@ -204,5 +216,5 @@ async def test_run_once_cli_rejected_token(
     await upgrade_async(db_url)
     settings = Settings(_env_file=None, database_url=db_url, discord_token="not.a.token",  # type: ignore[arg-type]
                         discord_api_base=fake.api_base, db_upgrade_on_start=False)
-    with pytest.raises(ReminderSetupError, match="rejected"):
+    with pytest.raises(OperatorError, match="rejected"):
         await run_once_cli(settings, T0)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bot.config import Settings
+from bot.engine.replies import Reply
+from bot.engine.schedule import next_occurrence, period_key
+from bot.reminders.dispatcher import Dispatcher
 from bot.reminders.ratelimit import Unlimited
-from bot.reminders.schedule import next_occurrence, period_key
 from bot.storage import Store
+from bot.storage.migrate import upgrade_async
 from tests.conftest import FakeClock
 
 from .conftest import RecordingSender, at, opt_in
@@ -238,3 +244,107 @@ async def test_a_send_never_starts_with_too_little_lease_left(
     at(clock, due + timedelta(seconds=301))
     assert (await dispatcher.run_once()).sent == 1
     assert len(sender.sent) == 1
+
+
+def _minimum_lease() -> int:
+    """The smallest REMINDER_LEASE_SECONDS the settings accept (its ``ge`` bound)."""
+    field = Settings.model_fields["reminder_lease_seconds"]
+    return int(next(m.ge for m in field.metadata if getattr(m, "ge", None) is not None))
+
+
+@dataclass
+class HangingSender:
+    """A Discord that sits on the first DM to each member far longer than the lease, then
+    delivers it (a slow API, a stuck connection); later DMs go out at once. A DM counts as
+    delivered only when the send returns, like a request Discord answered."""
+
+    hang: float
+    delivered: list[tuple[int, datetime]] = field(default_factory=list)
+    attempts: Counter[int] = field(default_factory=Counter)
+    in_flight: int = 0
+
+    async def send_dm(self, user_id: int, reply: Reply) -> None:
+        self.attempts[user_id] += 1
+        self.in_flight += 1
+        try:
+            await asyncio.sleep(self.hang if self.attempts[user_id] == 1 else 0.01)
+        finally:
+            self.in_flight -= 1
+        self.delivered.append((user_id, datetime.now(UTC)))
+
+
+async def test_exactly_once_at_the_minimum_lease_with_a_send_that_hangs(db_url: str, kb) -> None:
+    """Two processes (two stores, two dispatchers built the way the bot and run-once build
+    theirs: ``Dispatcher.from_settings``) at the shortest lease the settings allow, on a
+    Discord that hangs on each first send for longer than the lease. A send that outlived its
+    lease would be delivered again by the process that re-claims the row after the lease:
+    here every member gets exactly one DM, and no send is left running."""
+    lease = _minimum_lease()
+    settings = Settings(_env_file=None, reminder_lease_seconds=lease,
+                        reminder_rate_per_second=50)
+    members = list(range(7000, 7012))
+    await upgrade_async(db_url)
+    one, two = Store.open(db_url), Store.open(db_url)  # real clock: real leases
+    sender = HangingSender(hang=lease * 1.5)
+    now = datetime.now(UTC)
+    try:
+        for uid in members:
+            await opt_in(one, uid, weekday=now.weekday(), hour=now.hour,
+                         now=now - timedelta(days=7, minutes=-1))  # due a minute from now - 1 w
+        dispatchers = [Dispatcher.from_settings(s, kb, sender, settings, limiter=Unlimited(),
+                                                backoff_base=0.2)
+                       for s in (one, two)]
+        assert all(d.send_timeout < d.lease_margin.total_seconds() for d in dispatchers)
+        loops = [asyncio.create_task(d.run_forever(0.2)) for d in dispatchers]  # the bot's loop
+        try:
+            started = time.monotonic()
+            while len({uid for uid, _ in sender.delivered}) < len(members) or sender.in_flight:
+                # every send the dispatchers started ends (cut off at the send timeout): none
+                # that hangs can complete after its lease and deliver a second time
+                assert time.monotonic() - started < lease * 3, (sender.attempts, sender.delivered)
+                await asyncio.sleep(0.1)
+        finally:
+            for d in dispatchers:
+                d.stop()
+            await asyncio.wait_for(asyncio.gather(*loops), lease * 2)
+        assert sender.in_flight == 0
+        counts = Counter(uid for uid, _ in sender.delivered)
+        assert counts == Counter(members), counts
+        assert all(n >= 2 for n in sender.attempts.values())  # each first send was cut off
+        for uid in members[:3]:
+            statuses = [d.status for d in await one.reminders.deliveries(uid)]
+            assert statuses == ["sent"], statuses
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_the_loop_uses_the_knowledge_base_of_each_run_and_reports_each_run(
+    store: Store, make_dispatcher, sender: RecordingSender, clock: FakeClock, kb
+) -> None:
+    """The bot's loop asks for the knowledge base before every run (a /kb reload is used by
+    the next reminders) and hands every report to its metrics."""
+    from bot.knowledge.loader import load_knowledge
+
+    reloaded = load_knowledge()
+    assert reloaded is not kb
+    dispatcher = make_dispatcher()
+    at(clock, T0)
+    due = (await opt_in(store, ALICE, now=T0)).next_due_utc
+    assert due is not None
+    at(clock, due)
+    served = [kb, reloaded]
+    reports = []
+
+    def knowledge():  # type: ignore[no-untyped-def]
+        return served[min(len(reports), 1)]
+
+    def on_report(report):  # type: ignore[no-untyped-def]
+        reports.append(report)
+        if len(reports) == 3:
+            dispatcher.stop()
+
+    await asyncio.wait_for(dispatcher.run_forever(0.01, knowledge=knowledge,
+                                                  on_report=on_report), 10)
+    assert dispatcher.kb is reloaded and dispatcher.composer.kb is reloaded
+    assert [r.sent for r in reports] == [1, 0, 0]

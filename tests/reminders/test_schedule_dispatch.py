@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.reminders.schedule import current_period, next_occurrence, period_key
+from bot.engine.schedule import current_period, next_occurrence, period_key
 from bot.storage import Store
 from tests.conftest import FakeClock
 

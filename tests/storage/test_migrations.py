@@ -108,15 +108,15 @@ async def test_env_override_and_no_cwd_dependency(
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mentorbot")
-    sub = parser.add_subparsers(dest="command", required=True)
-    m.add_db_commands(sub)
-    return parser
+    from bot.cli import build_parser
+
+    return build_parser()
 
 
 async def _cli(*argv: str) -> int:
-    args = _parser().parse_args(list(argv))
-    return await asyncio.to_thread(args.func, args)
+    from bot.cli import main
+
+    return await asyncio.to_thread(main, list(argv))
 
 
 async def test_db_command(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -133,16 +133,22 @@ async def test_db_command(db_url: str, capsys: pytest.CaptureFixture[str]) -> No
 
     script = ScriptDirectory.from_config(m.alembic_config(db_url))
     previous = script.get_revision(head).down_revision
-    assert await _cli("db", "downgrade", "-1", "--url", db_url) == 0
+    assert await _cli("db", "downgrade", "-1", "--url", db_url) == 1  # drops bot_state
+    assert "table bot_state" in capsys.readouterr().err
+    assert await _cli("db", "downgrade", "-1", "--yes", "--url", db_url) == 0
     assert f"at revision {previous or 'base (empty)'}" in capsys.readouterr().out
     assert await m.current_async(db_url) == previous
 
-    assert await _cli("db", "downgrade", "base", "--url", db_url) == 0
+    assert await _cli("db", "downgrade", "base", "--url", db_url) == 1  # drops tables: asks
+    refused = capsys.readouterr().err
+    assert refused.startswith("mentorbot: downgrading ") and "table member (0 rows)" in refused
+    assert "--yes" in refused and await m.current_async(db_url) == previous
+    assert await _cli("db", "downgrade", "base", "--yes", "--url", db_url) == 0
     assert "base (empty)" in capsys.readouterr().out
     assert await _tables(db_url) - {"alembic_version"} == set()
 
     assert await _cli("db", "upgrade", "nosuchrev", "--url", db_url) == 1
-    assert capsys.readouterr().err.startswith("error: migration failed: ")
+    assert capsys.readouterr().err.startswith("mentorbot: migration failed: ")
 
     with pytest.raises(SystemExit):  # downgrade needs an explicit target
         _parser().parse_args(["db", "downgrade", "--url", db_url])
@@ -168,6 +174,6 @@ async def test_db_command_unreachable_is_one_line(capsys: pytest.CaptureFixture[
     url = "postgresql+asyncpg://postgres@127.0.0.1:1/test"
     assert await _cli("db", "upgrade", "--url", url) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: database unavailable (")
+    assert err.count("\n") == 1 and err.startswith("mentorbot: database unavailable (")
     with pytest.raises(StorageError):
         await m.current_async(url)

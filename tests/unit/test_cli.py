@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,3 +91,128 @@ def test_kb_check_warns_about_progress_a_rename_would_orphan(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "p1.renamed-long-ago" in out.stderr and "1 member" in out.stderr
     assert "p1.drift-event" not in out.stderr
+
+
+# --- one line for the operator, whatever the command --------------------------------------------
+
+BAD_PG = "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"  # nothing listens on port 1
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items()
+            if k.upper() not in {"DISCORD_TOKEN", "DATABASE_URL", "LOG_LEVEL", "KNOWLEDGE_DIR"}}
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True,
+                          cwd=cwd, env={**base, "PYTHONPATH": str(ROOT), **env}, timeout=90,
+                          stdin=subprocess.DEVNULL)
+
+
+def one_line(out: subprocess.CompletedProcess[str]) -> str:
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 1, (out.returncode, out.stderr)
+    assert len(lines) == 1 and lines[0].startswith("mentorbot: "), out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+    return lines[0]
+
+
+TOKEN = "MTE5ODc2NTQzMjEwOTg3NjU0MzI.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
+EVERY_COMMAND = [["chat"], ["run"], ["sync"], ["ask", "hello"], ["kb", "list"], ["kb", "check"],
+                 ["db", "current"], ["db", "upgrade"], ["db", "purge"], ["reminders", "run-once"]]
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"LOG_LEVEL": "bogus"}, "invalid setting LOG_LEVEL"),
+    ({"DATABASE_URL": "nonsense://"}, "unsupported database 'nonsense'"),
+])
+def test_a_bad_setting_stops_every_command_with_one_line(env, expected, tmp_path):
+    for args in EVERY_COMMAND:
+        line = one_line(run_cli(args, {"DISCORD_TOKEN": TOKEN, **env}, tmp_path))
+        assert expected in line, (args, line)
+
+
+def test_an_unreachable_database_is_one_line_for_every_command_that_opens_it(tmp_path):
+    for args in (["chat"], ["run"], ["db", "current"], ["db", "upgrade"], ["db", "purge"],
+                 ["reminders", "run-once"], ["kb", "check", "--db", BAD_PG]):
+        line = one_line(run_cli(args, {"DISCORD_TOKEN": TOKEN, "DATABASE_URL": BAD_PG},
+                                tmp_path))
+        assert "database unavailable" in line and "127.0.0.1:1" in line, (args, line)
+
+
+def test_a_path_given_as_database_url_gets_the_url_it_meant(tmp_path):
+    line = one_line(run_cli(["db", "current", "--db", "data/x.db"], {}, tmp_path))
+    assert "(--db)" in line and "did you mean sqlite+aiosqlite:///data/x.db?" in line
+    line = one_line(run_cli(["chat"], {"DATABASE_URL": "/srv/mentorbot.db"}, tmp_path))
+    assert "DATABASE_URL" in line and "sqlite+aiosqlite:////srv/mentorbot.db" in line
+
+
+@pytest.mark.parametrize("args", [["ask", "how long until senior?"], ["kb", "list"],
+                                  ["ask", "--batch", "QUESTIONS", "--json"]])
+def test_a_reader_that_closes_stdout_early_ends_it_quietly(args, tmp_path):
+    questions = tmp_path / "q.txt"
+    questions.write_text("how long until senior?\n" * 20000, encoding="utf-8")
+    args = [str(questions) if a == "QUESTIONS" else a for a in args]
+    for _ in range(3):  # the race (reader gone before or after the first write) varies
+        proc = subprocess.Popen([sys.executable, "-m", "bot", *args], cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.readline()  # `| head -1`
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) in (0, 141), err
+        assert err == "", err
+
+
+@pytest.mark.parametrize("args, forbidden", [
+    (["kb", "list"], ("sqlalchemy", "alembic", "discord", "aiohttp")),
+    (["ask", "--json", "feast or tecton?"], ("sqlalchemy", "alembic", "discord", "aiohttp")),
+    (["ask", "feast or tecton?"], ("alembic", "discord", "aiohttp")),
+])
+def test_commands_load_only_what_they_need(args, forbidden, tmp_path):
+    probe = ("import runpy, sys; sys.argv = ['mentorbot', *sys.argv[1:]]\n"
+             "try:\n    runpy.run_module('bot', run_name='__main__')\n"
+             "except SystemExit:\n    pass\n"
+             "sys.stdout.flush()\n"
+             "print('\\nLOADED', ' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
+    out = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True,
+                         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    loaded = set(out.stdout.rsplit("LOADED", 1)[1].split())
+    assert "bot" in loaded and not loaded & set(forbidden), loaded & set(forbidden)
+
+
+def test_db_purge_deletes_only_old_questions(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'q.db'}"
+    assert run_cli(["db", "upgrade", "--db", url], {}, tmp_path).returncode == 0
+    out = run_cli(["db", "purge", "--db", url], {"QUESTION_LOG_DAYS": "30"}, tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ("purged 0 logged questions older than 30 days "
+                                  "(QUESTION_LOG_DAYS)")
+
+
+def _read_only_mount_works() -> bool:
+    unshare = shutil.which("unshare")
+    if unshare is None or os.geteuid() != 0:
+        return False
+    probe = subprocess.run([unshare, "--mount", "sh", "-c", "mount --bind /tmp /tmp && "
+                            "mount -o remount,bind,ro /tmp && ! touch /tmp/.mentorbot-ro"],
+                           capture_output=True, timeout=20)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _read_only_mount_works(),
+                    reason="needs root and unshare --mount (a non-root uid cannot run this "
+                    "interpreter here, so the unwritable directory is a read-only mount)")
+def test_an_unwritable_sqlite_directory_names_the_user_and_the_fix(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    url = f"sqlite+aiosqlite:///{data / 'mentorbot.db'}"
+    for args in (["run"], ["chat"], ["db", "upgrade"], ["reminders", "run-once"]):
+        out = subprocess.run(
+            ["unshare", "--mount", "sh", "-c", f'mount --bind "{tmp_path}" "{tmp_path}" && '
+             f'mount -o remount,bind,ro "{tmp_path}" && exec "$@"', "sh",
+             sys.executable, "-m", "bot", *args],
+            capture_output=True, text=True, cwd=ROOT, timeout=90, stdin=subprocess.DEVNULL,
+            env={**os.environ, "DATABASE_URL": url, "DISCORD_TOKEN": TOKEN})
+        line = one_line(out)
+        assert f"the directory {data} is not writable by uid {os.getuid()}" in line, line
+        assert "chown" in line and "DATABASE_URL" in line
+        assert "Event loop is closed" not in out.stderr

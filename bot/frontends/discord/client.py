@@ -1,23 +1,29 @@
 """The Discord bot: cogs over the engine, persistent buttons, sync only when the tree changed.
 
 ``mentorbot run`` → :func:`run`. No privileged intent is needed: everything arrives as
-interactions, and DMs are sent, not read.
+interactions, and DMs are sent, not read. The engine, store and metrics come from
+:class:`bot.app.App` (:func:`create_bot`); SIGTERM / SIGINT stop the bot cleanly at any moment
+(:class:`~bot.frontends.discord.ops.StopSignals`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.config import Settings
+from bot.app import App
+from bot.config import OperatorError, Settings, discord_token
 from bot.engine.core import Engine
-from bot.frontends.discord.background import reminder_loop
+from bot.frontends.discord.background import purge_loop, reminder_loop
 from bot.frontends.discord.cogs.admin import AdminCog
 from bot.frontends.discord.cogs.answer import AnswerCog
 from bot.frontends.discord.cogs.ask import AskCog
@@ -32,16 +38,18 @@ from bot.frontends.discord.cogs.stats import StatsCog
 from bot.frontends.discord.components import EngineButton
 from bot.frontends.discord.endpoints import configure_endpoints
 from bot.frontends.discord.handling import MAX_IN_FLIGHT, Undelivered
+from bot.frontends.discord.ops import StopSignals, operations
 from bot.frontends.discord.present import NO_MENTIONS, send_error
 from bot.ops.logging import setup_logging
 from bot.ops.metrics import Metrics
-from bot.ops.runtime import operations
 
 log = logging.getLogger(__name__)
 
 COGS = (AskCog, BrowseCog, QuizCog, ChecklistCog, ProgressCog, RemindersCog, PrivacyCog,
         StatsCog, SetupCog, AdminCog, AnswerCog)
 SYNC_STATE_KEY = "command_tree_hash"
+STOP_TIMEOUT = 10.0  # seconds the gateway (and the background jobs) get to close
+JOB_GRACE = 5.0  # seconds a background job gets to end its current step when the bot stops
 
 
 def intents() -> discord.Intents:
@@ -77,7 +85,7 @@ class MentorBot(commands.AutoShardedBot):
             tree_cls=MentorTree,
             help_command=None,
             shard_count=settings.shard_count,
-            shard_ids=settings.shard_ids,
+            shard_ids=settings.shard_ids,  # type: ignore[arg-type]  # None: all (discord.py)
             max_messages=None,
             chunk_guilds_at_startup=False,
         )
@@ -90,6 +98,7 @@ class MentorBot(commands.AutoShardedBot):
         self.in_flight = 0  # interactions being worked on …
         self.max_in_flight = MAX_IN_FLIGHT  # … at most this many; more are turned away
         self.undelivered = Undelivered()  # saved changes whose reply Discord refused
+        self._closing: list[Callable[[], None]] = []
 
     async def setup_hook(self) -> None:
         for cog in COGS:
@@ -97,9 +106,13 @@ class MentorBot(commands.AutoShardedBot):
         self.add_dynamic_items(EngineButton)
         self.synced = await self.sync_if_changed()
         if self.settings.reminders_enabled:
-            task = asyncio.create_task(reminder_loop(self), name="reminders")
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._spawn(reminder_loop(self), "reminders")
+        self._spawn(purge_loop(self), "question-log purge")
+
+    def _spawn(self, job: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(job, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # --- command sync ----------------------------------------------------------------------------
 
@@ -148,62 +161,114 @@ class MentorBot(commands.AutoShardedBot):
         log.info("connected as %s to %d guild(s), shards %s", self.user, len(self.guilds),
                  self.shard_ids or "all")
 
+    def on_close(self, stop: Callable[[], None]) -> None:
+        """``stop()`` is called first thing in :meth:`close` (a background job's stop)."""
+        self._closing.append(stop)
+
     async def close(self) -> None:
-        for task in self._background:
-            task.cancel()
+        """Stop the background jobs and wait for them — they use the database, which the
+        caller closes next; a job is asked to stop and given JOB_GRACE seconds to finish its
+        database call before it is cancelled — then close the gateway."""
+        for stop in self._closing:
+            stop()
+        jobs = list(self._background)
+        if jobs:
+            _, late = await asyncio.wait(jobs, timeout=JOB_GRACE)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=STOP_TIMEOUT)
         await super().close()
 
 
-class ConfigError(RuntimeError):
-    """A setting that stops the bot from starting; its message is one line for the operator."""
-
-
-def token_of(settings: Settings) -> str:
-    token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
-    if not token:
-        raise ConfigError(
-            "DISCORD_TOKEN is not set: put the bot token in the environment or .env "
-            "(README: Operator guide). To try the mentor without Discord: mentorbot chat")
-    return token
-
-
-async def create_bot(settings: Settings) -> MentorBot:
-    """Everything ``mentorbot run`` starts, before it connects: engine, database, bot."""
-    from bot.engine.core import open_engine
-
-    token_of(settings)
+async def create_bot(settings: Settings, app: App | None = None) -> MentorBot:
+    """Everything ``mentorbot run`` starts, before it connects: the app's engine (knowledge,
+    database upgraded, store) and metrics, the bot. The caller closes the store
+    (``bot.engine.deps.store``, or ``app``)."""
+    app = app or App(settings)
+    discord_token(settings)
     configure_endpoints(settings)
-    engine = await open_engine(settings)
-    return MentorBot(engine, settings)
+    engine = await app.engine()
+    return MentorBot(engine, settings, app.metrics)
 
 
-async def run(settings: Settings) -> int:
-    """Open the engine, connect to Discord, serve until stopped."""
-    token = token_of(settings)
-    setup_logging(settings)  # LOG_LEVEL / LOG_FORMAT; the token is redacted from every record
-    bot = await create_bot(settings)
-    engine = bot.engine
+T = TypeVar("T")
+
+
+async def unless_stopped(job: Awaitable[T], stopping: asyncio.Event) -> T | None:
+    """``await job``, unless ``stopping`` is set first: then cancel it and return None."""
+    task = asyncio.ensure_future(job)
+    waiter = asyncio.create_task(stopping.wait())
     try:
-        async with operations(bot), bot:  # HTTP_PORT: /healthz + /metrics; SIGHUP: kb reload
-            await bot.start(token)
-    except discord.LoginFailure:
-        raise ConfigError("Discord rejected the token (DISCORD_TOKEN): check it in the "
-                           "developer portal") from None
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        await engine.deps.store.close()
+        waiter.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    return None
+
+
+async def run(settings: Settings, signals: StopSignals | None = None) -> int:
+    """``mentorbot run``: assemble the app, connect to Discord, serve until SIGTERM / SIGINT
+    (or cancellation), then close the gateway and the database. Returns the exit code (0)."""
+    token = discord_token(settings)
+    setup_logging(settings)  # LOG_LEVEL / LOG_FORMAT; the token is redacted from every record
+    signals = signals or StopSignals()
+    signals.install()
+    assert signals.stopping is not None
+    try:
+        async with App(settings) as app:  # closes the database last, whatever happens
+            bot = await unless_stopped(create_bot(settings, app), signals.stopping)
+            if bot is None:
+                log.info("stopped before connecting")
+                return 0
+            try:
+                async with operations(bot), bot:  # HTTP_PORT: /healthz + /metrics; SIGHUP
+                    await serve(bot, token, signals.stopping)
+            except discord.LoginFailure:
+                raise OperatorError("Discord rejected the token (DISCORD_TOKEN): check it in "
+                                    "the developer portal") from None
+    finally:
+        signals.remove()
+    log.info("stopped")
     return 0
+
+
+async def serve(bot: MentorBot, token: str, stopping: asyncio.Event) -> None:
+    """Run the gateway until ``stopping`` is set, then close it (at most STOP_TIMEOUT)."""
+    start = asyncio.create_task(bot.start(token), name="gateway")
+    waiter = asyncio.create_task(stopping.wait())
+    try:
+        await asyncio.wait({start, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    if not start.done():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(bot.close(), STOP_TIMEOUT)
+        done, _ = await asyncio.wait({start}, timeout=STOP_TIMEOUT)
+        if not done:
+            start.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await start
+        return
+    await start  # ended by itself: raise what it raised (a rejected token)
 
 
 async def sync(settings: Settings) -> int:
     """``mentorbot sync``: push the command tree to Discord now (global, or DEV_GUILD_ID)."""
-    token = token_of(settings)
-    bot = await create_bot(settings)
-    bot.force_sync = True
-    try:
-        async with bot:
-            await bot.login(token)  # runs setup_hook, which syncs
-    finally:
-        await bot.engine.deps.store.close()
+    token = discord_token(settings)
+    async with App(settings) as app:
+        bot = await create_bot(settings, app)
+        bot.force_sync = True
+        try:
+            async with bot:
+                await bot.login(token)  # runs setup_hook, which syncs
+        except discord.LoginFailure:
+            raise OperatorError("Discord rejected the token (DISCORD_TOKEN): check it in the "
+                                "developer portal") from None
     return 0
 
 

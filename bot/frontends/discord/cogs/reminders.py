@@ -6,8 +6,8 @@ import discord
 from discord import app_commands
 from rapidfuzz import fuzz, process
 
+from bot.engine.schedule import WEEKDAYS, timezone_names
 from bot.frontends.discord.cogs._base import EngineCog
-from bot.reminders.schedule import WEEKDAYS, timezone_names
 
 WEEKDAY_CHOICES = [app_commands.Choice(name=d.title(), value=i) for i, d in enumerate(WEEKDAYS)]
 

@@ -7,9 +7,15 @@ actions as real buttons (their ``custom_id`` is the action id — ``rem:snooze``
 ``chk:view:N`` — which the Discord front end hands to ``Engine.act``) and
 ``allowed_mentions`` set to none.
 
-The API base is discord.py's class attribute ``discord.http.Route.BASE``: the caller sets it
-(``bot.reminders.cli.run_once_cli`` sets it from ``Settings.discord_api_base``); nothing here
-changes Discord-global state.
+The API base is discord.py's class attribute ``discord.http.Route.BASE``, set from
+``Settings.discord_api_base`` by :func:`~bot.frontends.discord.endpoints.configure_endpoints`
+(:func:`rest_sender` calls it; so does the bot).
+
+:func:`run_reminders_once` is ``mentorbot reminders run-once``: the app's dispatcher over a
+REST-only login (no gateway session).
+
+A send is bounded by the dispatcher (``Dispatcher.send_timeout``, derived from the lease), not
+here.
 
 Errors are mapped to the dispatcher's types:
 
@@ -26,14 +32,19 @@ Errors are mapped to the dispatcher's types:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
-from typing import Any
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import discord
 from discord.http import HTTPClient, MultipartParameters, handle_message_parameters
 
+from bot.config import OperatorError, Settings, discord_token
 from bot.engine.replies import Reply
+from bot.frontends.discord.endpoints import configure_endpoints
 from bot.frontends.discord.present import NO_MENTIONS, render
 from bot.reminders.sender import (
     DMsClosed,
@@ -43,6 +54,10 @@ from bot.reminders.sender import (
     SendError,
     TransientError,
 )
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.reminders.dispatcher import DispatchReport
 
 CANNOT_DM = 50007
 UNKNOWN_CHANNEL = 10003
@@ -103,17 +118,11 @@ def classify(exc: BaseException, *, opening: bool = False) -> SendError | None:
 
 class DiscordSender:
     """Sends reminders as DMs over REST. ``await DiscordSender.login(token)``, then
-    :meth:`send_dm` any number of times, then :meth:`close`.
+    :meth:`send_dm` any number of times, then :meth:`close`. The bot passes its own
+    ``bot.http``. How long a send may take is the dispatcher's business (it cancels it)."""
 
-    ``timeout`` bounds one :meth:`send_dm` (discord.py's own retries included) and becomes a
-    :class:`TransientError`; keep it below the dispatcher's ``lease_margin`` so a slow send
-    can never overlap with another process re-claiming the delivery after the lease."""
-
-    def __init__(
-        self, http: HTTPClient, *, dm_cache_size: int = 50_000, timeout: float = 45.0
-    ) -> None:
+    def __init__(self, http: HTTPClient, *, dm_cache_size: int = 50_000) -> None:
         self.http = http
-        self.timeout = timeout
         self._dm_cache_size = dm_cache_size
         self._channels: OrderedDict[int, int] = OrderedDict()
 
@@ -159,13 +168,6 @@ class DiscordSender:
         return channel_id, False
 
     async def send_dm(self, user_id: int, reply: Reply) -> None:
-        try:
-            async with asyncio.timeout(self.timeout):
-                await self._send(user_id, reply)
-        except TimeoutError as exc:
-            raise TransientError(f"no answer from Discord within {self.timeout:.0f}s") from exc
-
-    async def _send(self, user_id: int, reply: Reply) -> None:
         for _ in range(2):
             channel_id, cached = await self._channel_id(user_id)
             try:
@@ -184,8 +186,44 @@ class DiscordSender:
         raise MemberGone("the DM channel keeps disappearing")
 
 
+@contextlib.asynccontextmanager
+async def rest_sender(settings: Settings) -> AsyncIterator[DiscordSender]:
+    """A :class:`DiscordSender` logged in over REST with ``DISCORD_TOKEN`` at
+    ``DISCORD_API_BASE``; a missing or rejected token or an unreachable API is one
+    :class:`~bot.config.OperatorError`."""
+    token = discord_token(settings)
+    configure_endpoints(settings)
+    try:
+        sender = await DiscordSender.login(token)
+    except discord.LoginFailure:
+        raise OperatorError("Discord rejected DISCORD_TOKEN (401): check the token") from None
+    except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+        raise OperatorError(
+            f"cannot reach Discord at {settings.discord_api_base}: {exc}") from None
+    try:
+        yield sender
+    finally:
+        await sender.close()
+
+
+async def run_reminders_once(app: App, now: datetime | None = None) -> DispatchReport:
+    """``mentorbot reminders run-once``: one dispatcher run over REST.
+
+    ``now`` (timezone-aware) makes the run behave as if it started then."""
+    discord_token(app.settings)  # before the database: the most likely mistake first
+    if now is not None and (now.tzinfo is None or now.utcoffset() is None):
+        raise OperatorError("--now needs a time zone, e.g. 2025-03-03T09:00:00+00:00")
+    app.kb  # noqa: B018 - an invalid knowledge base stops the run before it logs in
+    await app.store()
+    async with rest_sender(app.settings) as sender:
+        dispatcher = await app.dispatcher(sender)
+        return await dispatcher.run_once(now)
+
+
 __all__ = [
     "DiscordSender",
     "classify",
     "message_params",
+    "rest_sender",
+    "run_reminders_once",
 ]
