@@ -133,11 +133,14 @@ async def test_db_command(db_url: str, capsys: pytest.CaptureFixture[str]) -> No
 
     script = ScriptDirectory.from_config(m.alembic_config(db_url))
     previous = script.get_revision(head).down_revision
-    assert await _cli("db", "downgrade", "-1", "--url", db_url) == 1  # drops bot_state
-    assert "table bot_state" in capsys.readouterr().err
+    at_head = await _tables(db_url)
+    assert await _cli("db", "downgrade", "-1", "--url", db_url) == 1  # drops the newest table
+    refused = capsys.readouterr().err
     assert await _cli("db", "downgrade", "-1", "--yes", "--url", db_url) == 0
     assert f"at revision {previous or 'base (empty)'}" in capsys.readouterr().out
     assert await m.current_async(db_url) == previous
+    dropped = at_head - await _tables(db_url)
+    assert dropped and all(f"table {t}" in refused for t in dropped)  # each named first
 
     assert await _cli("db", "downgrade", "base", "--url", db_url) == 1  # drops tables: asks
     refused = capsys.readouterr().err
