@@ -49,7 +49,7 @@ class RemindersFlow:
         timezone: str | None = None,
     ) -> Reply:
         current = await self.deps.store.reminders.get(member.user_id)
-        weekday, hour, timezone = _by_shape(weekday, hour, timezone)
+        given = _by_shape(weekday, hour, timezone)
         problems: list[str] = []
 
         def parsed(value: object, parse: Callable[[Any], Any], kept: Any) -> Any:
@@ -61,9 +61,9 @@ class RemindersFlow:
                 problems.append(str(exc))
                 return None
 
-        wd = parsed(weekday, parse_weekday, current.weekday if current else None)
-        hr = parsed(hour, parse_hour, current.hour if current else None)
-        tz = parsed(timezone, parse_timezone, current.timezone if current else None)
+        wd = parsed(given[0], parse_weekday, current.weekday if current else None)
+        hr = parsed(given[1], parse_hour, current.hour if current else None)
+        tz = parsed(given[2], parse_timezone, current.timezone if current else None)
         if problems:  # every problem at once, not one per try
             raise UserError("That schedule doesn't work: " + "; ".join(problems) + ". "
                             "For example: `/reminders on friday 18 Europe/Berlin`.")
