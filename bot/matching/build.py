@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -28,6 +29,7 @@ from bot.matching.matcher import MODEL_VERSION, MatchDoc, Matcher, MatcherConfig
 from bot.matching.normalize import FIELD_TERMS, content_tokens, raw_tokens
 
 log = logging.getLogger(__name__)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 def documents(kb: KnowledgeBase) -> list[MatchDoc]:
@@ -43,6 +45,10 @@ def documents(kb: KnowledgeBase) -> list[MatchDoc]:
     for intent in kb.intents:
         if intent.kind == "roadblock":
             context.setdefault(intent.id, []).extend(t for t in (intent.why, intent.unlock) if t)
+        # The answer's sentences too: they name the situations the answer is for (measured on
+        # the dev questions: fewer confident wrong answers, better out-of-scope precision).
+        context.setdefault(intent.id, []).extend(
+            s for s in _SENTENCE.split(intent.answer) if len(s) > 20)
     docs = [
         MatchDoc(id=i.id, title=i.title, texts=tuple(i.examples), keywords=tuple(i.keywords),
                  summary=i.summary, context=tuple(context.get(i.id, ())))
@@ -69,9 +75,14 @@ def cache_dir() -> Path | None:
     return Path(base) / "mentorbot"
 
 
+def quiz_routing(kb: KnowledgeBase) -> list[int]:
+    """The phase the quiz sends a member to, for 0, 1, … yes answers."""
+    return [kb.phase_for_score(n) for n in range(len(kb.quiz.questions) + 1)]
+
+
 def content_key(docs: list[MatchDoc], tools: list[tuple[str, tuple[str, ...]]],
-                config: MatcherConfig) -> str:
-    payload = json.dumps([MODEL_VERSION, [asdict(d) for d in docs], tools,
+                routing: list[int], config: MatcherConfig) -> str:
+    payload = json.dumps([MODEL_VERSION, [asdict(d) for d in docs], tools, routing,
                           config.training_key()], ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
@@ -103,13 +114,15 @@ def build_matcher(kb: KnowledgeBase, config: MatcherConfig | None = None,
     config = config or MatcherConfig()
     docs = documents(kb)
     tools = tool_names(kb)
+    routing = quiz_routing(kb)
     directory = cache_dir() if use_cache else None
-    path = directory / f"matcher-{content_key(docs, tools, config)}.npz" if directory else None
+    key = content_key(docs, tools, routing, config)
+    path = directory / f"matcher-{key}.npz" if directory else None
     if path is not None and path.is_file():
         cached = _load(path, config)
         if cached is not None:
             return cached
-    matcher = Matcher(docs, config, anchors=FIELD_TERMS, tools=tools)
+    matcher = Matcher(docs, config, anchors=FIELD_TERMS, tools=tools, routing=routing)
     if path is not None:
         _save(path, matcher)
     return matcher

@@ -30,15 +30,16 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any, Literal
 
 import numpy as np
 
 from bot.matching.normalize import FIELD_TERMS, clean_text, content_tokens, raw_tokens, stem
-from bot.matching.slots import Slots, read_slots
+from bot.matching.slots import PHASE_WORD, SLOT_PREFIX, Slots, read_slots
 from bot.matching.spelling import Corrector
 
 NEGATIVE_PREFIX = "oos."
@@ -63,10 +64,10 @@ class MatchDoc:
 @dataclass(frozen=True)
 class MatcherConfig:
     # Decision (chosen on the dev part of the labelled questions; see benchmarks/intents.py).
-    threshold: float = 18.0  # below: unanswered (question names no field term)
+    threshold: float = 26.0  # below: unanswered (question names no field term)
     threshold_anchored: float = 14.0  # below: unanswered (question names a field term)
-    gap: float = 0.45  # a runner-up within this fraction of the top score makes it ambiguous
-    w_lr: float = 0.5  # weight of the learned probability against lexical similarity
+    gap: float = 0.35  # a runner-up within this fraction of the top score makes it ambiguous
+    w_lr: float = 0.3  # weight of the learned probability against lexical similarity
     # Lexical similarity.
     w_doc_word: float = 0.45
     w_doc_char: float = 0.25
@@ -123,13 +124,17 @@ def word_features(tokens: Sequence[str]) -> Counter[str]:
     return feats
 
 
+@lru_cache(maxsize=65536)
+def _grams(tok: str) -> tuple[str, ...]:
+    padded = f" {tok} "
+    return tuple(padded[i : i + n] for n in (3, 4) if len(padded) >= n
+                 for i in range(len(padded) - n + 1))
+
+
 def char_features(tokens: Sequence[str]) -> Counter[str]:
     feats: Counter[str] = Counter()
     for tok in tokens:
-        padded = f" {tok} "
-        for n in (3, 4):
-            if len(padded) >= n:
-                feats.update(padded[i : i + n] for i in range(len(padded) - n + 1))
+        feats.update(_grams(tok))
     return feats
 
 
@@ -138,6 +143,17 @@ def text_tokens(text: str) -> list[str]:
 
 
 Vec = tuple[np.ndarray, np.ndarray]  # (feature ids, weights), L2-normalised
+
+
+def pack(strings: Sequence[str]) -> np.ndarray:
+    """Strings (without newlines) as one UTF-8 byte array: a fraction of numpy's fixed-width
+    unicode arrays, and no pickle in the cache file."""
+    return np.frombuffer("\n".join(strings).encode("utf-8"), dtype=np.uint8)
+
+
+def unpack(array: np.ndarray) -> list[str]:
+    text = array.tobytes().decode("utf-8")
+    return text.split("\n") if text else []
 
 
 @dataclass
@@ -165,18 +181,17 @@ class Space:
     def vector(self, feats: Counter[str]) -> Vec:
         """TF-IDF of ``feats``; features the space has never seen still count in the norm,
         so a question mostly about something else scores low."""
-        ids, vals, unknown = [], [], 0.0
-        for f, c in feats.items():
-            tf = 1.0 + math.log(c)
-            i = self.vocab.get(f)
-            if i is None:
-                unknown += (tf * self.default_idf) ** 2
-            else:
-                ids.append(i)
-                vals.append(tf * float(self.idf[i]))
-        v = np.asarray(vals, dtype=np.float32)
-        norm = math.sqrt(float(v @ v) + unknown)
-        return np.asarray(ids, dtype=np.int64), (v / norm if norm else v)
+        if not feats:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        get = self.vocab.get
+        ids = np.fromiter((get(f, -1) for f in feats), dtype=np.int64, count=len(feats))
+        tf = 1.0 + np.log(np.fromiter(feats.values(), dtype=np.float32, count=len(feats)))
+        known = ids >= 0
+        ids = ids[known]
+        v = tf[known] * self.idf[ids]
+        unknown = tf[~known] * self.default_idf
+        norm = math.sqrt(float(v @ v) + float(unknown @ unknown))
+        return ids, (v / norm if norm else v).astype(np.float32)
 
 
 @dataclass
@@ -218,17 +233,18 @@ class Csr:
 # --- the matcher ---------------------------------------------------------------------------------
 
 
-def _pooled(d: MatchDoc) -> list[str]:
+def _pooled(d: MatchDoc, tokens_of: Callable[[str], list[str]] = text_tokens) -> list[str]:
     # The title and keywords name the topic: they count twice in the pooled document.
     toks: list[str] = []
     for text, times in ((d.title, 2), (d.summary, 1), *((k, 2) for k in d.keywords)):
-        toks += text_tokens(text) * times
+        toks += tokens_of(text) * times
     for text in d.texts:
-        toks += text_tokens(text)
+        toks += tokens_of(text)
     return toks
 
 
-def _training_samples(docs: Sequence[MatchDoc], cfg: MatcherConfig
+def _training_samples(docs: Sequence[MatchDoc], cfg: MatcherConfig,
+                      tokens_of: Callable[[str], list[str]] = text_tokens,
                       ) -> tuple[list[list[str]], list[int], list[float]]:
     """(tokens, class, weight) for every text; class = index among intents, -1 = null."""
     toks, labels, weights = [], [], []
@@ -244,7 +260,7 @@ def _training_samples(docs: Sequence[MatchDoc], cfg: MatcherConfig
             texts.append((" ".join(d.keywords), 1.0))
         texts += [(t, cfg.context_weight) for t in d.context]
         for text, w in texts:
-            t = text_tokens(text)
+            t = tokens_of(text)
             if t:
                 toks.append(t)
                 labels.append(label)
@@ -258,38 +274,49 @@ class Matcher:
 
     def __init__(self, docs: Iterable[MatchDoc], config: MatcherConfig | None = None,
                  anchors: Iterable[str] = FIELD_TERMS,
-                 tools: Iterable[tuple[str, tuple[str, ...]]] = (), train: bool = True):
+                 tools: Iterable[tuple[str, tuple[str, ...]]] = (), routing: Sequence[int] = (),
+                 train: bool = True):
         self.config = cfg = config or MatcherConfig()
         docs = list(docs)
         if not docs:
             raise ValueError("the matcher needs at least one document")
         ids = [d.id for d in docs]
-        pooled = [_pooled(d) for d in docs]
-        examples = [(i, text_tokens(t)) for i, d in enumerate(docs) for t in d.texts]
+        memo: dict[str, list[str]] = {}
+
+        def tokens_of(text: str) -> list[str]:
+            if text not in memo:
+                memo[text] = text_tokens(text)
+            return memo[text]
+
+        pooled = [_pooled(d, tokens_of) for d in docs]
+        examples = [(i, tokens_of(t)) for i, d in enumerate(docs) for t in d.texts]
+        n_intents = sum(not i.startswith(NEGATIVE_PREFIX) for i in ids)
+        train = train and n_intents <= cfg.lr_max_classes
         doc_word = [word_features(t) for t in pooled]
         doc_char = [char_features(t) for t in pooled]
-        samples, labels, weights = _training_samples(docs, cfg)
+        samples, labels, weights = (_training_samples(docs, cfg, tokens_of) if train
+                                     else ([], [], []))
         word = Space.fit(doc_word)
         char = Space.fit(doc_char)
         arrays: dict[str, np.ndarray] = {
-            "ids": np.array(ids),
-            "word_names": np.array(word.names), "word_idf": word.idf,
-            "char_names": np.array(char.names), "char_idf": char.idf,
+            "ids": pack(ids),
+            "word_names": pack(word.names), "word_idf": word.idf,
+            "char_names": pack(char.names), "char_idf": char.idf,
             "idf_default": np.array([word.default_idf, char.default_idf]),
             "example_owner": np.array([i for i, _ in examples], dtype=np.int32),
-            "vocabulary": np.array(sorted({t for p in pooled for t in p}
-                                          | {t for s in samples for t in s})),
-            "anchors": np.array(sorted(anchors)),
-            "tool_names": np.array([n for n, _ in tools]),
-            "tool_tokens": np.array([" ".join(t) for _, t in tools]),
+            "vocabulary": pack(sorted({t for p in pooled for t in p}
+                                      | {t for s in samples for t in s})),
+            "anchors": pack(sorted(anchors)),
+            "tool_names": pack([n for n, _ in tools]),
+            "tool_tokens": pack([" ".join(t) for _, t in tools]),
+            "quiz_routing": np.array(list(routing), dtype=np.int32),
         }
         for name, space, feats in (("doc_word", word, doc_word), ("doc_char", char, doc_char),
                                    ("examples", word, [word_features(t) for _, t in examples])):
             m = Csr.from_columns([space.vector(f) for f in feats], len(space.names))
             arrays |= {f"{name}_indptr": m.indptr, f"{name}_indices": m.indices,
                        f"{name}_data": m.data}
-        n_intents = sum(not i.startswith(NEGATIVE_PREFIX) for i in ids)
-        if train and n_intents <= cfg.lr_max_classes:
+        if train:
             arrays |= _train(word, char, samples, labels, weights, cfg)
         self._load(arrays)
 
@@ -308,13 +335,13 @@ class Matcher:
 
     def _load(self, a: dict[str, np.ndarray]) -> None:
         self._arrays = a
-        self.ids: list[str] = a["ids"].tolist()
+        self.ids: list[str] = unpack(a["ids"])
         self.is_negative = np.array([i.startswith(NEGATIVE_PREFIX) for i in self.ids])
         self._intent_rows = np.flatnonzero(~self.is_negative)
         self._negative_rows = np.flatnonzero(self.is_negative)
         dw, dc = (float(x) for x in a["idf_default"])
-        self.word = Space(a["word_names"].tolist(), a["word_idf"], dw)
-        self.char = Space(a["char_names"].tolist(), a["char_idf"], dc)
+        self.word = Space(unpack(a["word_names"]), a["word_idf"], dw)
+        self.char = Space(unpack(a["char_names"]), a["char_idf"], dc)
         n = len(self.ids)
         self._doc_word = Csr(a["doc_word_indptr"], a["doc_word_indices"], a["doc_word_data"], n)
         self._doc_char = Csr(a["doc_char_indptr"], a["doc_char_indices"], a["doc_char_data"], n)
@@ -324,10 +351,11 @@ class Matcher:
         self._lr_w: np.ndarray | None = a.get("lr_w")
         self._lr_b: np.ndarray | None = a.get("lr_b")
         self._lr_null = int(a["lr_null"][0]) if "lr_null" in a else -1
-        self.anchors = frozenset(a["anchors"].tolist())
+        self.anchors = frozenset(unpack(a["anchors"]))
         self.tools = [(n, tuple(t.split())) for n, t in
-                      zip(a["tool_names"].tolist(), a["tool_tokens"].tolist(), strict=True)]
-        self.vocabulary = frozenset(a["vocabulary"].tolist())
+                      zip(unpack(a["tool_names"]), unpack(a["tool_tokens"]), strict=True)]
+        self.routing: list[int] = a["quiz_routing"].tolist()
+        self.vocabulary = frozenset(unpack(a["vocabulary"]))
         self.corrector = Corrector(self.vocabulary, self.config.correction_cutoff)
 
     @property
@@ -348,7 +376,9 @@ class Matcher:
                 corrections.append((t, c))
             fixed.append(c)
         anchored = any(t in self.anchors for t in typed)  # as typed: corrections never anchor
-        slots = read_slots(clean_text(text), fixed, self.tools)
+        slots = read_slots(clean_text(text), fixed, self.tools, self.routing)
+        if slots.phase is not None and not any(t.startswith(SLOT_PREFIX) for t in fixed):
+            fixed += [PHASE_WORD, f"{SLOT_PREFIX}{slots.phase}"]  # a quiz result names a phase
         return fixed, corrections, anchored, slots
 
     def signals(self, tokens: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:

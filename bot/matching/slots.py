@@ -42,6 +42,15 @@ _TOWARDS_RE = re.compile(rf"^(?:{_TOWARDS})$")
 _PAST_RE = re.compile(rf"^(?:{_PAST})$")
 _HERE_RE = re.compile(rf"^(?:{_HERE})$")
 
+# A quiz result ("scored 4/6", "5 yes on the quiz", "answered yes to all six") places the
+# member in a phase through the quiz's routing table (knowledge/quiz.yaml), given by the caller.
+_COUNT = r"([0-6]|zero|none|one|two|three|four|five|six|all(?:\s+six)?)"
+_QUIZ = re.compile(
+    rf"\b{_COUNT}\s*(?:/\s*6|out\s+of\s+(?:6|six)|of\s+(?:the\s+)?(?:6|six)\b|yes(?:es)?\b)"
+    rf"|\byes\s+(?:to|on|for)\s+{_COUNT}\b"
+)
+_COUNTS = {"zero": 0, "none": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+
 PHASE_WORD = "phase"
 SLOT_PREFIX = "phaseslot"
 
@@ -68,9 +77,14 @@ class Slots:
         return {"phase": self.phase, "level": self.level, "tools": list(self.tools)}
 
 
+_ANY = re.compile(r"phase|stage|\bp[1-4]\b")
+
+
 def _mentions(text: str) -> list[tuple[int, int, int, str]]:
     """(start, end, number, kind) for every phase mention; kind is towards/past/here/plain."""
     found: list[tuple[int, int, int, str]] = []
+    if not _ANY.search(text):
+        return found
     for rx in (_NUMBERED, _GLUED, _ORDINAL):
         for m in rx.finditer(text):
             groups = m.groupdict()
@@ -107,6 +121,17 @@ def phase_of(mentions: Sequence[tuple[int, int, int, str]]) -> int | None:
     return derived[0]
 
 
+def quiz_score(text: str) -> int | None:
+    """How many quiz questions the member says they answered yes to, if they say so."""
+    m = _QUIZ.search(text)
+    if not m or ("quiz" not in text and "yes" not in text and "question" not in text):
+        return None
+    k = (m.group(1) or m.group(2) or "").strip()
+    if k.startswith("all"):
+        return 6
+    return int(k) if k.isdigit() else _COUNTS.get(k)
+
+
 def rewrite_phase(text: str) -> str:
     """Casefolded text with every phase mention replaced by ``phase`` and one slot token."""
     mentions = _mentions(text)
@@ -122,15 +147,21 @@ def rewrite_phase(text: str) -> str:
     return "".join(parts) + f" {SLOT_PREFIX}{phase}"
 
 
-def read_slots(text: str, tokens: Sequence[str], tools: Iterable[tuple[str, tuple[str, ...]]]
-               ) -> Slots:
+def read_slots(text: str, tokens: Sequence[str], tools: Iterable[tuple[str, tuple[str, ...]]],
+               routing: Sequence[int] = ()) -> Slots:
     """Slots of a question: ``text`` casefolded, ``tokens`` its raw tokens (after folding),
-    ``tools`` (display name, its folded tokens) pairs."""
+    ``tools`` (display name, its folded tokens) pairs, ``routing`` the quiz's phase for
+    0, 1, … yes answers."""
     mentions = _mentions(text)
+    phase = phase_of(mentions)
+    if phase is None and routing:
+        score = quiz_score(text)
+        if score is not None and score < len(routing):
+            phase = routing[score]
     levels = tuple(dict.fromkeys(LEVELS[m] for m in _LEVEL_RE.findall(text.replace("-", ""))))
     named: list[str] = []
     joined = f" {' '.join(tokens)} "
     for name, toks in tools:
         if toks and f" {' '.join(toks)} " in joined and name not in named:
             named.append(name)
-    return Slots(phase_of(mentions), levels[0] if levels else None, levels, tuple(named))
+    return Slots(phase, levels[0] if levels else None, levels, tuple(named))
