@@ -7,9 +7,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.intents import evaluate, load_questions
-from bot.knowledge.loader import load_knowledge
+from bot.knowledge.loader import KnowledgeBase, load_knowledge
 from bot.matching.build import build_matcher
 from bot.matching.normalize import clean_text, content_tokens, raw_tokens
+from bot.matching.spelling import Corrector, common_words
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +128,107 @@ def test_any_text_gives_a_well_formed_result(matcher, text):
     assert 0 <= result.score <= 100
     out = result.to_json()
     assert out["question"] == text
+
+
+# --- slots -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "phase"),
+    [
+        ("what do I need before phase 2", 1),
+        ("just finished phase 1, what now", 2),
+        ("In phase three, what is different from phase two?", 3),
+        ("phase 1 -> phase 2 requirements?", 1),
+        ("whats the last phase about", 4),
+        ("the third stage of the roadmap", 3),
+        ("moving into phase 4 soon", 3),
+        ("im in p3 now", 3),
+        ("answered yes to five of the six quiz questions, what now", 3),
+        ("scored 4/6 on the quiz", 2),
+        ("the staff one", None),
+        ("I have 5 years of devops", None),
+    ],
+)
+def test_the_phase_slot_is_the_phase_the_member_is_in(matcher, question, phase):
+    assert matcher.match(question).slots.phase == phase
+
+
+def test_level_and_tool_slots(matcher):
+    slots = matcher.match("what does a mid-level engineer make with MLflow and W&B").slots
+    assert slots.level == "mid"
+    assert {"MLflow", "Weights & Biases"} <= set(slots.tools)
+    assert matcher.match("senior vs staff").slots.levels == ("senior", "staff")
+
+
+def test_a_phase_number_is_evidence_for_that_phase(matcher):
+    assert matcher.match("what do I need to do before phase 2").intent == "phase.1"
+    assert matcher.match("what does phase 2 expect from me").intent == "phase.2"
+    assert matcher.match("the staff one").intent != "phase.1"
+
+
+# --- spelling --------------------------------------------------------------------------------
+
+
+def test_common_english_words_are_never_corrected(matcher):
+    for word in ("around", "conference", "loudly", "lakers"):
+        assert word in common_words()
+        assert matcher.corrector.correct(word) == word
+
+
+def test_a_correction_never_makes_a_question_name_a_field_term(matcher):
+    _, corrections, anchored, _ = matcher.analyse("mlfloow")
+    assert corrections == [("mlfloow", "mlflow")]
+    assert not anchored
+    assert matcher.analyse("mlflow")[2]
+
+
+def test_the_correction_index_finds_one_and_two_edits():
+    corrector = Corrector(["kubernetes", "orchestration", "monitoring"])
+    assert corrector.correct("kubernets") == "kubernetes"
+    assert corrector.correct("orchestrasion") == "orchestration"
+    assert corrector.correct("monitorng") == "monitoring"
+    assert corrector.correct("zzzzzz") == "zzzzzz"
+
+
+# --- status ----------------------------------------------------------------------------------
+
+
+def test_status_matches_what_a_member_is_shown(matcher):
+    in_scope, out_scope = load_questions("dev")
+    for q in in_scope + out_scope:
+        r = matcher.match(q["q"])
+        out = r.to_json()
+        assert out["status"] == r.status
+        if r.status == "ambiguous":
+            assert 1 <= len(r.alternatives) <= 2  # at most three choices in "did you mean"
+            assert all(c.score >= (1 - matcher.config.gap) * r.score for c in r.alternatives)
+        if r.status in {"unanswered", "empty"}:
+            assert out["intent"] is None
+    assert matcher.match("   ").to_json()["status"] == "empty"
+
+
+# --- cache -----------------------------------------------------------------------------------
+
+
+def test_the_built_matcher_is_cached_by_content(kb, tmp_path, monkeypatch):
+    monkeypatch.setenv("MENTORBOT_CACHE_DIR", str(tmp_path))
+    built = build_matcher(kb)
+    files = list(tmp_path.glob("matcher-*.npz"))
+    assert len(files) == 1 and built.learned
+    loaded = build_matcher(kb)
+    assert list(tmp_path.glob("matcher-*.npz")) == files
+    for q in ("how long until senior?", "feast or tecton?", "tell me a joke", "phase 3"):
+        assert loaded.match(q) == built.match(q)
+    other = kb.intents[0].model_copy(update={"examples": [*kb.intents[0].examples, "new one"]})
+    changed = KnowledgeBase(kb.root, kb.sources, kb.levels, kb.phases, kb.quiz, kb.tools,
+                            kb.roadmap, [other, *kb.intents[1:]], kb.negatives)
+    build_matcher(changed)
+    assert len(list(tmp_path.glob("matcher-*.npz"))) == 2
+
+
+def test_an_unwritable_cache_still_gives_a_matcher(kb, tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("MENTORBOT_CACHE_DIR", str(blocker / "cache"))
+    assert build_matcher(kb).match("feast or tecton?").intent == "topic.feature-stores"
