@@ -129,9 +129,10 @@ def report(name: str, res: dict) -> None:
 
 def objective(res: dict) -> float:
     """What calibration maximises on the dev part: right answers, refusals of off-topic
-    questions, and above all few confident wrong answers."""
+    questions, the weakest style (every style must do well), and above all few confident
+    wrong answers."""
     return (res["answered_right"] + 0.5 * res["top1"] + res["oos_recall"]
-            - 4 * res["confident_wrong"] - 0.5 * res["ambiguous"])
+            + min(res["styles"].values()) - 4 * res["confident_wrong"] - 0.5 * res["ambiguous"])
 
 
 def calibrate(matcher: Matcher) -> MatcherConfig:

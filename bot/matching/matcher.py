@@ -46,7 +46,7 @@ from bot.matching.spelling import Corrector
 NEGATIVE_PREFIX = "oos."
 MAX_QUESTION_CHARS = 2000  # longer text is cut before matching (the start carries the intent)
 LARGE = 4000  # columns above which Csr.dot skips near-ubiquitous features
-MODEL_VERSION = 3  # bump when features, training or arrays change: part of the cache key
+MODEL_VERSION = 4  # bump when features, training or arrays change: part of the cache key
 
 Status = Literal["answered", "ambiguous", "unanswered", "empty"]
 
@@ -66,9 +66,9 @@ class MatchDoc:
 @dataclass(frozen=True)
 class MatcherConfig:
     # Decision (chosen on the dev part of the labelled questions; see benchmarks/intents.py).
-    threshold: float = 26.0  # below: unanswered (question names no field term)
+    threshold: float = 11.0  # below: unanswered (question names no field term)
     threshold_anchored: float = 10.0  # below: unanswered (question names a field term)
-    gap: float = 0.25  # a runner-up within this fraction of the top score makes it ambiguous
+    gap: float = 0.15  # a runner-up within this fraction of the top score makes it ambiguous
     w_lr: float = 0.3  # weight of the learned probability against lexical similarity
     # Lexical similarity.
     w_doc_word: float = 0.45
