@@ -463,6 +463,7 @@ def _train(word: Space, char: Space, samples: list[list[str]], labels: list[int]
         from scipy.sparse import csr_matrix
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression
+        from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - scikit-learn is a dependency; lexical only then
         return {}
     n_word = len(word.names)
@@ -477,7 +478,9 @@ def _train(word: Space, char: Space, samples: list[list[str]], labels: list[int]
     y = np.asarray(labels)
     model = LogisticRegression(C=cfg.c, solver="saga", max_iter=60, tol=1e-3,
                                random_state=0)
-    with warnings.catch_warnings():  # a fixed budget of passes is the point: no warning
+    # One thread: no BLAS/OpenMP pool left spinning in a bot or a CLI process after training;
+    # a fixed budget of passes is the point, so no convergence warning.
+    with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(x, y, sample_weight=np.asarray(weights))
     classes = model.classes_.tolist()  # sorted: -1 (null) first when there are negatives
