@@ -19,13 +19,15 @@ RUN /opt/venv/bin/pip install --no-cache-dir .
 # --- runtime ------------------------------------------------------------------------------------
 FROM python:${PYTHON_VERSION}-slim AS runtime
 # The package finds knowledge/ and migrations/ through these (it is installed into
-# site-packages, away from the repository layout); DATABASE_URL defaults to a file in /data.
+# site-packages, away from the repository layout); DATABASE_URL defaults to a file in /data, and
+# the trained matcher is cached there too (trained once per knowledge base, read at every start).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     MENTORBOT_KNOWLEDGE_DIR=/app/knowledge \
     MENTORBOT_MIGRATIONS_DIR=/app/migrations \
     DATABASE_URL=sqlite+aiosqlite:////data/mentorbot.db \
+    MENTORBOT_CACHE_DIR=/data/cache \
     HTTP_HOST=0.0.0.0 \
     HTTP_PORT=8080
 RUN groupadd --system --gid 10001 mentorbot \

@@ -33,6 +33,12 @@ def _backends() -> list[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # One matcher cache for the whole run (and the processes it starts): the learned scorer is
+    # trained once per knowledge base, not again in every subprocess with a temporary HOME.
+    if not os.environ.get("MENTORBOT_CACHE_DIR"):
+        import tempfile
+
+        os.environ["MENTORBOT_CACHE_DIR"] = tempfile.mkdtemp(prefix="mentorbot-test-cache-")
     config.addinivalue_line(
         "markers", "backends(*names): run a db_url test only on these backends (sqlite, postgres)"
     )

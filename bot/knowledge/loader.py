@@ -35,8 +35,6 @@ from bot.knowledge.schema import (
 
 M = TypeVar("M", bound=BaseModel)
 
-CATALOGUE_NAME = "intents.md"
-
 
 def default_knowledge_dir() -> Path:
     """``$MENTORBOT_KNOWLEDGE_DIR``, else ``knowledge/`` beside the package (repo or image)."""
@@ -131,14 +129,26 @@ def _fmt_loc(loc: Iterable[Any]) -> str:
     return out
 
 
+# The C loader (libyaml) when PyYAML was built with it: it reads all of knowledge/ in a few
+# milliseconds, where the pure-Python one takes a good part of a second.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _compose(path: Path) -> yaml.Node | None:
+    """The YAML node tree of a file, for line numbers: only built when a problem is reported."""
+    try:
+        return yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader)
+    except (OSError, yaml.YAMLError):
+        return None
+
+
 def load_yaml_model(path: Path, model: type[M], display: str) -> tuple[M | None, list[Problem]]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         return None, [Problem(display, None, "", f"cannot read file: {exc.strerror or exc}")]
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # parsed once; safe (no arbitrary objects)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -149,6 +159,7 @@ def load_yaml_model(path: Path, model: type[M], display: str) -> tuple[M | None,
     try:
         return model.model_validate(data), []
     except ValidationError as exc:
+        node = _compose(path)
         problems = [
             Problem(display, _node_line(node, err["loc"]), _fmt_loc(err["loc"]), err["msg"])
             for err in exc.errors()
@@ -159,24 +170,8 @@ def load_yaml_model(path: Path, model: type[M], display: str) -> tuple[M | None,
 # --- cross references ----------------------------------------------------------------------------
 
 
-def catalogue_ids(path: Path) -> list[str]:
-    """Intent ids listed in the catalogue table rows (``| id | scope |``)."""
-    ids = []
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        cells = [c.strip() for c in raw.strip().strip("|").split("|")]
-        if raw.lstrip().startswith("|") and cells and "." in cells[0] and " " not in cells[0]:
-            ids.append(cells[0])
-    return ids
-
-
-def find_catalogue(root: Path) -> Path | None:
-    env = os.environ.get("MENTORBOT_INTENT_CATALOGUE")
-    candidates = [Path(env)] if env else []
-    candidates += [root.parent.parent / "shared" / CATALOGUE_NAME, root / CATALOGUE_NAME]
-    return next((c for c in candidates if c.is_file()), None)
-
-
-def _cross_check(kb: KnowledgeBase, intent_files: dict[str, str]) -> list[Problem]:
+def _cross_check(kb: KnowledgeBase, intent_files: dict[str, str],
+                 intent_pos: dict[str, int]) -> list[Problem]:
     problems: list[Problem] = []
     src_files = {s.file for s in kb.sources.sources}
 
@@ -200,15 +195,14 @@ def _cross_check(kb: KnowledgeBase, intent_files: dict[str, str]) -> list[Proble
         cited(disp, intent.id, intent.sources)
         cited(disp, intent.id, [f.source for f in intent.facts])
     for intent in kb.intents:
-        for rel in intent.related:
-            if rel not in seen:
-                problems.append(
-                    Problem(intent_files[intent.id], None, intent.id, f"related id {rel!r} missing")
-                )
-            if rel == intent.id:
-                problems.append(
-                    Problem(intent_files[intent.id], None, intent.id, "relates to itself")
-                )
+        for k, rel in enumerate(intent.related):
+            problem = ("relates to itself" if rel == intent.id
+                       else None if rel in seen else f"related id {rel!r} missing")
+            if problem:
+                disp = intent_files[intent.id]
+                loc = ("intents", intent_pos[intent.id], "related", k)
+                line = _node_line(_compose(kb.root / disp), loc)
+                problems.append(Problem(disp, line, f"{intent.id}.related[{k}]", problem))
 
     numbers = [p.number for p in kb.phases.phases]
     if sorted(numbers) != list(range(1, len(numbers) + 1)):
@@ -264,16 +258,6 @@ def _cross_check(kb: KnowledgeBase, intent_files: dict[str, str]) -> list[Proble
             if part.slot.yes_count is not None and part.slot.yes_count >= len(covered):
                 problems.append(Problem(intent_files[intent.id], None, intent.id,
                                         f"yes_count {part.slot.yes_count} > quiz length"))
-
-    catalogue = find_catalogue(kb.root)
-    if catalogue is None:
-        kb.warnings.append("intent catalogue (intents.md) not found: catalogue ids not checked")
-    else:
-        for cid in catalogue_ids(catalogue):
-            if cid not in seen:
-                problems.append(
-                    Problem("intents/", None, cid, f"catalogue id missing (from {catalogue.name})")
-                )
     return problems
 
 
@@ -313,6 +297,7 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
     uncovered = one("uncovered.yaml", UncoveredFile)  # issue 13: honest scope
     intents: list[Intent] = []
     intent_files: dict[str, str] = {}
+    intent_pos: dict[str, int] = {}
     paths = sorted((root / "intents").glob("*.yaml"))
     if not paths:
         problems.append(Problem("intents/", None, "", "no intent files"))
@@ -321,15 +306,16 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
         obj, probs = load_yaml_model(path, IntentsFile, display)
         problems.extend(probs)
         if obj:
-            for intent in obj.intents:
+            for k, intent in enumerate(obj.intents):
                 intents.append(intent)
                 intent_files.setdefault(intent.id, display)
+                intent_pos.setdefault(intent.id, k)
     if problems or not (sources and levels and phases and quiz and tools and roadmap and negatives):
         raise KnowledgeError(problems)
     kb = KnowledgeBase(
         root, sources, levels, phases, quiz, tools, roadmap, intents, list(negatives.topics)
     )
-    problems = _cross_check(kb, intent_files)
+    problems = _cross_check(kb, intent_files, intent_pos)
     # uncovered.yaml: in-domain topics the sources don't cover (issue 13)
     kb.uncovered = list(uncovered.topics) if uncovered else []
     problems += _check_uncovered(kb)

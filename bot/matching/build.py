@@ -1,28 +1,128 @@
-"""Build the matcher from a knowledge base: one document per intent, plus the negatives."""
+"""Build the matcher from a knowledge base, or load it from the cache.
+
+``build_matcher(kb)`` is the one entry point (the bot's start, ``mentorbot ask`` and the
+knowledge reload, which calls it in a worker thread). Training the learned scorer needs
+scikit-learn and a few seconds; its result is plain numpy arrays, saved as one ``.npz`` file
+named by a hash of everything the matcher learns from (the documents, the tools, the training
+settings and :data:`MODEL_VERSION`). The next start with the same knowledge base loads that
+file instead of importing scikit-learn. The cache lives in ``$MENTORBOT_CACHE_DIR``, else
+``$XDG_CACHE_HOME/mentorbot``, else ``~/.cache/mentorbot``; ``MENTORBOT_CACHE_DIR=off`` (or a
+directory that cannot be written) means train in-process every time.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
 from bot.knowledge.loader import KnowledgeBase
-from bot.matching.matcher import MatchDoc, Matcher
-from bot.matching.normalize import FIELD_TERMS
+from bot.matching.matcher import MODEL_VERSION, MatchDoc, Matcher, MatcherConfig
+from bot.matching.normalize import FIELD_TERMS, content_tokens, raw_tokens
+
+log = logging.getLogger(__name__)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
-def build_matcher(kb: KnowledgeBase) -> Matcher:
+def documents(kb: KnowledgeBase) -> list[MatchDoc]:
+    """One document per intent with everything the knowledge base says about it, then one per
+    out-of-scope negative example (an off-topic question then meets one short, sharp document
+    instead of a diluted pool of unrelated phrasings)."""
+    context: dict[str, list[str]] = {}
+    for phase in kb.phases.phases:
+        context.setdefault(f"phase.{phase.number}", []).extend(
+            [phase.title, phase.summary, phase.failure_mode,
+             *(f"{item.title}. {item.hint}" for item in phase.checklist)])
+    context.setdefault("faq.which-phase", []).extend(q.text for q in kb.quiz.questions)
+    for intent in kb.intents:
+        if intent.kind == "roadblock":
+            context.setdefault(intent.id, []).extend(t for t in (intent.why, intent.unlock) if t)
+        # The answer's sentences too: they name the situations the answer is for (measured on
+        # the dev questions: fewer confident wrong answers, better out-of-scope precision).
+        context.setdefault(intent.id, []).extend(
+            s for s in _SENTENCE.split(intent.answer) if len(s) > 20)
     docs = [
-        MatchDoc(
-            id=i.id,
-            title=i.title,
-            texts=tuple(i.examples),
-            keywords=tuple(i.keywords),
-            summary=i.summary,
-        )
+        MatchDoc(id=i.id, title=i.title, texts=tuple(i.examples), keywords=tuple(i.keywords),
+                 summary=i.summary, context=tuple(context.get(i.id, ())))
         for i in kb.intents
     ]
-    # Each negative example is a document of its own: an off-topic question then meets one
-    # short, sharp document instead of a diluted pool of unrelated off-topic phrasings.
     docs += [
         MatchDoc(id=f"{n.id}#{k}", title=example, texts=(example,))
         for n in kb.negatives
         for k, example in enumerate(n.examples)
     ]
-    return Matcher(docs, anchors=FIELD_TERMS)
+    return docs
+
+
+def tool_names(kb: KnowledgeBase) -> list[tuple[str, tuple[str, ...]]]:
+    names = dict.fromkeys(t.name for cat in kb.tools.categories for t in cat.tools)
+    return [(n, tuple(content_tokens(raw_tokens(n)))) for n in names]
+
+
+def cache_dir() -> Path | None:
+    env = os.environ.get("MENTORBOT_CACHE_DIR")
+    if env:
+        return None if env.lower() in {"off", "0", "none", "no"} else Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mentorbot"
+
+
+def quiz_routing(kb: KnowledgeBase) -> list[int]:
+    """The phase the quiz sends a member to, for 0, 1, … yes answers."""
+    return [kb.phase_for_score(n) for n in range(len(kb.quiz.questions) + 1)]
+
+
+def content_key(docs: list[MatchDoc], tools: list[tuple[str, tuple[str, ...]]],
+                routing: list[int], config: MatcherConfig) -> str:
+    payload = json.dumps([MODEL_VERSION, [asdict(d) for d in docs], tools, routing,
+                          config.training_key()], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+def _load(path: Path, config: MatcherConfig) -> Matcher | None:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        return Matcher.from_arrays(arrays, config)
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("matcher cache %s unreadable (%s): rebuilding", path, exc)
+        return None
+
+
+def _save(path: Path, matcher: Matcher) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".matcher-", suffix=".npz")
+        with os.fdopen(fd, "wb") as fh:
+            arrays: dict[str, Any] = matcher.to_arrays()
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except OSError as exc:  # read-only home, full disk: the built matcher still works
+        log.info("matcher cache not written (%s)", exc)
+
+
+def build_matcher(kb: KnowledgeBase, config: MatcherConfig | None = None,
+                  use_cache: bool = True) -> Matcher:
+    config = config or MatcherConfig()
+    docs = documents(kb)
+    tools = tool_names(kb)
+    routing = quiz_routing(kb)
+    directory = cache_dir() if use_cache else None
+    key = content_key(docs, tools, routing, config)
+    path = directory / f"matcher-{key}.npz" if directory else None
+    if path is not None and path.is_file():
+        cached = _load(path, config)
+        if cached is not None:
+            return cached
+    matcher = Matcher(docs, config, anchors=FIELD_TERMS, tools=tools, routing=routing)
+    if path is not None:
+        _save(path, matcher)
+    return matcher

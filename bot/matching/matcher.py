@@ -1,42 +1,52 @@
 """Intent matching: which knowledge-base intent does a free-text question ask for?
 
-Design (see ``shared/MATCHING.md`` for the measurements behind it):
+Design (the measurements behind it are in the README's matcher section):
 
-* every intent is pooled into one document (title, summary, keywords, example phrasings) and
-  weighted with TF-IDF over stemmed words, word bigrams and character 3-4 grams — pooled
-  documents with term weighting beat whole-string fuzzy ratios and sentence embeddings here;
-* the best single example phrasing is a second signal, for questions that echo one phrasing;
-* tokens the knowledge base has never seen are corrected against its vocabulary with
-  rapidfuzz ("kubernets" → "kubernetes"), and the ones that stay unknown still count in the
-  question's length, so a question mostly about something else scores low;
-* out-of-scope "negative" documents (cooking, weather, cars that drift …) compete with the
-  intents: when one of them wins, nothing is answered;
-* a threshold on the score *and* a margin to the runner-up decide between answered,
-  ambiguous ("did you mean") and unanswered. A weak match is never served silently. The
-  threshold is lower for questions that name a field term (mlops, mlflow, k8s …) than for
-  ones that don't, and a field term keeps the off-topic negatives from winning.
+* **Slots first.** The phase the member is in, the level and the tools named are read before
+  the text becomes a bag of words (:mod:`bot.matching.slots`); a phase mention becomes one
+  ``phaseslotN`` token, so "phase 2" is evidence for phase.2 and against phase.1.
+* **Guarded spelling correction** against the knowledge base's vocabulary
+  (:mod:`bot.matching.spelling`): never a common English word, and a corrected word never
+  counts as naming a field term.
+* **A learned scorer**: multinomial logistic regression over TF-IDF of stemmed words, word
+  bigrams and character 3-4 grams, trained on every text the knowledge base holds about an
+  intent (title, summary, keywords, example phrasings, checklist items, quiz questions,
+  roadblock descriptions) with the out-of-scope negatives as a null class. It learns
+  per-intent weights, which cosine similarity cannot. Training needs scikit-learn and happens
+  once per knowledge-base content (see :mod:`bot.matching.build`); scoring is numpy only.
+* **Lexical similarity** as a second signal: each intent pooled into one TF-IDF document, the
+  best single phrasing, and each negative example as a document of its own.
+* The blend of both, a threshold (lower when the question names a field term), the null
+  class / negatives and a margin to the runner-up decide between answered, ambiguous ("did you
+  mean", at most three choices, all close) and unanswered. Thresholds come from the dev part
+  of the labelled questions (``benchmarks/intents.py --calibrate``), never from the test part.
 
-Scores are 0-100. All the work is numpy over posting lists, so a question costs well under a
-millisecond on the real knowledge base and stays low on thousands of intents.
+Every table is a plain numpy array (features × documents in CSR form), so a built matcher is
+saved to and loaded from one ``.npz`` file and holds thousands of intents in little memory.
+Scores are 0-100.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from itertools import pairwise
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-from rapidfuzz import fuzz, process
 
-from bot.matching.normalize import content_tokens, raw_tokens, stem
+from bot.matching.normalize import FIELD_TERMS, clean_text, content_tokens, raw_tokens, stem
+from bot.matching.slots import PHASE_WORD, SLOT_PREFIX, Slots, read_slots
+from bot.matching.spelling import Corrector
 
 NEGATIVE_PREFIX = "oos."
 MAX_QUESTION_CHARS = 2000  # longer text is cut before matching (the start carries the intent)
+LARGE = 4000  # columns above which Csr.dot skips near-ubiquitous features
+MODEL_VERSION = 4  # bump when features, training or arrays change: part of the cache key
 
 Status = Literal["answered", "ambiguous", "unanswered", "empty"]
 
@@ -50,18 +60,31 @@ class MatchDoc:
     texts: tuple[str, ...]  # example phrasings
     keywords: tuple[str, ...] = ()
     summary: str = ""
+    context: tuple[str, ...] = ()  # checklist items, quiz questions, roadblock descriptions
 
 
 @dataclass(frozen=True)
 class MatcherConfig:
-    threshold: float = 10.0  # below: unanswered (questions naming a field term)
-    threshold_unanchored: float = 12.0  # below: unanswered (no field term in the question)
-    gap: float = 0.15  # runner-up within this fraction of the top score: ambiguous
+    # Decision (chosen on the dev part of the labelled questions; see benchmarks/intents.py).
+    threshold: float = 11.0  # below: unanswered (question names no field term)
+    threshold_anchored: float = 10.0  # below: unanswered (question names a field term)
+    gap: float = 0.15  # a runner-up within this fraction of the top score makes it ambiguous
+    w_lr: float = 0.3  # weight of the learned probability against lexical similarity
+    # Lexical similarity.
     w_doc_word: float = 0.45
     w_doc_char: float = 0.25
     w_example: float = 0.30
+    # Training.
+    c: float = 20.0  # inverse regularisation of the logistic regression
+    context_weight: float = 0.5  # sample weight of checklist / quiz / roadblock texts
+    lr_max_classes: int = 600  # above this many intents the learned scorer is not trained
     correction_cutoff: float = 82.0
     alternatives: int = 3
+
+    def training_key(self) -> dict[str, Any]:
+        """The settings a trained model depends on (the decision ones do not)."""
+        return {k: v for k, v in asdict(self).items()
+                if k in {"c", "context_weight", "lr_max_classes"}}
 
 
 @dataclass(frozen=True)
@@ -78,12 +101,14 @@ class MatchResult:
     alternatives: tuple[Candidate, ...]
     status: Status
     corrections: tuple[tuple[str, str], ...] = ()
+    slots: Slots = field(default_factory=Slots)
 
     def to_json(self) -> dict[str, object]:
-        """The ``mentorbot ask --json`` contract of ``shared/intents.md``."""
+        """The ``mentorbot ask --json`` contract of the intent catalogue."""
         return {
             "question": self.question,
             "intent": self.intent,
+            "status": self.status,
             "score": round(self.score, 1),
             "alternatives": [
                 {"intent": c.intent, "score": round(c.score, 1)} for c in self.alternatives
@@ -91,183 +116,379 @@ class MatchResult:
         }
 
 
-@dataclass
-class _Index:
-    """TF-IDF vectors of one feature family as posting lists: feature → (rows, weights)."""
-
-    idf: dict[str, float]
-    rows: dict[str, np.ndarray]
-    weights: dict[str, np.ndarray]
-    n_rows: int
-    default_idf: float = field(default=1.0)
-
-    @classmethod
-    def build(cls, docs: Sequence[Counter[str]], idf_docs: Sequence[Counter[str]] | None = None):
-        idf_source = idf_docs if idf_docs is not None else docs
-        n = len(idf_source)
-        df: Counter[str] = Counter()
-        for d in idf_source:
-            df.update(d.keys())
-        idf = {f: math.log((n + 1) / (c + 1)) + 1.0 for f, c in df.items()}
-        default_idf = math.log(n + 1) + 1.0
-        postings: dict[str, tuple[list[int], list[float]]] = {}
-        for row, d in enumerate(docs):
-            vec = {f: (1.0 + math.log(c)) * idf.get(f, default_idf) for f, c in d.items()}
-            norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-            for f, v in vec.items():
-                r, w = postings.setdefault(f, ([], []))
-                r.append(row)
-                w.append(v / norm)
-        rows = {f: np.asarray(r, dtype=np.int32) for f, (r, _) in postings.items()}
-        weights = {f: np.asarray(w, dtype=np.float32) for f, (_, w) in postings.items()}
-        return cls(idf, rows, weights, len(docs), default_idf)
-
-    def scores(self, query: Counter[str]) -> np.ndarray:
-        """Cosine similarity of the query with every row (unknown features count in its norm)."""
-        vec = {f: (1.0 + math.log(c)) * self.idf.get(f, self.default_idf) for f, c in query.items()}
-        norm = math.sqrt(sum(v * v for v in vec.values()))
-        if norm == 0:
-            return np.zeros(self.n_rows, dtype=np.float32)
-        idx_parts, w_parts = [], []
-        for f, v in vec.items():
-            rows = self.rows.get(f)
-            if rows is not None:
-                idx_parts.append(rows)
-                w_parts.append(self.weights[f] * (v / norm))
-        if not idx_parts:
-            return np.zeros(self.n_rows, dtype=np.float32)
-        return np.bincount(
-            np.concatenate(idx_parts), np.concatenate(w_parts), minlength=self.n_rows
-        ).astype(np.float32)
+# --- features ------------------------------------------------------------------------------------
 
 
-def _word_features(tokens: Sequence[str]) -> Counter[str]:
+def word_features(tokens: Sequence[str]) -> Counter[str]:
     stems = [stem(t) for t in tokens]
     feats = Counter(stems)
     feats.update(f"{a} {b}" for a, b in pairwise(stems))
     return feats
 
 
-def _char_features(tokens: Sequence[str]) -> Counter[str]:
+@lru_cache(maxsize=65536)
+def _grams(tok: str) -> tuple[str, ...]:
+    padded = f" {tok} "
+    return tuple(padded[i : i + n] for n in (3, 4) if len(padded) >= n
+                 for i in range(len(padded) - n + 1))
+
+
+def char_features(tokens: Sequence[str]) -> Counter[str]:
     feats: Counter[str] = Counter()
     for tok in tokens:
-        padded = f" {tok} "
-        for n in (3, 4):
-            if len(padded) < n:
-                continue
-            feats.update(padded[i : i + n] for i in range(len(padded) - n + 1))
+        feats.update(_grams(tok))
     return feats
 
 
+def text_tokens(text: str) -> list[str]:
+    return content_tokens(raw_tokens(text))
+
+
+Vec = tuple[np.ndarray, np.ndarray]  # (feature ids, weights), L2-normalised
+
+
+def pack(strings: Sequence[str]) -> np.ndarray:
+    """Strings (without newlines) as one UTF-8 byte array: a fraction of numpy's fixed-width
+    unicode arrays, and no pickle in the cache file."""
+    return np.frombuffer("\n".join(strings).encode("utf-8"), dtype=np.uint8)
+
+
+def unpack(array: np.ndarray) -> list[str]:
+    text = array.tobytes().decode("utf-8")
+    return text.split("\n") if text else []
+
+
+@dataclass
+class Space:
+    """One feature family: its vocabulary and inverse document frequencies."""
+
+    names: list[str]
+    idf: np.ndarray
+    default_idf: float
+    vocab: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.vocab = {f: i for i, f in enumerate(self.names)}
+
+    @classmethod
+    def fit(cls, docs: Sequence[Counter[str]]) -> Space:
+        df: Counter[str] = Counter()
+        for d in docs:
+            df.update(d.keys())
+        n = len(docs)
+        names = sorted(df)
+        idf = np.array([math.log((n + 1) / (df[f] + 1)) + 1.0 for f in names], dtype=np.float32)
+        return cls(names, idf, math.log(n + 1) + 1.0)
+
+    def vector(self, feats: Counter[str]) -> Vec:
+        """TF-IDF of ``feats``; features the space has never seen still count in the norm,
+        so a question mostly about something else scores low."""
+        if not feats:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        get = self.vocab.get
+        ids = np.fromiter((get(f, -1) for f in feats), dtype=np.int64, count=len(feats))
+        tf = 1.0 + np.log(np.fromiter(feats.values(), dtype=np.float32, count=len(feats)))
+        known = ids >= 0
+        ids = ids[known]
+        v = tf[known] * self.idf[ids]
+        unknown = tf[~known] * self.default_idf
+        norm = math.sqrt(float(v @ v) + float(unknown @ unknown))
+        return ids, (v / norm if norm else v).astype(np.float32)
+
+
+@dataclass
+class Csr:
+    """A features × columns matrix in CSR form: one row per feature, for sparse queries."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    n_cols: int
+
+    @classmethod
+    def from_columns(cls, cols: Sequence[Vec], n_rows: int) -> Csr:
+        lens = [len(ids) for ids, _ in cols]
+        if sum(lens):
+            rows = np.concatenate([ids for ids, _ in cols])
+            vals = np.concatenate([v for _, v in cols]).astype(np.float32)
+        else:
+            rows, vals = np.zeros(0, np.int64), np.zeros(0, np.float32)
+        col = np.repeat(np.arange(len(cols), dtype=np.int32), lens)
+        order = np.argsort(rows, kind="stable")
+        indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+        return cls(indptr, col[order], vals[order], len(cols))
+
+    def dot(self, vec: Vec) -> np.ndarray:
+        """Column scores of a sparse query. On large matrices, features that occur in more
+        than an eighth of the columns (a common character trigram in thousands of intents)
+        are skipped: their idf, hence their weight, is near the floor, and their posting
+        lists would dominate the cost. Below ``LARGE`` columns (the real knowledge base)
+        nothing is skipped."""
+        ids, vals = vec
+        starts, ends = self.indptr[ids], self.indptr[ids + 1]
+        lens = ends - starts
+        keep = lens > 0
+        if self.n_cols > LARGE:
+            keep &= lens <= self.n_cols // 8
+        if not keep.any():
+            return np.zeros(self.n_cols, dtype=np.float32)
+        starts, ends, lens, vals = starts[keep], ends[keep], lens[keep], vals[keep]
+        idx = np.concatenate([self.indices[s:e] for s, e in zip(starts, ends, strict=True)])
+        w = np.concatenate([self.data[s:e] for s, e in zip(starts, ends, strict=True)])
+        w *= np.repeat(vals, lens)
+        return np.bincount(idx, w, minlength=self.n_cols).astype(np.float32)
+
+
+# --- the matcher ---------------------------------------------------------------------------------
+
+
+def _pooled(d: MatchDoc, tokens_of: Callable[[str], list[str]] = text_tokens) -> list[str]:
+    # The title and keywords name the topic: they count twice in the pooled document.
+    toks: list[str] = []
+    for text, times in ((d.title, 2), (d.summary, 1), *((k, 2) for k in d.keywords)):
+        toks += tokens_of(text) * times
+    for text in d.texts:
+        toks += tokens_of(text)
+    return toks
+
+
+def _training_samples(docs: Sequence[MatchDoc], cfg: MatcherConfig,
+                      tokens_of: Callable[[str], list[str]] = text_tokens,
+                      ) -> tuple[list[list[str]], list[int], list[float]]:
+    """(tokens, class, weight) for every text; class = index among intents, -1 = null."""
+    toks, labels, weights = [], [], []
+    intent_no = 0
+    for d in docs:
+        negative = d.id.startswith(NEGATIVE_PREFIX)
+        label = -1 if negative else intent_no
+        intent_no += 0 if negative else 1
+        texts = [(d.title, 1.0), *((t, 1.0) for t in d.texts)]
+        if d.summary:
+            texts.append((d.summary, 1.0))
+        if d.keywords:
+            texts.append((" ".join(d.keywords), 1.0))
+        texts += [(t, cfg.context_weight) for t in d.context]
+        for text, w in texts:
+            t = tokens_of(text)
+            if t:
+                toks.append(t)
+                labels.append(label)
+                weights.append(w)
+    return toks, labels, weights
+
+
 class Matcher:
-    def __init__(
-        self,
-        docs: Iterable[MatchDoc],
-        config: MatcherConfig | None = None,
-        anchors: Iterable[str] = (),
-    ):
-        self.config = config or MatcherConfig()
-        # Field terms (mlops, mlflow, kubernetes …): a question naming one is about the field,
-        # so an off-topic negative document cannot win it and the lower threshold applies.
-        self.anchors = frozenset(anchors)
-        self.docs = list(docs)
-        if not self.docs:
+    """Build with ``Matcher(docs)`` (trains the learned scorer when scikit-learn is there), or
+    load a built one with :meth:`from_arrays`."""
+
+    def __init__(self, docs: Iterable[MatchDoc], config: MatcherConfig | None = None,
+                 anchors: Iterable[str] = FIELD_TERMS,
+                 tools: Iterable[tuple[str, tuple[str, ...]]] = (), routing: Sequence[int] = (),
+                 train: bool = True):
+        self.config = cfg = config or MatcherConfig()
+        docs = list(docs)
+        if not docs:
             raise ValueError("the matcher needs at least one document")
-        self.ids = [d.id for d in self.docs]
-        self.is_negative = np.array([d.id.startswith(NEGATIVE_PREFIX) for d in self.docs])
+        ids = [d.id for d in docs]
+        memo: dict[str, list[str]] = {}
 
-        doc_tokens: list[list[str]] = []
-        example_tokens: list[list[str]] = []
-        example_owner: list[int] = []
-        vocab: set[str] = set()
-        for i, d in enumerate(self.docs):
-            pooled: list[str] = []
-            # The title and keywords name the topic: they count twice in the pooled document.
-            for text, times in ((d.title, 2), (d.summary, 1), *((k, 2) for k in d.keywords)):
-                toks = content_tokens(raw_tokens(text))
-                pooled += toks * times
-            for text in d.texts:
-                toks = content_tokens(raw_tokens(text))
-                pooled += toks
-                example_tokens.append(toks)
-                example_owner.append(i)
-            vocab.update(pooled)
-            doc_tokens.append(pooled)
-        self._vocab_set = set(vocab)
-        # Correction candidates bucketed by length: a typo is compared only with words within
-        # two characters of its own length.
-        self._by_len: dict[int, list[str]] = {}
-        for t in sorted(vocab):
-            if len(t) >= 3 and not t.isdigit():
-                self._by_len.setdefault(len(t), []).append(t)
+        def tokens_of(text: str) -> list[str]:
+            if text not in memo:
+                memo[text] = text_tokens(text)
+            return memo[text]
 
-        doc_words = [_word_features(t) for t in doc_tokens]
-        self._doc_word = _Index.build(doc_words)
-        self._doc_char = _Index.build([_char_features(t) for t in doc_tokens])
-        # Example phrasings share the documents' IDF so both signals weigh words alike.
-        self._examples = _Index.build([_word_features(t) for t in example_tokens], doc_words)
-        self._example_owner = np.asarray(example_owner, dtype=np.int32)
-        self._correct = lru_cache(maxsize=16384)(self._correct_uncached)
+        pooled = [_pooled(d, tokens_of) for d in docs]
+        examples = [(i, tokens_of(t)) for i, d in enumerate(docs) for t in d.texts]
+        n_intents = sum(not i.startswith(NEGATIVE_PREFIX) for i in ids)
+        train = train and n_intents <= cfg.lr_max_classes
+        doc_word = [word_features(t) for t in pooled]
+        doc_char = [char_features(t) for t in pooled]
+        samples, labels, weights = (_training_samples(docs, cfg, tokens_of) if train
+                                     else ([], [], []))
+        word = Space.fit(doc_word)
+        char = Space.fit(doc_char)
+        arrays: dict[str, np.ndarray] = {
+            "ids": pack(ids),
+            "word_names": pack(word.names), "word_idf": word.idf,
+            "char_names": pack(char.names), "char_idf": char.idf,
+            "idf_default": np.array([word.default_idf, char.default_idf]),
+            "example_owner": np.array([i for i, _ in examples], dtype=np.int32),
+            "vocabulary": pack(sorted({t for p in pooled for t in p}
+                                      | {t for s in samples for t in s})),
+            "anchors": pack(sorted(anchors)),
+            "tool_names": pack([n for n, _ in tools]),
+            "tool_tokens": pack([" ".join(t) for _, t in tools]),
+            "quiz_routing": np.array(list(routing), dtype=np.int32),
+        }
+        for name, space, feats in (("doc_word", word, doc_word), ("doc_char", char, doc_char),
+                                   ("examples", word, [word_features(t) for _, t in examples])):
+            m = Csr.from_columns([space.vector(f) for f in feats], len(space.names))
+            arrays |= {f"{name}_indptr": m.indptr, f"{name}_indices": m.indices,
+                       f"{name}_data": m.data}
+        if train:
+            arrays |= _train(word, char, samples, labels, weights, cfg)
+        self._load(arrays)
 
-    # --- text ---------------------------------------------------------------------------------
+    # --- arrays in and out ----------------------------------------------------------------------
 
-    def _correct_uncached(self, token: str) -> str:
-        if token in self._vocab_set or len(token) < 4 or token.isdigit():
-            return token
-        best: tuple[str, float] | None = None
-        for n in range(len(token) - 2, len(token) + 3):
-            hit = process.extractOne(token, self._by_len.get(n, ()), scorer=fuzz.ratio,
-                                     score_cutoff=self.config.correction_cutoff)
-            if hit and (best is None or hit[1] > best[1]):
-                best = (hit[0], hit[1])
-        return best[0] if best else token
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], config: MatcherConfig | None = None
+                    ) -> Matcher:
+        self = cls.__new__(cls)
+        self.config = config or MatcherConfig()
+        self._load(arrays)
+        return self
 
-    def tokens(self, question: str) -> tuple[list[str], list[tuple[str, str]]]:
-        toks = content_tokens(raw_tokens(question[:MAX_QUESTION_CHARS]))
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return dict(self._arrays)
+
+    def _load(self, a: dict[str, np.ndarray]) -> None:
+        self._arrays = a
+        self.ids: list[str] = unpack(a["ids"])
+        self.is_negative = np.array([i.startswith(NEGATIVE_PREFIX) for i in self.ids])
+        self._intent_rows = np.flatnonzero(~self.is_negative)
+        self._negative_rows = np.flatnonzero(self.is_negative)
+        dw, dc = (float(x) for x in a["idf_default"])
+        self.word = Space(unpack(a["word_names"]), a["word_idf"], dw)
+        self.char = Space(unpack(a["char_names"]), a["char_idf"], dc)
+        n = len(self.ids)
+        self._doc_word = Csr(a["doc_word_indptr"], a["doc_word_indices"], a["doc_word_data"], n)
+        self._doc_char = Csr(a["doc_char_indptr"], a["doc_char_indices"], a["doc_char_data"], n)
+        self._example_owner = a["example_owner"]
+        self._examples = Csr(a["examples_indptr"], a["examples_indices"], a["examples_data"],
+                             len(self._example_owner))
+        self._lr_w: np.ndarray | None = a.get("lr_w")
+        self._lr_b: np.ndarray | None = a.get("lr_b")
+        self._lr_null = int(a["lr_null"][0]) if "lr_null" in a else -1
+        self.anchors = frozenset(unpack(a["anchors"]))
+        self.tools = [(n, tuple(t.split())) for n, t in
+                      zip(unpack(a["tool_names"]), unpack(a["tool_tokens"]), strict=True)]
+        self.routing: list[int] = a["quiz_routing"].tolist()
+        self.vocabulary = frozenset(unpack(a["vocabulary"]))
+        self.corrector = Corrector(self.vocabulary, self.config.correction_cutoff)
+
+    @property
+    def learned(self) -> bool:
+        return self._lr_w is not None
+
+    # --- scoring --------------------------------------------------------------------------------
+
+    def analyse(self, question: str) -> tuple[list[str], list[tuple[str, str]], bool, Slots]:
+        """Tokens after correction, the corrections, whether a field term is named, slots."""
+        text = question[:MAX_QUESTION_CHARS]
+        raw = raw_tokens(text)
+        typed = content_tokens(raw)
         fixed, corrections = [], []
-        for t in toks:
-            c = self._correct(t)
+        for t in typed:
+            c = self.corrector.correct(t)
             if c != t:
                 corrections.append((t, c))
             fixed.append(c)
-        return fixed, corrections
+        anchored = any(t in self.anchors for t in typed)  # as typed: corrections never anchor
+        slots = read_slots(clean_text(text), fixed, self.tools, self.routing)
+        if slots.phase is not None and not any(t.startswith(SLOT_PREFIX) for t in fixed):
+            fixed += [PHASE_WORD, f"{SLOT_PREFIX}{slots.phase}"]  # a quiz result names a phase
+        return fixed, corrections, anchored, slots
 
-    # --- scoring ------------------------------------------------------------------------------
-
-    def scores(self, tokens: Sequence[str]) -> np.ndarray:
+    def signals(self, tokens: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Lexical similarity per document (0-1) and learned probabilities (intents…, null)."""
         cfg = self.config
-        word = _word_features(tokens)
-        doc_word = self._doc_word.scores(word)
-        doc_char = self._doc_char.scores(_char_features(tokens))
-        ex = self._examples.scores(word)
-        best_example = np.zeros(len(self.docs), dtype=np.float32)
-        np.maximum.at(best_example, self._example_owner, ex)
-        return 100.0 * (
-            cfg.w_doc_word * doc_word + cfg.w_doc_char * doc_char + cfg.w_example * best_example
-        )
+        wv = self.word.vector(word_features(tokens))
+        cv = self.char.vector(char_features(tokens))
+        lexical = cfg.w_doc_word * self._doc_word.dot(wv) + cfg.w_doc_char * self._doc_char.dot(cv)
+        ex = self._examples.dot(wv)
+        hit = np.flatnonzero(ex)
+        if hit.size:
+            best = np.zeros(len(self.ids), dtype=np.float32)
+            np.maximum.at(best, self._example_owner[hit], ex[hit])
+            lexical += cfg.w_example * best
+        if self._lr_w is None or self._lr_b is None:
+            return lexical, None
+        n_word = len(self.word.names)
+        logits = self._lr_b + wv[1] @ self._lr_w[wv[0]] + cv[1] @ self._lr_w[n_word + cv[0]]
+        logits = logits - logits.max()
+        p = np.exp(logits)
+        return lexical, p / p.sum()
+
+    def scores(self, tokens: Sequence[str]) -> tuple[np.ndarray, float]:
+        """Blended 0-100 score of every intent (in ``intent_ids`` order) and of "none of them"."""
+        cfg = self.config
+        lexical, prob = self.signals(tokens)
+        lex_i = lexical[self._intent_rows]
+        lex_null = float(lexical[self._negative_rows].max()) if self._negative_rows.size else 0.0
+        if prob is None:
+            return 100.0 * lex_i, 100.0 * lex_null
+        p_i = np.delete(prob, self._lr_null) if self._lr_null >= 0 else prob
+        p_null = float(prob[self._lr_null]) if self._lr_null >= 0 else 0.0
+        w = cfg.w_lr
+        return (100.0 * (w * p_i + (1 - w) * lex_i),
+                100.0 * (w * p_null + (1 - w) * lex_null))
 
     def match(self, question: str) -> MatchResult:
         cfg = self.config
-        tokens, corrections = self.tokens(question)
-        if not tokens or all(t.isdigit() for t in tokens):  # nothing but numbers: no question
-            return MatchResult(question, None, 0.0, (), "empty", tuple(corrections))
-        scores = self.scores(tokens)
-        k = min(len(scores), cfg.alternatives + 8)
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        order = sorted(top.tolist(), key=lambda i: -float(scores[i]))
-        best = order[0]
-        positives = [i for i in order if not self.is_negative[i]]
-        cands = [Candidate(self.ids[i], float(scores[i])) for i in positives]
+        tokens, corrections, anchored, slots = self.analyse(question)
         fixes = tuple(corrections)
-        if not cands:
-            return MatchResult(question, None, float(scores[best]), (), "unanswered", fixes)
-        anchored = any(t in self.anchors for t in tokens)
-        threshold = cfg.threshold if anchored else cfg.threshold_unanchored
-        if (self.is_negative[best] and not anchored) or cands[0].score < threshold:
-            alts = tuple(cands[: cfg.alternatives])
-            return MatchResult(question, None, cands[0].score, alts, "unanswered", fixes)
-        top_c, rest = cands[0], tuple(cands[1 : 1 + cfg.alternatives])
-        runner_up = rest[0].score if rest else 0.0
-        close = top_c.score - runner_up < cfg.gap * top_c.score
-        status: Status = "ambiguous" if close else "answered"
-        return MatchResult(question, top_c.intent, top_c.score, rest, status, fixes)
+        if not tokens or all(t.isdigit() for t in tokens):  # nothing but numbers: no question
+            return MatchResult(question, None, 0.0, (), "empty", fixes, slots)
+        scores, null = self.scores(tokens)
+        k = min(len(scores), cfg.alternatives + 1)
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        order = sorted(top.tolist(), key=lambda i: (-float(scores[i]), i))
+        names = [self.ids[j] for j in self._intent_rows[order]]
+        cands = [Candidate(n, min(100.0, max(0.0, float(scores[i]))))
+                 for n, i in zip(names, order, strict=True)]
+        best, rest = cands[0], cands[1:]
+        threshold = cfg.threshold_anchored if anchored else cfg.threshold
+        if (null > best.score and not anchored) or best.score < threshold:
+            return MatchResult(question, None, best.score, tuple(cands[: cfg.alternatives]),
+                               "unanswered", fixes, slots)
+        close = tuple(c for c in rest[:2] if c.score >= (1 - cfg.gap) * best.score)
+        if close:
+            return MatchResult(question, best.intent, best.score, close, "ambiguous", fixes,
+                               slots)
+        return MatchResult(question, best.intent, best.score, tuple(rest), "answered", fixes,
+                           slots)
+
+    @property
+    def intent_ids(self) -> list[str]:
+        return [self.ids[i] for i in self._intent_rows]
+
+
+def _train(word: Space, char: Space, samples: list[list[str]], labels: list[int],
+           weights: list[float], cfg: MatcherConfig) -> dict[str, np.ndarray]:
+    """Multinomial logistic regression on the knowledge base's texts (scikit-learn, imported
+    only here: a cached model is scored with numpy alone)."""
+    try:
+        from scipy.sparse import csr_matrix
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LogisticRegression
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn is a dependency; lexical only then
+        return {}
+    n_word = len(word.names)
+    rows, cols, vals = [], [], []
+    for r, toks in enumerate(samples):
+        wi, wv = word.vector(word_features(toks))
+        ci, cv = char.vector(char_features(toks))
+        rows += [r] * (len(wi) + len(ci))
+        cols += wi.tolist() + (ci + n_word).tolist()
+        vals += wv.tolist() + cv.tolist()
+    x = csr_matrix((vals, (rows, cols)), shape=(len(samples), n_word + len(char.names)))
+    y = np.asarray(labels)
+    model = LogisticRegression(C=cfg.c, solver="saga", max_iter=60, tol=1e-3,
+                               random_state=0)
+    # One thread: no BLAS/OpenMP pool left spinning in a bot or a CLI process after training;
+    # a fixed budget of passes is the point, so no convergence warning.
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(x, y, sample_weight=np.asarray(weights))
+    classes = model.classes_.tolist()  # sorted: -1 (null) first when there are negatives
+    w = np.ascontiguousarray(model.coef_.T, dtype=np.float32)
+    b = model.intercept_.astype(np.float32)
+    if len(classes) == 2:  # binary: scikit-learn keeps one column; make it two
+        w = np.ascontiguousarray(np.hstack([-w / 2, w / 2]))
+        b = np.array([-b[0] / 2, b[0] / 2], dtype=np.float32)
+    null = classes.index(-1) if -1 in classes else -1
+    # Columns must be the intents in document order with the null class (if any) at ``null``.
+    return {"lr_w": w, "lr_b": b, "lr_null": np.array([null])}

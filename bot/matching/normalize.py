@@ -15,6 +15,8 @@ from functools import lru_cache
 
 import snowballstemmer
 
+from bot.matching.slots import rewrite_phase
+
 # Phrases first (longest wins), applied on the casefolded text before punctuation is removed.
 # The right side is what the knowledge base's own text is folded to as well, so both meet.
 PHRASES: dict[str, str] = {
@@ -133,10 +135,8 @@ TOKENS: dict[str, str] = {
     "dunno": "know",
     "idk": "know",
     "rn": "now",
-    # Numbers as words: "phase two", "the third phase", "five yes" meet "phase 2".
-    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-    "first": "1", "second": "2", "third": "3", "fourth": "4", "1st": "1", "2nd": "2",
-    "3rd": "3", "4th": "4",
+    # Phase numbers as words ("phase two", "the third phase") are read by bot.matching.slots,
+    # not folded here: "the staff one" must not become "the staff 1".
 }
 
 STOP_WORDS = frozenset(
@@ -175,8 +175,13 @@ def fold_phrases(text: str) -> str:
 
 
 def raw_tokens(text: str) -> list[str]:
-    """Word tokens after cleaning and phrase folding, before stop words and stemming."""
-    text = fold_phrases(clean_text(text))
+    """Word tokens after cleaning and phrase folding, before stop words and stemming.
+
+    A mention of a roadmap phase ("before phase 2", "the third phase") becomes the word
+    ``phase`` plus one slot token for the phase the member is *in* (``phaseslot1``), see
+    :func:`bot.matching.slots.rewrite_phase`.
+    """
+    text = rewrite_phase(fold_phrases(clean_text(text)))
     text = text.replace("'", "").replace("’", "")
     text = _GLUED_NUMBER.sub(r"\1 \2", text)
     out = []

@@ -89,7 +89,8 @@ async def chat(engine_on, sqlite_url: str) -> ChatFn:  # type: ignore[no-untyped
 
 def chat_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DATABASE_", "MENTORBOT_", "DISCORD_", "KNOWLEDGE_"))}
+           if not k.startswith(("DATABASE_", "MENTORBOT_", "DISCORD_", "KNOWLEDGE_"))
+           or k == "MENTORBOT_CACHE_DIR"}
     env.update(PYTHONUTF8="1", TZ="Europe/Berlin", HOME=str(tmp_path), COLUMNS="100",
                PYTHONPATH=str(REPO))
     return env

@@ -9,10 +9,21 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.knowledge.loader import KnowledgeError, catalogue_ids, find_catalogue, load_knowledge
+from bot.knowledge.loader import KnowledgeError, load_knowledge
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ROOT.parent / "shared" / "sources"
+CATALOGUE = ROOT.parent / "shared" / "intents.md"
+
+
+def catalogue_ids(path: Path) -> list[str]:
+    """Intent ids listed in the catalogue's table rows (``| id | scope |``)."""
+    ids = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in raw.strip().strip("|").split("|")]
+        if raw.lstrip().startswith("|") and cells and "." in cells[0] and " " not in cells[0]:
+            ids.append(cells[0])
+    return ids
 
 
 @pytest.fixture(scope="module")
@@ -21,10 +32,9 @@ def kb():
 
 
 def test_every_catalogue_id_exists_exactly(kb):
-    catalogue = find_catalogue(kb.root)
-    if catalogue is None:
+    if not CATALOGUE.is_file():
         pytest.skip("shared/intents.md is not beside this checkout")
-    ids = catalogue_ids(catalogue)
+    ids = catalogue_ids(CATALOGUE)
     assert len(ids) == 48
     assert set(ids) <= set(kb.intent_by_id)
 
@@ -122,3 +132,25 @@ def test_cross_reference_errors_are_reported(tmp_path):
         load_knowledge(root)
     assert "faq.no-such-thing" in str(exc.value)
     assert path.name in str(exc.value)
+
+
+def test_a_bad_related_id_names_file_and_line(tmp_path):
+    root = _broken_copy(tmp_path)
+    path = root / "intents" / "topics.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    first = next(k for k, line in enumerate(lines) if line.strip() == "related:")
+    lines[first + 1] = lines[first + 1].split("-")[0] + "- topic.no-such-topic"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(KnowledgeError) as exc:
+        load_knowledge(root)
+    problem = next(p for p in exc.value.problems if "topic.no-such-topic" in p.message)
+    assert problem.file == "intents/topics.yaml"
+    assert problem.line == first + 2
+    assert str(problem).startswith(f"intents/topics.yaml:{first + 2}: ")
+
+
+def test_a_missing_catalogue_is_not_a_load_warning(tmp_path, monkeypatch):
+    """The catalogue lives outside the repository: checking it is this test file's job."""
+    root = _broken_copy(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert load_knowledge(root).warnings == []
