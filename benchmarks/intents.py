@@ -16,7 +16,8 @@ Figures, over in-scope questions unless said otherwise:
   choice or among the alternatives;
 * answered outright and right: status ``answered`` with the right intent;
 * "did you mean": status ``ambiguous``;
-* out-of-scope recall: out-of-scope questions that got ``intent: null``; precision: of the
+* out-of-scope recall: out-of-scope questions that got ``intent: null`` (or an uncovered.* topic,
+  answered "my sources don't cover that"); precision: of the
   questions that got ``intent: null``, the share that were out of scope;
 * confident wrong (over all questions): answered outright with a wrong intent, or answered
   outright although out of scope;
@@ -40,7 +41,7 @@ import yaml
 
 from bot.knowledge.loader import load_knowledge
 from bot.matching.build import build_matcher, documents, quiz_routing, tool_names
-from bot.matching.matcher import MatchDoc, Matcher, MatcherConfig
+from bot.matching.matcher import UNCOVERED_PREFIX, MatchDoc, Matcher, MatcherConfig
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 PARTS = ("dev", "test")
@@ -55,6 +56,12 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
     return ordered[k]
+
+
+def declines(intent: str | None) -> bool:
+    """An uncovered.* topic is answered with "my sources don't cover that": a refusal, not an
+    answer (right for an off-topic question, a false rejection for an in-scope one)."""
+    return intent is not None and intent.startswith(UNCOVERED_PREFIX)
 
 
 def evaluate(matcher: Matcher, in_scope: list[dict], out_scope: list[dict]) -> dict:
@@ -74,11 +81,11 @@ def evaluate(matcher: Matcher, in_scope: list[dict], out_scope: list[dict]) -> d
             top1 += 1
             by_style[style] += 1
             answered_right += r.status == "answered"
-        elif r.status == "answered":
+        elif r.status == "answered" and not declines(r.intent):
             confident_wrong += 1
         if q["intent"] in ranked[:3]:
             top3 += 1
-        rejected += r.intent is None
+        rejected += r.intent is None or declines(r.intent)
         ambiguous += r.status == "ambiguous"
         if r.intent != q["intent"] or r.status != "answered":
             misses.append(f"  want {q['intent']:<36} got {r.intent!s:<36} {r.score:5.1f} "
@@ -88,7 +95,7 @@ def evaluate(matcher: Matcher, in_scope: list[dict], out_scope: list[dict]) -> d
         t0 = time.process_time()
         r = matcher.match(q["q"])
         latencies.append((time.process_time() - t0) * 1000)
-        if r.intent is None:
+        if r.intent is None or declines(r.intent):  # "my sources don't cover that" is honest
             oos_ok += 1
         else:
             confident_wrong += r.status == "answered"

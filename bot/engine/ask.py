@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 
 from bot.engine.commands import Arg, Param, action_id, command, route
 from bot.engine.context import Deps, Member
 from bot.engine.language import not_english
 from bot.engine.replies import Action, Kind, Reply, ReplyField, Style
-from bot.knowledge.schema import Intent, source_name
+from bot.knowledge.loader import KnowledgeBase
+from bot.knowledge.schema import Intent, source_name, tool_slug
 from bot.limits import MAX_QUESTION_CHARS
 from bot.matching.matcher import MatchResult
 from bot.render import render, source_list
@@ -37,7 +39,7 @@ class AskFlow:
         return Action(action_id(self.show_topic, intent.id), intent.title, style)
 
     async def _log(self, member: Member, question: str, result: MatchResult) -> bool:
-        status = "unanswered" if result.intent is None else result.status
+        status = "unanswered" if result.intent is None or result.uncovered else result.status
         if self.stateless or (
             status == "answered" and not self.deps.settings.log_all_questions
         ):
@@ -69,6 +71,8 @@ class AskFlow:
                 match=result,
             )
         logged = await self._log(member, question, result)
+        if result.uncovered:
+            return self._uncovered(result)
         if result.intent is None:
             choices = [i for c in result.alternatives if (i := self._choice(c.intent))]
             return Reply(
@@ -91,7 +95,8 @@ class AskFlow:
                 match=result,
             )
         alt_ids = [c.intent for c in result.alternatives]
-        reply = self.first_answer(result.intent, alternatives=alt_ids, slots=slots_of(result))
+        reply = self.first_answer(result.intent, alternatives=alt_ids,
+                                  slots=slots_of(result, self.deps.kb))
         footer = reply.footer
         if truncated:
             footer = f"I read the first {MAX_QUESTION_CHARS} characters of your question. " + (
@@ -134,6 +139,16 @@ class AskFlow:
                     f"**For you:** your phase {phase.number} checklist is complete.")
         return (f"**For you** (phase {phase.number}): next on your checklist is "
                 f"**{todo[0].title}** (`/checklist done {todo[0].id}` when it's done).")
+
+    def _uncovered(self, result: MatchResult) -> Reply:
+        """An in-domain question the sources don't cover: said honestly, with the nearest
+        topics they do cover."""
+        topic = next(t for t in self.deps.kb.uncovered if t.id == result.intent)
+        choices = [i for x in topic.nearest if (i := self._choice(x))]
+        return Reply("My sources don't cover that",
+                     render("ask_uncovered", topic=topic, choices=choices, mentor=None),
+                     kind=Kind.ASK, actions=tuple(self.show_action(i) for i in choices),
+                     tone="warning", match=result)
 
     @route("ask:show", Arg("intent", "intent"))
     async def show_topic(self, member: Member, intent: str) -> Reply:
@@ -242,13 +257,22 @@ def _fitting(intent_ids: list[str]) -> list[str]:
     return out
 
 
-def slots_of(result: MatchResult) -> dict[str, object]:
-    """The matcher's slots (the level, phase, tools or yes-count a question names) as the
-    keyword arguments of :meth:`~bot.knowledge.schema.Intent.parts_for`."""
-    slots = getattr(result, "slots", None)
-    if slots is None:
-        return {}
-    found = {"level": getattr(slots, "level", None), "phase": getattr(slots, "phase", None),
-             "tool": list(getattr(slots, "tools", ()) or ()) or None,
-             "yes_count": getattr(slots, "yes_count", None)}
+def slots_of(result: MatchResult, kb: KnowledgeBase) -> dict[str, object]:
+    """The matcher's slots (the level, phase or tools a question names) as the keyword
+    arguments of :meth:`~bot.knowledge.schema.Intent.parts_for`."""
+    slots = result.slots
+    found: dict[str, object] = {"level": slots.level, "phase": slots.phase}
+    if slots.tools:
+        found["tool"] = [_part_tool(name, kb) for name in slots.tools]
     return {k: v for k, v in found.items() if v is not None}
+
+
+def _part_tool(name: str, kb: KnowledgeBase) -> str:
+    """A tool's name (``Apache Airflow``) as the parts name it (``airflow``)."""
+    known = kb.part_tools
+    slug = tool_slug(name)
+    for candidate in (slug, re.sub(r"^(apache|aws|google|azure)-", "", slug),
+                      re.sub(r"-ai$", "", slug)):
+        if candidate in known:
+            return candidate
+    return slug

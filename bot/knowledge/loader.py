@@ -81,6 +81,11 @@ class KnowledgeBase:
         return {i.id: i for i in self.intents}
 
     @cached_property
+    def part_tools(self) -> frozenset[str]:
+        """Every tool slug an answer's parts name (``airflow``, ``weights-biases``)."""
+        return frozenset(t for i in self.intents for p in i.parts for t in p.slot.tool or ())
+
+    @cached_property
     def phase_by_number(self) -> dict[int, Phase]:
         return {p.number: p for p in self.phases.phases}
 

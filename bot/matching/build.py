@@ -54,6 +54,12 @@ def documents(kb: KnowledgeBase) -> list[MatchDoc]:
                  summary=i.summary, context=tuple(context.get(i.id, ())))
         for i in kb.intents
     ]
+    # In-domain topics the sources don't cover: matched like intents, answered honestly
+    # ("my sources don't cover that"), never with a neighbouring card.
+    docs += [
+        MatchDoc(id=t.id, title=t.title, texts=tuple(t.examples), summary=t.note)
+        for t in kb.uncovered
+    ]
     docs += [
         MatchDoc(id=f"{n.id}#{k}", title=example, texts=(example,))
         for n in kb.negatives

@@ -44,6 +44,7 @@ from bot.matching.slots import PHASE_WORD, SLOT_PREFIX, Slots, read_slots
 from bot.matching.spelling import Corrector
 
 NEGATIVE_PREFIX = "oos."
+UNCOVERED_PREFIX = "uncovered."  # in the field, not in the sources (knowledge/uncovered.yaml)
 MAX_QUESTION_CHARS = 2000  # longer text is cut before matching (the start carries the intent)
 LARGE = 4000  # columns above which Csr.dot skips near-ubiquitous features
 MODEL_VERSION = 4  # bump when features, training or arrays change: part of the cache key
@@ -103,15 +104,23 @@ class MatchResult:
     corrections: tuple[tuple[str, str], ...] = ()
     slots: Slots = field(default_factory=Slots)
 
+    @property
+    def uncovered(self) -> bool:
+        """The question is in the field but on a topic the sources don't cover."""
+        return self.intent is not None and self.intent.startswith(UNCOVERED_PREFIX)
+
     def to_json(self) -> dict[str, object]:
-        """The ``mentorbot ask --json`` contract of the intent catalogue."""
+        """The ``mentorbot ask --json`` contract of the intent catalogue. An uncovered topic
+        is what the member is shown: an honest "my sources don't cover that" (``unanswered``,
+        ``intent`` null); only catalogue intents are listed."""
         return {
             "question": self.question,
-            "intent": self.intent,
-            "status": self.status,
+            "intent": None if self.uncovered else self.intent,
+            "status": "unanswered" if self.uncovered else self.status,
             "score": round(self.score, 1),
             "alternatives": [
                 {"intent": c.intent, "score": round(c.score, 1)} for c in self.alternatives
+                if not c.intent.startswith(UNCOVERED_PREFIX)
             ],
         }
 

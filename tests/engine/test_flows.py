@@ -414,3 +414,13 @@ async def test_a_server_that_shares_nothing_shows_no_progress_of_others(engine):
     await engine.run("setup sharing", ADMIN, policy="nobody")
     hidden = await engine.run("progress", ALICE, member_id=BOB.user_id)
     assert hidden.tone == "warning" and "not shared in this server" in hidden.body
+
+
+async def test_a_topic_the_sources_dont_cover_is_said_so(engine, kb):
+    reply = await engine.run("ask", ALICE, question="is a computer science degree a must")
+    assert reply.title == "My sources don't cover that"
+    topic = next(t for t in kb.uncovered if t.id == "uncovered.cs-degree")
+    assert topic.title in reply.body
+    assert [a.label for a in reply.actions] == [kb.intent_by_id[i].title for i in topic.nearest]
+    assert reply.match is not None and reply.match.to_json()["intent"] is None
+    assert reply.match.to_json()["status"] == "unanswered"
