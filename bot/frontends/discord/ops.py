@@ -5,8 +5,9 @@
     async with operations(bot), bot:
         await bot.start(token)
 
-Signals (installed with ``loop.add_signal_handler``, so they work as PID 1 in a container, where
-the kernel ignores a signal that has no handler):
+Signals (:class:`~bot.ops.signals.StopSignals`, recorded from the CLI's first line and then
+handled with ``loop.add_signal_handler``, so they work as PID 1 in a container, where the kernel
+drops a signal that has no handler):
 
 * ``SIGTERM``, ``SIGINT`` — stop: the gateway is closed, then the database; exit code 0. A
   second one while stopping exits at once with 128 + the signal number.
