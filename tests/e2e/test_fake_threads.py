@@ -46,6 +46,7 @@ class ThreadBot(discord.Client):
         self.thread_updates: list[tuple[discord.Thread, discord.Thread]] = []
         self.seen: list[discord.Message] = []
         self.member_updates: list[discord.Member] = []
+        self.deleted_threads: list[int] = []
         self.tree = app_commands.CommandTree(self)
 
         @self.tree.command(description="Where am I?")
@@ -63,6 +64,9 @@ class ThreadBot(discord.Client):
 
     async def on_thread_create(self, thread: discord.Thread) -> None:
         self.new_threads.append(thread)
+
+    async def on_thread_delete(self, thread: discord.Thread) -> None:
+        self.deleted_threads.append(thread.id)
 
     async def on_thread_update(self, before: discord.Thread, after: discord.Thread) -> None:
         self.thread_updates.append((before, after))
@@ -320,6 +324,12 @@ async def test_roles_follow_discords_hierarchy(fake: FakeDiscord, world):
             assert err.value.code == 50013
         await member.remove_roles(g.get_role(phase.id))
         assert fake.member_roles(guild, learner) == []
+        edited = await member.edit(roles=[g.get_role(phase.id)], reason="swap")  # PATCH member
+        assert [r.id for r in edited.roles if not r.is_default()] == [phase.id]
+        assert fake.member_roles(guild, learner) == [phase]
+        with pytest.raises(discord.Forbidden):
+            await edited.edit(roles=[g.get_role(phase.id), g.get_role(admin.id)])
+        assert fake.member_roles(guild, learner) == [phase]
 
         fake.move_role(guild, bot_role, len(guild.roles) - 1)  # an admin drags the bot's role up
         await _until(fake, lambda: g.get_role(bot_role.id).position == bot_role.position, "update")
@@ -368,3 +378,39 @@ async def test_slash_command_in_a_forum_post(fake: FakeDiscord, bot, world):
     reply = await h.final_message()
     assert reply.content == f"Thread public_thread parent={forum.id}"
     assert reply.channel_id == thread.id and reply in fake.thread_messages(thread)
+
+
+async def test_active_threads_arrive_in_guild_create(fake: FakeDiscord, world):
+    guild, forum, learner = world
+    post, _ = fake.user_forum_post(learner, forum, "Open post", "text")
+    closed, _ = fake.user_forum_post(learner, forum, "Closed post", "text")
+    fake.archive_thread(closed)
+    hidden = fake.add_channel(guild, "private", type=PRIVATE_THREAD, owner=learner)
+    client = ThreadBot()
+    task = await _start(fake, client)
+    try:
+        g = client.get_guild(guild.id)
+        assert [t.id for t in g.threads] == [post.id]  # not archived, not someone's private one
+        assert g.get_thread(post.id).parent_id == forum.id
+        assert [t.id for t in await g.active_threads()] == [post.id]
+        assert {t.id for t in fake.threads(forum)} == {post.id, closed.id}
+        assert fake.threads(forum, archived=False) == [post] and hidden.id not in {
+            t.id for t in g.threads
+        }
+    finally:
+        await client.close()
+        await asyncio.wait_for(task, 5)
+
+
+async def test_deleting_a_thread_takes_manage_threads(fake: FakeDiscord, bot, world):
+    guild, forum, learner = world
+    post, _ = fake.user_forum_post(learner, forum, "Withdrawn question", "never mind")
+    await _until(fake, lambda: bot.get_guild(guild.id).get_thread(post.id), "thread cached")
+    thread = bot.get_guild(guild.id).get_thread(post.id)
+    with pytest.raises(discord.Forbidden) as err:
+        await thread.delete()
+    assert err.value.code == 50013 and fake.threads(forum) == [post]
+    fake.give_role(guild, fake.bot_user, fake.add_role(guild, "mods", perms.MANAGE_THREADS))
+    await thread.delete()
+    assert fake.threads(forum) == [] and fake.thread_messages(post) == []
+    await _until(fake, lambda: bot.deleted_threads == [post.id], "thread_delete")

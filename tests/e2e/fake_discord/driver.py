@@ -734,6 +734,8 @@ class FakeDiscord:
         first); a locked thread or a private one the user is not in raises PermissionError."""
         u = self.state.user(user)
         g, chan = self._where(u, guild, channel)
+        if chan.deleted:
+            raise LookupError(f"channel {chan.id} was deleted")
         if chan.is_thread and g is not None:
             if not g.can_see(u.id, chan):
                 raise PermissionError(f"{u.username} is not in private thread {chan.name!r}")

@@ -154,6 +154,7 @@ class FakeChannel:
     total_message_sent: int = 0
     #: user id -> join timestamp
     thread_members: dict[int, str] = field(default_factory=dict)
+    deleted: bool = False
 
     @property
     def is_dm(self) -> bool:

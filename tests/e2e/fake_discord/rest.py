@@ -160,6 +160,7 @@ class RestApi:
         r("POST", "/users/@me/channels", self.create_dm)
         r("GET", "/channels/{channel_id}", self.get_channel)
         r("PATCH", "/channels/{channel_id}", self.edit_channel)
+        r("DELETE", "/channels/{channel_id}", self.delete_channel)
         r("POST", "/channels/{channel_id}/threads", self.start_thread)
         r(
             "POST",
@@ -178,6 +179,7 @@ class RestApi:
         r("GET", "/guilds/{guild_id}", self.get_guild)
         r("GET", "/guilds/{guild_id}/channels", self.get_guild_channels)
         r("GET", "/guilds/{guild_id}/members/{user_id}", self.get_member)
+        r("PATCH", "/guilds/{guild_id}/members/{user_id}", self.edit_member)
         r("GET", "/guilds/{guild_id}/threads/active", self.get_active_threads)
         r("GET", "/guilds/{guild_id}/roles", self.get_roles)
         r("PUT", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}", self.add_member_role)
@@ -572,7 +574,7 @@ class RestApi:
 
     def _channel(self, channel_id: str):
         chan = self.state.channels.get(int(channel_id)) if channel_id.isdigit() else None
-        if chan is None:
+        if chan is None or chan.deleted:
             raise DiscordError(404, UNKNOWN_CHANNEL)
         return chan
 
@@ -938,6 +940,22 @@ class RestApi:
         self._audit(rec, "thread_update", chan.guild_id, chan.id, changes)
         return _json(chan.payload(me=bot.id))
 
+    async def delete_channel(self, rec: RecordedRequest, channel_id: str) -> web.Response:
+        """DELETE /channels/{id}: a thread (Manage Threads; THREAD_DELETE) or a channel
+        (Manage Channels; CHANNEL_DELETE, with its threads). Returns the deleted channel."""
+        chan = self._channel(channel_id)
+        if chan.guild_id is None:
+            raise DiscordError(400, WRONG_CHANNEL_TYPE)
+        if chan.is_thread:
+            self._require_visible(chan)
+            self._require(chan, perms.VIEW_CHANNEL | perms.MANAGE_THREADS)
+        else:
+            self._require(chan, perms.VIEW_CHANNEL | perms.MANAGE_CHANNELS)
+        data = chan.payload(me=self.state.bot_user.id)
+        self.state.delete_channel(chan)
+        self._audit(rec, "channel_delete", chan.guild_id, chan.id, {"name": chan.name})
+        return _json(data)
+
     def _thread_member_target(self, channel_id: str, user_id: str) -> tuple[FakeChannel, int]:
         thread = self._channel(channel_id)
         if not thread.is_thread:
@@ -1047,6 +1065,42 @@ class RestApi:
         if role.managed or role.id == guild.id:
             raise DiscordError(403, MISSING_PERMISSIONS)
         return guild, member, role
+
+    async def edit_member(self, rec: RecordedRequest, guild_id: str, user_id: str):
+        """PATCH /guilds/{gid}/members/{uid}: ``roles`` (every role added or removed follows
+        the rule below; managed roles can be neither added nor removed) and ``nick`` (Manage
+        Nicknames). Other fields are refused (400)."""
+        guild = self._guild(guild_id)
+        member = guild.members.get(int(user_id)) if user_id.isdigit() else None
+        if member is None:
+            raise DiscordError(404, UNKNOWN_MEMBER)
+        body = rec.json if isinstance(rec.json, dict) else {}
+        unsupported = set(body) - {"roles", "nick"}
+        if unsupported:
+            raise form_error(
+                sorted(unsupported)[0], "UNSUPPORTED", "The fake does not model this field."
+            )
+        bot_id = self.state.bot_user.id
+        changes: dict[str, Any] = {}
+        if "nick" in body:
+            if not guild.permissions_for(bot_id) & perms.MANAGE_NICKNAMES:
+                raise DiscordError(403, MISSING_PERMISSIONS)
+            member.nick = body["nick"] or None
+            changes["nick"] = member.nick
+        if "roles" in body:
+            wanted = [str(r) for r in body["roles"] or []]
+            for rid in wanted:
+                if not rid.isdigit() or int(rid) not in guild.roles:
+                    raise DiscordError(404, UNKNOWN_ROLE)
+            new_ids = list(dict.fromkeys(int(r) for r in wanted if int(r) != guild.id))
+            for changed in set(new_ids) ^ set(member.role_ids):
+                self._role_change(guild_id, user_id, str(changed))
+            changes["roles"] = new_ids
+            member.role_ids = new_ids
+        if changes:
+            self.state.set_member_roles(guild, member, member.role_ids)  # GUILD_MEMBER_UPDATE
+            self._audit(rec, "member_update", guild.id, member.user.id, changes)
+        return _json(member.payload())
 
     async def add_member_role(
         self, rec: RecordedRequest, guild_id: str, user_id: str, role_id: str

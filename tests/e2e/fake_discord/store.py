@@ -275,6 +275,31 @@ class FakeState:
         self.emit_thread("THREAD_UPDATE", thread)
         self.notify()
 
+    def delete_channel(self, chan: FakeChannel) -> None:
+        """Delete a guild channel (with its threads) or a thread: CHANNEL_DELETE/THREAD_DELETE;
+        their messages are marked deleted."""
+        guild = self.guilds[chan.guild_id]  # type: ignore[index]
+        doomed = [chan] if chan.is_thread else [*self.threads_of(chan), chan]
+        for c in doomed:
+            c.deleted = True  # still found by id (for assertions); REST answers Unknown Channel
+            guild.threads.pop(c.id, None)
+            guild.channels.pop(c.id, None)
+            for msg in self.messages.values():
+                if msg.channel_id == c.id:
+                    msg.deleted = True
+        if chan.is_thread:
+            if guild.can_see(self.bot_user.id, chan):
+                data = {
+                    "id": str(chan.id),
+                    "guild_id": str(guild.id),
+                    "parent_id": str(chan.parent_id),
+                    "type": chan.type,
+                }
+                self.emit(GatewayEvent("THREAD_DELETE", data, guild.id, INTENT_GUILDS))
+        else:
+            self.emit(GatewayEvent("CHANNEL_DELETE", chan.payload(), guild.id, INTENT_GUILDS))
+        self.notify()
+
     def threads_of(self, parent: FakeChannel) -> list[FakeChannel]:
         if parent.guild_id is None:
             return []
