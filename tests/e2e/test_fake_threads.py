@@ -56,6 +56,13 @@ class ThreadBot(discord.Client):
                 f"{type(channel).__name__} {channel.type.name} parent={channel.parent_id}"
             )
 
+        @self.tree.command(description="Pick the mentors' channel")
+        async def mentors(
+            interaction: discord.Interaction,
+            channel: discord.TextChannel | discord.ForumChannel,
+        ) -> None:
+            await interaction.response.send_message(f"{type(channel).__name__} {channel.name}")
+
     async def setup_hook(self) -> None:
         await self.tree.sync()
 
@@ -414,3 +421,16 @@ async def test_deleting_a_thread_takes_manage_threads(fake: FakeDiscord, bot, wo
     await thread.delete()
     assert fake.threads(forum) == [] and fake.thread_messages(post) == []
     await _until(fake, lambda: bot.deleted_threads == [post.id], "thread_delete")
+
+
+async def test_a_forum_or_text_channel_as_a_command_option(fake: FakeDiscord, bot, world):
+    guild, forum, learner = world
+    await fake.wait_for_sync()
+    (option,) = next(c for c in fake.commands() if c["name"] == "mentors")["options"]
+    assert {0, 15} <= set(option["channel_types"])
+    for chan, expected in ((forum, "ForumChannel help"), (guild.channel("mentors"), "TextChannel")):
+        h = await fake.slash(learner, "mentors", {"channel": chan}, guild=guild)
+        assert (await h.final_message()).content.startswith(expected)
+    thread, _ = fake.user_forum_post(learner, forum, "a post", "text")
+    with pytest.raises(ValueError, match="channel types"):  # Discord would not offer a thread
+        await fake.slash(learner, "mentors", {"channel": thread}, guild=guild)
