@@ -7,11 +7,27 @@ from . import perms
 from .driver import Choices, DiscordPyPatch, FakeDiscord
 from .errors import DiscordError
 from .interactions import Callback, InteractionHandle
-from .models import FakeChannel, FakeGuild, FakeMember, FakeMessage, FakeRole, FakeUser
+from .models import (
+    GUILD_FORUM,
+    GUILD_TEXT,
+    PRIVATE_THREAD,
+    PUBLIC_THREAD,
+    FakeChannel,
+    FakeGuild,
+    FakeMember,
+    FakeMessage,
+    FakeRole,
+    FakeUser,
+)
 from .recording import FaultRule, Part, RecordedRequest
-from .store import SyncCall
+from .store import AuditEntry, SyncCall
 
 __all__ = [
+    "GUILD_FORUM",
+    "GUILD_TEXT",
+    "PRIVATE_THREAD",
+    "PUBLIC_THREAD",
+    "AuditEntry",
     "Callback",
     "Choices",
     "DiscordError",

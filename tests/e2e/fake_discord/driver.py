@@ -27,6 +27,8 @@ from .models import (
     INTENT_DIRECT_MESSAGES,
     INTENT_GUILD_MEMBERS,
     INTENT_GUILD_MESSAGES,
+    PUBLIC_THREAD,
+    THREAD_TYPES,
     FakeChannel,
     FakeGuild,
     FakeMember,
@@ -36,7 +38,7 @@ from .models import (
 )
 from .recording import API_PREFIX, FaultRule, RecordedRequest, template_regex
 from .rest import RestApi
-from .store import FakeState, GatewayEvent, SyncCall
+from .store import AuditEntry, FakeState, GatewayEvent, SyncCall
 
 MESSAGE_COMMAND = 3  # application command type: a message context-menu command
 UserLike = FakeUser | int
@@ -255,20 +257,92 @@ class FakeDiscord:
             )
         return guild
 
-    def add_channel(self, guild: GuildLike, name: str, *, type: int = GUILD_TEXT) -> FakeChannel:
+    def add_channel(
+        self,
+        guild: GuildLike,
+        name: str,
+        *,
+        type: int = GUILD_TEXT,
+        tags: Iterable[str] = (),
+        parent: ChannelLike | None = None,
+        owner: UserLike | None = None,
+    ) -> FakeChannel:
+        """A channel: text (0, default), voice (2), category (4), forum (``models.GUILD_FORUM``
+        = 15, with ``tags`` names as its available tags) — sent as CHANNEL_CREATE when the bot is
+        connected and part of GUILD_CREATE otherwise. A thread type (``models.PUBLIC_THREAD``
+        11, ``PRIVATE_THREAD`` 12) makes a thread in ``parent`` (default: the first text
+        channel) owned by ``owner`` (default: the guild owner), sent as THREAD_CREATE."""
         g = self.state.guild(guild)
-        chan = self.state.add_channel(g, name, type=type)
+        if type in THREAD_TYPES:
+            par = self.state.channel(parent) if parent is not None else g.default_channel
+            who = self.state.user(owner) if owner is not None else self.state.user(g.owner_id)
+            thread = self.state.create_thread(par, name, who, type=type)
+            self.state.emit_thread("THREAD_CREATE", thread, newly_created=True)
+            self.state.notify()
+            return thread
+        chan = self.state.add_channel(g, name, type=type, tags=tuple(tags))
         if self._live(g.id):
             self.state.emit(GatewayEvent("CHANNEL_CREATE", chan.payload(), g.id))
         return chan
 
-    def add_role(self, guild: GuildLike, name: str, permissions: int = 0) -> FakeRole:
+    def add_role(
+        self, guild: GuildLike, name: str, permissions: int = 0, *, position: int | None = None
+    ) -> FakeRole:
+        """A role at the top of the role list, or at ``position`` (1 = just above @everyone;
+        roles at and above it move up, each sent as GUILD_ROLE_UPDATE). The bot's own role
+        (:meth:`bot_role`) is made with the guild, at position 1: roles added later without a
+        ``position`` sit above it, so the bot cannot give them (Discord's hierarchy rule)."""
         g = self.state.guild(guild)
-        role = self.state.add_role(g, name, permissions)
+        before = {r.id: r.position for r in g.roles.values()}
+        role = self.state.add_role(g, name, permissions, position=position)
         if self._live(g.id):
             data = {"guild_id": str(g.id), "role": role.payload()}
             self.state.emit(GatewayEvent("GUILD_ROLE_CREATE", data, g.id))
+            moved = [r for r in g.roles.values() if r.id in before and r.position != before[r.id]]
+            self.state.emit_role_update(g, moved)
         return role
+
+    def bot_role(self, guild: GuildLike) -> FakeRole:
+        """The bot's managed role (named after the bot, made with the guild, position 1)."""
+        g = self.state.guild(guild)
+        for role_id in g.members[self.state.bot_user.id].role_ids:
+            role = g.roles[role_id]
+            if role.managed:
+                return role
+        raise LookupError(f"the bot has no managed role in {g.name!r}")
+
+    def move_role(self, guild: GuildLike, role: FakeRole, position: int) -> None:
+        """Drag ``role`` to ``position`` (1 = just above @everyone), as an admin would in the
+        server settings; every role that moved is sent as GUILD_ROLE_UPDATE."""
+        g = self.state.guild(guild)
+        self.state.emit_role_update(g, self.state.move_role(g, role, position))
+        self.state.notify()
+
+    def give_role(self, guild: GuildLike, user: UserLike, role: FakeRole) -> None:
+        """An admin gives ``user`` (the bot too: ``fake.bot_user``) ``role``; sent as
+        GUILD_MEMBER_UPDATE to a bot with the members intent."""
+        g = self.state.guild(guild)
+        member = g.members[self.state.user(user).id]
+        if role.id not in member.role_ids:
+            self.state.set_member_roles(g, member, [*member.role_ids, role.id])
+
+    def take_role(self, guild: GuildLike, user: UserLike, role: FakeRole) -> None:
+        """An admin removes ``role`` from ``user``; sent as GUILD_MEMBER_UPDATE."""
+        g = self.state.guild(guild)
+        member = g.members[self.state.user(user).id]
+        if role.id in member.role_ids:
+            self.state.set_member_roles(g, member, [r for r in member.role_ids if r != role.id])
+
+    def member_roles(self, guild: GuildLike, user: UserLike) -> list[FakeRole]:
+        """The member's roles (without @everyone), highest first."""
+        g = self.state.guild(guild)
+        member = g.members[self.state.user(user).id]
+        return sorted((g.roles[r] for r in member.role_ids), key=g.role_rank, reverse=True)
+
+    @property
+    def audit_log(self) -> list[AuditEntry]:
+        """Role changes and thread creations/edits the bot made, with their audit-log reason."""
+        return list(self.state.audit_log)
 
     def add_member(
         self,
@@ -654,11 +728,29 @@ class FakeDiscord:
         channel: ChannelLike | None = None,
         guild: GuildLike | None = None,
     ) -> FakeMessage:
-        """A user posts ``content`` (DM by default): dispatches MESSAGE_CREATE. Guild messages
-        reach the bot with empty content unless it has MESSAGE_CONTENT or is mentioned."""
+        """A user posts ``content`` (DM by default; ``channel=`` a guild channel or a thread):
+        dispatches MESSAGE_CREATE. Guild messages reach the bot with empty content unless it has
+        MESSAGE_CONTENT or is mentioned. Posting in an archived thread reopens it (THREAD_UPDATE
+        first); a locked thread or a private one the user is not in raises PermissionError."""
         u = self.state.user(user)
         g, chan = self._where(u, guild, channel)
-        msg = self.state.create_message(chan, u, {"content": content}, dispatch=False)
+        if chan.deleted:
+            raise LookupError(f"channel {chan.id} was deleted")
+        if chan.is_thread and g is not None:
+            if not g.can_see(u.id, chan):
+                raise PermissionError(f"{u.username} is not in private thread {chan.name!r}")
+            if chan.locked and not g.permissions_for(u.id) & perms.MANAGE_THREADS:
+                raise PermissionError(f"thread {chan.name!r} is locked")
+        first_post = chan.is_thread and chan.id not in self.state.messages and bool(
+            (parent := self.state.channels.get(chan.parent_id or 0)) and parent.is_forum
+        )
+        msg = self.state.create_message(
+            chan,
+            u,
+            {"content": content},
+            dispatch=False,
+            id=chan.id if first_post else None,
+        )
         member = None
         if g is not None:
             member = g.members[u.id].payload()
@@ -680,6 +772,63 @@ class FakeDiscord:
             )
         )
         return msg
+
+    # -- threads and forums --------------------------------------------------------------------
+
+    def threads(self, channel: ChannelLike, *, archived: bool = True) -> list[FakeChannel]:
+        """Threads under a text channel or forum (forum posts), oldest first; ``archived=False``
+        leaves out archived ones."""
+        chan = self.state.channel(channel)
+        return [t for t in self.state.threads_of(chan) if archived or not t.archived]
+
+    def thread_messages(self, thread: ChannelLike) -> list[FakeMessage]:
+        """Messages posted in a thread (for a forum post, its first message comes first)."""
+        return self.state.channel_messages(self.state.channel(thread), include_ephemeral=False)
+
+    async def wait_for_threads(
+        self, channel: ChannelLike, count: int = 1, timeout: float = 3.0
+    ) -> list[FakeChannel]:
+        """Until ``channel`` has at least ``count`` threads; returns them all."""
+        return await self.state.wait_for(
+            lambda: (lambda ts: ts if len(ts) >= count else None)(self.threads(channel)),
+            timeout,
+            f"{count} thread(s) in channel {channel}",
+        )
+
+    def user_forum_post(
+        self,
+        user: UserLike,
+        forum: ChannelLike,
+        title: str,
+        content: str,
+        *,
+        tags: Iterable[str] = (),
+    ) -> tuple[FakeChannel, FakeMessage]:
+        """A member opens a post in a forum: a public thread named ``title`` (the forum's tags
+        named in ``tags`` applied) whose first message, with the thread's id, holds ``content``.
+        Dispatches THREAD_CREATE (``newly_created``) then MESSAGE_CREATE, whose content reaches
+        the bot only with MESSAGE_CONTENT or when it mentions the bot (the title always does)."""
+        u = self.state.user(user)
+        chan = self.state.channel(forum)
+        if not chan.is_forum:
+            raise ValueError(f"channel {chan.name!r} is not a forum")
+        g = self.state.guild(chan.guild_id)  # type: ignore[arg-type]
+        if u.id not in g.members:
+            raise LookupError(f"{u.username} is not a member of guild {g.name!r}")
+        tag_ids = [int(chan.tag(name)["id"]) for name in tags]
+        thread = self.state.create_thread(chan, title, u, type=PUBLIC_THREAD, applied_tags=tag_ids)
+        self.state.emit_thread("THREAD_CREATE", thread, newly_created=True)
+        msg = self.user_message(u, content, channel=thread)
+        return thread, msg
+
+    def archive_thread(
+        self, thread: ChannelLike, *, archived: bool = True, locked: bool | None = None
+    ) -> None:
+        """A moderator (or Discord's inactivity timer) archives/locks a thread: THREAD_UPDATE."""
+        changes: dict[str, Any] = {"archived": archived}
+        if locked is not None:
+            changes["locked"] = locked
+        self.state.update_thread(self.state.channel(thread), **changes)
 
     # -- requests ------------------------------------------------------------------------------
 

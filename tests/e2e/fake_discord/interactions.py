@@ -369,6 +369,12 @@ class PayloadFactory:
                 item["value"] = value if isinstance(value, str) else str(value)
                 item["focused"] = True
             elif typ in (USER, CHANNEL, ROLE, MENTIONABLE):
+                allowed = (opt or {}).get("channel_types")
+                if typ == CHANNEL and allowed and self.state.channel(value).type not in allowed:
+                    raise ValueError(
+                        f"{where} {name}: Discord offers only channel types {allowed}, not "
+                        f"{self.state.channel(value).type}"
+                    )
                 item["value"] = self._resolve(resolved, typ, value, guild)
             else:
                 item["value"] = _checked_value(opt, typ, value, f"{where} {name}")

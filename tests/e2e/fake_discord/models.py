@@ -18,9 +18,17 @@ GUILD_TEXT = 0
 DM = 1
 GUILD_VOICE = 2
 GUILD_CATEGORY = 4
+ANNOUNCEMENT_THREAD = 10
+PUBLIC_THREAD = 11
+PRIVATE_THREAD = 12
+GUILD_FORUM = 15
+THREAD_TYPES = frozenset({ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD})
+#: auto_archive_duration values Discord accepts (minutes)
+ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
 
 # Message flags
 FLAG_SUPPRESS_EMBEDS = 1 << 2
+FLAG_HAS_THREAD = 1 << 5
 FLAG_EPHEMERAL = 1 << 6
 FLAG_LOADING = 1 << 7
 FLAG_SUPPRESS_NOTIFICATIONS = 1 << 12
@@ -41,6 +49,7 @@ PRIVILEGED_INTENTS = {
 
 # Message types
 MSG_DEFAULT = 0
+MSG_THREAD_CREATED = 18
 MSG_REPLY = 19
 MSG_CHAT_INPUT_COMMAND = 20
 
@@ -112,6 +121,13 @@ class FakeRole:
 
 @dataclass(eq=False)
 class FakeChannel:
+    """A guild channel, a DM, a forum (type 15) or a thread (types 10-12).
+
+    Threads have a ``parent_id`` (their text channel or forum), an ``owner_id``, thread metadata
+    (``archived``, ``locked``, ``auto_archive_duration``...) and their ``thread_members``.
+    Forums have ``available_tags`` (``{"id", "name", "moderated", "emoji_id", "emoji_name"}``).
+    """
+
     id: int
     type: int
     name: str | None = None
@@ -121,16 +137,59 @@ class FakeChannel:
     topic: str | None = None
     recipients: list[FakeUser] = field(default_factory=list)
     last_message_id: int | None = None
+    rate_limit_per_user: int = 0
+    default_auto_archive_duration: int = 1440
+    # forums
+    available_tags: list[dict] = field(default_factory=list)
+    # threads
+    owner_id: int | None = None
+    archived: bool = False
+    locked: bool = False
+    invitable: bool = True
+    auto_archive_duration: int = 1440
+    archive_timestamp: str = field(default_factory=iso_now)
+    create_timestamp: str = field(default_factory=iso_now)
+    applied_tags: list[int] = field(default_factory=list)
+    message_count: int = 0
+    total_message_sent: int = 0
+    #: user id -> join timestamp
+    thread_members: dict[int, str] = field(default_factory=dict)
+    deleted: bool = False
 
     @property
     def is_dm(self) -> bool:
         return self.type == DM
 
     @property
+    def is_thread(self) -> bool:
+        return self.type in THREAD_TYPES
+
+    @property
+    def is_forum(self) -> bool:
+        return self.type == GUILD_FORUM
+
+    @property
     def mention(self) -> str:
         return f"<#{self.id}>"
 
-    def payload(self) -> dict[str, Any]:
+    def tag(self, name: str) -> dict:
+        """A forum's available tag by name."""
+        for tag in self.available_tags:
+            if tag["name"] == name:
+                return tag
+        raise LookupError(f"channel {self.name!r} has no tag {name!r}")
+
+    def thread_member_payload(self, user_id: int) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "user_id": str(user_id),
+            "join_timestamp": self.thread_members[user_id],
+            "flags": 0,
+        }
+
+    def payload(self, *, me: int | None = None) -> dict[str, Any]:
+        """The channel object; for a thread, ``me`` (the bot's id) adds its ``member`` object
+        when it has joined."""
         last = str(self.last_message_id) if self.last_message_id else None
         if self.type == DM:
             return {
@@ -140,6 +199,8 @@ class FakeChannel:
                 "flags": 0,
                 "recipients": [u.payload() for u in self.recipients],
             }
+        if self.is_thread:
+            return self._thread_payload(last, me)
         data: dict[str, Any] = {
             "id": str(self.id),
             "type": self.type,
@@ -154,11 +215,57 @@ class FakeChannel:
             data.update(
                 topic=self.topic,
                 nsfw=False,
-                rate_limit_per_user=0,
+                rate_limit_per_user=self.rate_limit_per_user,
                 last_message_id=last,
+                default_auto_archive_duration=self.default_auto_archive_duration,
+                default_thread_rate_limit_per_user=0,
+            )
+        elif self.type == GUILD_FORUM:
+            data.update(
+                topic=self.topic,
+                nsfw=False,
+                rate_limit_per_user=self.rate_limit_per_user,
+                last_message_id=last,
+                default_auto_archive_duration=self.default_auto_archive_duration,
+                default_thread_rate_limit_per_user=0,
+                available_tags=copy.deepcopy(self.available_tags),
+                default_reaction_emoji=None,
+                default_sort_order=None,
+                default_forum_layout=0,
+                template="",
             )
         elif self.type == GUILD_VOICE:
             data.update(bitrate=64000, user_limit=0, rtc_region=None, nsfw=False)
+        return data
+
+    def _thread_payload(self, last: str | None, me: int | None) -> dict[str, Any]:
+        metadata: dict[str, Any] = {
+            "archived": self.archived,
+            "auto_archive_duration": self.auto_archive_duration,
+            "archive_timestamp": self.archive_timestamp,
+            "locked": self.locked,
+            "create_timestamp": self.create_timestamp,
+        }
+        if self.type == PRIVATE_THREAD:
+            metadata["invitable"] = self.invitable
+        data: dict[str, Any] = {
+            "id": str(self.id),
+            "type": self.type,
+            "guild_id": str(self.guild_id),
+            "parent_id": str(self.parent_id),
+            "owner_id": str(self.owner_id),
+            "name": self.name,
+            "last_message_id": last,
+            "rate_limit_per_user": self.rate_limit_per_user,
+            "message_count": self.message_count,
+            "member_count": min(len(self.thread_members), 50),
+            "total_message_sent": self.total_message_sent,
+            "flags": 0,
+            "applied_tags": [str(t) for t in self.applied_tags],
+            "thread_metadata": metadata,
+        }
+        if me is not None and me in self.thread_members:
+            data["member"] = self.thread_member_payload(me)
         return data
 
 
@@ -200,6 +307,8 @@ class FakeGuild:
     locale: str = "en-US"
     roles: dict[int, FakeRole] = field(default_factory=dict)
     channels: dict[int, FakeChannel] = field(default_factory=dict)
+    #: threads (active and archived); not in ``channels``, as in Discord's payloads
+    threads: dict[int, FakeChannel] = field(default_factory=dict)
     members: dict[int, FakeMember] = field(default_factory=dict)
     joined_at: str = field(default_factory=iso_now)
 
@@ -219,6 +328,35 @@ class FakeGuild:
             if chan.name == name:
                 return chan
         raise LookupError(f"guild {self.name!r} has no channel named {name!r}")
+
+    def thread(self, name: str) -> FakeChannel:
+        for chan in self.threads.values():
+            if chan.name == name:
+                return chan
+        raise LookupError(f"guild {self.name!r} has no thread named {name!r}")
+
+    @property
+    def active_threads(self) -> list[FakeChannel]:
+        return [t for t in self.threads.values() if not t.archived]
+
+    def can_see(self, user_id: int, thread: FakeChannel) -> bool:
+        """A private thread is visible to its members and to those with Manage Threads."""
+        if thread.type != PRIVATE_THREAD or user_id in thread.thread_members:
+            return True
+        return bool(self.permissions_for(user_id) & perms.MANAGE_THREADS)
+
+    def role_rank(self, role: FakeRole) -> tuple[int, int]:
+        """Sort key of Discord's role hierarchy: position, then the older (lower id) role
+        above on a tie; @everyone always at the bottom."""
+        if role.id == self.id:
+            return (-1, 0)
+        return (role.position, -role.id)
+
+    def top_role(self, user_id: int) -> FakeRole:
+        """The member's highest role (@everyone when they have none)."""
+        member = self.members.get(user_id)
+        roles = [self.roles[r] for r in member.role_ids] if member is not None else []
+        return max([self.everyone_role, *roles], key=self.role_rank)
 
     def role(self, name: str) -> FakeRole:
         for role in self.roles.values():
@@ -295,7 +433,7 @@ class FakeGuild:
             member_count=len(self.members),
             lazy=True,
             channels=[c.payload() for c in self.channels.values()],
-            threads=[],
+            threads=[t.payload(me=bot_id) for t in self.active_threads if self.can_see(bot_id, t)],
             members=members,
             presences=[],
             voice_states=[],

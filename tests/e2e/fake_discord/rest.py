@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,13 +20,19 @@ from .errors import (
     CANNOT_DM_USER,
     CANNOT_EDIT_OTHERS_MESSAGE,
     INVALID_WEBHOOK_TOKEN,
+    MISSING_ACCESS,
+    MISSING_PERMISSIONS,
+    THREAD_ALREADY_CREATED,
+    THREAD_ARCHIVED,
     UNKNOWN_CHANNEL,
     UNKNOWN_GUILD,
     UNKNOWN_INTERACTION,
     UNKNOWN_MEMBER,
     UNKNOWN_MESSAGE,
+    UNKNOWN_ROLE,
     UNKNOWN_USER,
     UNKNOWN_WEBHOOK,
+    WRONG_CHANNEL_TYPE,
     DiscordError,
     form_error,
     json_response,
@@ -43,15 +50,28 @@ from .interactions import (
     InteractionHandle,
 )
 from .models import (
+    ARCHIVE_DURATIONS,
     FLAG_EPHEMERAL,
+    FLAG_HAS_THREAD,
     FLAG_LOADING,
+    GUILD_TEXT,
+    INTENT_GUILD_MEMBERS,
+    INTENT_GUILDS,
     MSG_CHAT_INPUT_COMMAND,
     MSG_DEFAULT,
     MSG_REPLY,
+    MSG_THREAD_CREATED,
+    PRIVATE_THREAD,
+    PUBLIC_THREAD,
+    FakeChannel,
+    FakeGuild,
+    FakeMember,
     FakeMessage,
+    FakeRole,
 )
 from .recording import API_PREFIX, Part, RecordedRequest, template_regex
-from .store import FakeState
+from .snowflake import iso_now
+from .store import AuditEntry, FakeState, GatewayEvent
 from .validation import validate_choices, validate_message
 
 log = logging.getLogger("fake_discord.rest")
@@ -139,6 +159,17 @@ class RestApi:
         )
         r("POST", "/users/@me/channels", self.create_dm)
         r("GET", "/channels/{channel_id}", self.get_channel)
+        r("PATCH", "/channels/{channel_id}", self.edit_channel)
+        r("DELETE", "/channels/{channel_id}", self.delete_channel)
+        r("POST", "/channels/{channel_id}/threads", self.start_thread)
+        r(
+            "POST",
+            "/channels/{channel_id}/messages/{message_id}/threads",
+            self.start_thread_from_message,
+        )
+        r("GET", "/channels/{channel_id}/thread-members", self.get_thread_members)
+        r("PUT", "/channels/{channel_id}/thread-members/{user_id}", self.add_thread_member)
+        r("DELETE", "/channels/{channel_id}/thread-members/{user_id}", self.remove_thread_member)
         r("POST", "/channels/{channel_id}/messages", self.send_message)
         r("GET", "/channels/{channel_id}/messages", self.get_messages)
         r("GET", "/channels/{channel_id}/messages/{message_id}", self.get_message)
@@ -148,6 +179,11 @@ class RestApi:
         r("GET", "/guilds/{guild_id}", self.get_guild)
         r("GET", "/guilds/{guild_id}/channels", self.get_guild_channels)
         r("GET", "/guilds/{guild_id}/members/{user_id}", self.get_member)
+        r("PATCH", "/guilds/{guild_id}/members/{user_id}", self.edit_member)
+        r("GET", "/guilds/{guild_id}/threads/active", self.get_active_threads)
+        r("GET", "/guilds/{guild_id}/roles", self.get_roles)
+        r("PUT", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}", self.add_member_role)
+        r("DELETE", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}", self.remove_member_role)
 
     def _add(self, method: str, template: str, handler: Handler, *, auth: bool = True) -> None:
         self.routes.append(Route(method, template, handler, auth, template_regex(template)))
@@ -235,9 +271,9 @@ class RestApi:
         rec.route = f"{route.method} {route.template}"
         if route.auth and request.headers.get(hdrs.AUTHORIZATION) != f"Bot {self.state.token}":
             return _json({"message": "401: Unauthorized", "code": 0}, 401)
-        response = await route.handler(rec, **params)
-        if response.status < 300:
-            response.headers.update(
+        result: web.StreamResponse = await route.handler(rec, **params)
+        if result.status < 300:
+            result.headers.update(
                 {
                     "X-RateLimit-Bucket": self._bucket(route),
                     "X-RateLimit-Limit": "5",
@@ -246,7 +282,7 @@ class RestApi:
                     "X-RateLimit-Reset-After": "1.000",
                 }
             )
-        return response
+        return result
 
     @staticmethod
     def _bucket(route: Route) -> str:
@@ -392,6 +428,7 @@ class RestApi:
             handle.original = handle.source_message
         elif ctype == UPDATE_MESSAGE:
             msg = handle.source_message
+            assert msg is not None  # checked above
             state.edit_message(msg, data, rec.parts)
             handle.original = msg
             resource = {"type": ctype, "message": msg.payload()}
@@ -537,7 +574,7 @@ class RestApi:
 
     def _channel(self, channel_id: str):
         chan = self.state.channels.get(int(channel_id)) if channel_id.isdigit() else None
-        if chan is None:
+        if chan is None or chan.deleted:
             raise DiscordError(404, UNKNOWN_CHANNEL)
         return chan
 
@@ -546,7 +583,21 @@ class RestApi:
             return
         have = self.state.guilds[chan.guild_id].permissions_for(self.state.bot_user.id)
         if have & needed != needed:
-            raise DiscordError(403, 50013, "Missing Permissions")
+            raise DiscordError(403, MISSING_PERMISSIONS)
+
+    def _has(self, chan: FakeChannel, bits: int) -> bool:
+        if chan.guild_id is None:
+            return False
+        have = self.state.guilds[chan.guild_id].permissions_for(self.state.bot_user.id)
+        return have & bits == bits
+
+    def _audit(
+        self, rec: RecordedRequest, action: str, guild_id: int, target_id: int, changes: dict
+    ) -> None:
+        reason = rec.headers.get("X-Audit-Log-Reason")
+        if reason is not None:
+            reason = urllib.parse.unquote(reason)
+        self.state.audit_log.append(AuditEntry(action, guild_id, target_id, changes, reason))
 
     async def create_dm(self, rec: RecordedRequest) -> web.Response:
         body = rec.json if isinstance(rec.json, dict) else {}
@@ -559,7 +610,10 @@ class RestApi:
         return _json(self.state.dm_channel(user).payload())
 
     async def get_channel(self, rec: RecordedRequest, channel_id: str) -> web.Response:
-        return _json(self._channel(channel_id).payload())
+        chan = self._channel(channel_id)
+        if chan.is_thread:
+            self._require_visible(chan)
+        return _json(chan.payload(me=self.state.bot_user.id))
 
     async def typing(self, rec: RecordedRequest, channel_id: str) -> web.Response:
         self._channel(channel_id)
@@ -571,7 +625,13 @@ class RestApi:
             recipient = chan.recipients[0]
             if recipient.dms_closed or recipient.bot:
                 raise DiscordError(403, CANNOT_DM_USER)
+        elif chan.is_thread:
+            self._require_postable(chan)
+            if rec.files:
+                self._require(chan, perms.ATTACH_FILES)
         else:
+            if chan.is_forum:
+                raise DiscordError(400, WRONG_CHANNEL_TYPE)  # posts are threads: POST …/threads
             self._require(chan, perms.VIEW_CHANNEL | perms.SEND_MESSAGES)
             if rec.files:
                 self._require(chan, perms.ATTACH_FILES)
@@ -672,3 +732,392 @@ class RestApi:
         if member is None:
             raise DiscordError(404, UNKNOWN_MEMBER)
         return _json(member.payload())
+
+    # -- threads -------------------------------------------------------------------------------
+
+    def _require_visible(self, thread: FakeChannel) -> None:
+        guild = self.state.guilds[thread.guild_id]  # type: ignore[index]
+        if not guild.can_see(self.state.bot_user.id, thread):
+            raise DiscordError(403, MISSING_ACCESS)
+
+    def _require_postable(self, thread: FakeChannel) -> None:
+        """Posting in a thread needs Send Messages in Threads (not Send Messages), the thread in
+        sight, and Manage Threads if it is locked; an archived, unlocked one is reopened."""
+        self._require(thread, perms.VIEW_CHANNEL | perms.SEND_MESSAGES_IN_THREADS)
+        self._require_visible(thread)
+        if thread.locked and not self._has(thread, perms.MANAGE_THREADS):
+            raise DiscordError(403, MISSING_PERMISSIONS)
+
+    @staticmethod
+    def _thread_fields(body: dict) -> tuple[str, int | None, int]:
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise form_error("name", "BASE_TYPE_REQUIRED", "This field is required")
+        if len(name) > 100:
+            raise form_error("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+        duration = body.get("auto_archive_duration")
+        if duration is not None and duration not in ARCHIVE_DURATIONS:
+            raise form_error(
+                "auto_archive_duration",
+                "BASE_TYPE_CHOICES",
+                f"Value must be one of {ARCHIVE_DURATIONS}.",
+            )
+        rate = body.get("rate_limit_per_user") or 0
+        if not isinstance(rate, int) or not 0 <= rate <= 21600:
+            raise form_error(
+                "rate_limit_per_user", "NUMBER_TYPE_MAX", "int value should be <= 21600."
+            )
+        return name, duration, rate
+
+    @staticmethod
+    def _applied_tags(forum: FakeChannel | None, tags: Any) -> list[int]:
+        if tags is None:
+            return []
+        if forum is None or not forum.is_forum:
+            raise DiscordError(400, WRONG_CHANNEL_TYPE)
+        if not isinstance(tags, list):
+            raise form_error("applied_tags", "BASE_TYPE_BAD_TYPE", "Must be an array.")
+        if len(tags) > 5:
+            raise form_error(
+                "applied_tags", "BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length."
+            )
+        known = {t["id"] for t in forum.available_tags}
+        for i, tag in enumerate(tags):
+            if str(tag) not in known:
+                raise form_error(f"applied_tags.{i}", "TAG_INVALID", f"Unknown tag {tag}.")
+        return [int(t) for t in tags]
+
+    async def start_thread(self, rec: RecordedRequest, channel_id: str) -> web.Response:
+        """POST /channels/{id}/threads: a forum post (with its first ``message``), or a thread
+        without a message in a text channel (``type`` 11 public / 12 private, default 12)."""
+        state = self.state
+        bot = state.bot_user
+        chan = self._channel(channel_id)
+        body = rec.json if isinstance(rec.json, dict) else {}
+        guild = state.guilds[chan.guild_id] if chan.guild_id is not None else None
+        if guild is None or not (chan.is_forum or chan.type == GUILD_TEXT):
+            raise DiscordError(400, WRONG_CHANNEL_TYPE)
+        if chan.is_forum:
+            self._require(chan, perms.VIEW_CHANNEL | perms.SEND_MESSAGES)
+            message = body.get("message")
+            if not isinstance(message, dict):
+                raise form_error("message", "BASE_TYPE_REQUIRED", "This field is required")
+            name, duration, rate = self._thread_fields(body)
+            tags = self._applied_tags(chan, body.get("applied_tags"))
+            validate_message(message, creating=True, n_files=len(rec.files))
+            if rec.files:
+                self._require(chan, perms.ATTACH_FILES)
+            if message.get("flags"):
+                message = dict(message, flags=message["flags"] & ~FLAG_EPHEMERAL)
+            thread = state.create_thread(
+                chan,
+                name,
+                bot,
+                type=PUBLIC_THREAD,
+                auto_archive_duration=duration,
+                applied_tags=tags,
+                rate_limit_per_user=rate,
+            )
+            state.emit_thread("THREAD_CREATE", thread, newly_created=True)
+            # the first message of a forum post has the thread's id
+            msg = state.create_message(thread, bot, message, rec.parts, id=thread.id)
+            data = thread.payload(me=bot.id)
+            data["message"] = msg.payload()
+        else:
+            ttype = body.get("type", PRIVATE_THREAD)
+            if ttype not in (PUBLIC_THREAD, PRIVATE_THREAD):
+                raise form_error(
+                    "type", "BASE_TYPE_CHOICES", "Value must be one of (10, 11, 12)."
+                )
+            need = perms.CREATE_PUBLIC_THREADS if ttype == PUBLIC_THREAD else (
+                perms.CREATE_PRIVATE_THREADS
+            )
+            self._require(chan, perms.VIEW_CHANNEL | need)
+            name, duration, rate = self._thread_fields(body)
+            if body.get("applied_tags"):
+                raise DiscordError(400, WRONG_CHANNEL_TYPE)
+            thread = state.create_thread(
+                chan,
+                name,
+                bot,
+                type=ttype,
+                auto_archive_duration=duration,
+                invitable=bool(body.get("invitable", True)),
+                rate_limit_per_user=rate,
+            )
+            state.emit_thread("THREAD_CREATE", thread, newly_created=True)
+            if ttype == PUBLIC_THREAD:  # Discord announces a public thread in its channel
+                ref = {"channel_id": str(thread.id), "guild_id": str(guild.id)}
+                state.create_message(
+                    chan,
+                    bot,
+                    {"content": name, "message_reference": ref},
+                    type=MSG_THREAD_CREATED,
+                )
+            data = thread.payload(me=bot.id)
+        self._audit(rec, "thread_create", guild.id, thread.id, {"name": name})
+        return _json(data, 201)
+
+    async def start_thread_from_message(
+        self, rec: RecordedRequest, channel_id: str, message_id: str
+    ) -> web.Response:
+        """POST /channels/{id}/messages/{mid}/threads: a public thread whose id is the message's."""
+        state = self.state
+        bot = state.bot_user
+        chan = self._channel(channel_id)
+        msg = self._message(channel_id, message_id)
+        if chan.type != GUILD_TEXT:
+            raise DiscordError(400, WRONG_CHANNEL_TYPE)
+        self._require(
+            chan, perms.VIEW_CHANNEL | perms.READ_MESSAGE_HISTORY | perms.CREATE_PUBLIC_THREADS
+        )
+        if msg.id in state.channels:
+            raise DiscordError(400, THREAD_ALREADY_CREATED)
+        body = rec.json if isinstance(rec.json, dict) else {}
+        name, duration, rate = self._thread_fields(body)
+        thread = state.create_thread(
+            chan,
+            name,
+            bot,
+            type=PUBLIC_THREAD,
+            auto_archive_duration=duration,
+            rate_limit_per_user=rate,
+            id=msg.id,
+        )
+        msg.flags |= FLAG_HAS_THREAD
+        state.emit_thread("THREAD_CREATE", thread, newly_created=True)
+        self._audit(rec, "thread_create", thread.guild_id or 0, thread.id, {"name": name})
+        return _json(thread.payload(me=bot.id), 201)
+
+    async def edit_channel(self, rec: RecordedRequest, channel_id: str) -> web.Response:
+        """PATCH /channels/{id}: a thread's name/archived/locked/auto_archive_duration/
+        applied_tags/invitable/rate_limit_per_user; a channel's name/topic (Manage Channels)."""
+        state = self.state
+        bot = state.bot_user
+        chan = self._channel(channel_id)
+        body = rec.json if isinstance(rec.json, dict) else {}
+        if chan.guild_id is None:
+            raise DiscordError(400, WRONG_CHANNEL_TYPE)
+        if not chan.is_thread:
+            self._require(chan, perms.VIEW_CHANNEL | perms.MANAGE_CHANNELS)
+            for key in ("name", "topic"):
+                if key in body:
+                    setattr(chan, key, body[key])
+            data = chan.payload()
+            state.emit(GatewayEvent("CHANNEL_UPDATE", data, chan.guild_id, INTENT_GUILDS))
+            return _json(data)
+        self._require_visible(chan)
+        manage = self._has(chan, perms.MANAGE_THREADS)
+        mine = chan.owner_id == bot.id
+        changes: dict[str, Any] = {}
+        if "locked" in body and bool(body["locked"]) != chan.locked:
+            if not manage:
+                raise DiscordError(403, MISSING_PERMISSIONS)  # locking takes Manage Threads
+            changes["locked"] = bool(body["locked"])
+        if "archived" in body and bool(body["archived"]) != chan.archived:
+            if not (manage or (mine and not chan.locked)):
+                raise DiscordError(403, MISSING_PERMISSIONS)
+            changes["archived"] = bool(body["archived"])
+        if chan.archived and changes.get("archived", True) and set(body) - {"archived", "locked"}:
+            raise DiscordError(400, THREAD_ARCHIVED)
+        other = {k: body[k] for k in body if k not in ("archived", "locked")}
+        if other and not (manage or mine):
+            raise DiscordError(403, MISSING_PERMISSIONS)
+        if "name" in other or "auto_archive_duration" in other or "rate_limit_per_user" in other:
+            fields = {"name": chan.name, **other}
+            name, duration, rate = self._thread_fields(fields)
+            changes["name"] = name
+            if "auto_archive_duration" in other:
+                changes["auto_archive_duration"] = duration
+            if "rate_limit_per_user" in other:
+                changes["rate_limit_per_user"] = rate
+        if "applied_tags" in other:
+            parent = state.channels.get(chan.parent_id or 0)
+            changes["applied_tags"] = self._applied_tags(parent, other["applied_tags"])
+        if "invitable" in other and chan.type == PRIVATE_THREAD:
+            changes["invitable"] = bool(other["invitable"])
+        state.update_thread(chan, **changes)
+        self._audit(rec, "thread_update", chan.guild_id, chan.id, changes)
+        return _json(chan.payload(me=bot.id))
+
+    async def delete_channel(self, rec: RecordedRequest, channel_id: str) -> web.Response:
+        """DELETE /channels/{id}: a thread (Manage Threads; THREAD_DELETE) or a channel
+        (Manage Channels; CHANNEL_DELETE, with its threads). Returns the deleted channel."""
+        chan = self._channel(channel_id)
+        if chan.guild_id is None:
+            raise DiscordError(400, WRONG_CHANNEL_TYPE)
+        if chan.is_thread:
+            self._require_visible(chan)
+            self._require(chan, perms.VIEW_CHANNEL | perms.MANAGE_THREADS)
+        else:
+            self._require(chan, perms.VIEW_CHANNEL | perms.MANAGE_CHANNELS)
+        data = chan.payload(me=self.state.bot_user.id)
+        self.state.delete_channel(chan)
+        self._audit(rec, "channel_delete", chan.guild_id, chan.id, {"name": chan.name})
+        return _json(data)
+
+    def _thread_member_target(self, channel_id: str, user_id: str) -> tuple[FakeChannel, int]:
+        thread = self._channel(channel_id)
+        if not thread.is_thread:
+            raise DiscordError(400, WRONG_CHANNEL_TYPE)
+        self._require_visible(thread)
+        uid = self.state.bot_user.id if user_id == "@me" else None
+        if uid is None:
+            guild = self.state.guilds[thread.guild_id]
+            if not user_id.isdigit() or int(user_id) not in guild.members:
+                raise DiscordError(404, UNKNOWN_MEMBER)
+            uid = int(user_id)
+        return thread, uid
+
+    def _emit_thread_members(
+        self, thread: FakeChannel, uid: int, *, added: bool
+    ) -> None:
+        data: dict[str, Any] = {
+            "id": str(thread.id),
+            "guild_id": str(thread.guild_id),
+            "member_count": min(len(thread.thread_members), 50),
+        }
+        if added:
+            data["added_members"] = [thread.thread_member_payload(uid)]
+        else:
+            data["removed_member_ids"] = [str(uid)]
+        # without GUILD_MEMBERS a bot hears only of its own joins and leaves
+        intent = INTENT_GUILDS if uid == self.state.bot_user.id else INTENT_GUILD_MEMBERS
+        self.state.emit(GatewayEvent("THREAD_MEMBERS_UPDATE", data, thread.guild_id, intent))
+
+    async def get_thread_members(self, rec: RecordedRequest, channel_id: str) -> web.Response:
+        thread = self._channel(channel_id)
+        if not thread.is_thread:
+            raise DiscordError(400, WRONG_CHANNEL_TYPE)
+        self._require_visible(thread)
+        return _json([thread.thread_member_payload(uid) for uid in thread.thread_members])
+
+    async def add_thread_member(
+        self, rec: RecordedRequest, channel_id: str, user_id: str
+    ) -> web.Response:
+        """PUT …/thread-members/@me (join) or …/{user_id} (add someone: Send Messages in
+        Threads)."""
+        thread, uid = self._thread_member_target(channel_id, user_id)
+        if thread.archived:
+            raise DiscordError(400, THREAD_ARCHIVED)
+        if uid != self.state.bot_user.id:
+            self._require(thread, perms.SEND_MESSAGES_IN_THREADS)
+        if uid not in thread.thread_members:
+            thread.thread_members[uid] = iso_now()
+            self._emit_thread_members(thread, uid, added=True)
+        return _no_content()
+
+    async def remove_thread_member(
+        self, rec: RecordedRequest, channel_id: str, user_id: str
+    ) -> web.Response:
+        """DELETE …/thread-members/@me (leave) or …/{user_id} (Manage Threads, or the owner of
+        a private thread)."""
+        thread, uid = self._thread_member_target(channel_id, user_id)
+        if thread.archived:
+            raise DiscordError(400, THREAD_ARCHIVED)
+        bot = self.state.bot_user
+        owns_private = thread.type == PRIVATE_THREAD and thread.owner_id == bot.id
+        if uid != bot.id and not self._has(thread, perms.MANAGE_THREADS) and not owns_private:
+            raise DiscordError(403, MISSING_PERMISSIONS)
+        if thread.thread_members.pop(uid, None) is not None:
+            self._emit_thread_members(thread, uid, added=False)
+        return _no_content()
+
+    async def get_active_threads(self, rec: RecordedRequest, guild_id: str) -> web.Response:
+        guild = self._guild(guild_id)
+        bot_id = self.state.bot_user.id
+        threads = [t for t in guild.active_threads if guild.can_see(bot_id, t)]
+        return _json(
+            {
+                "threads": [t.payload() for t in threads],
+                "members": [
+                    t.thread_member_payload(bot_id) for t in threads if bot_id in t.thread_members
+                ],
+            }
+        )
+
+    # -- roles ---------------------------------------------------------------------------------
+
+    async def get_roles(self, rec: RecordedRequest, guild_id: str) -> web.Response:
+        guild = self._guild(guild_id)
+        return _json([r.payload() for r in sorted(guild.roles.values(), key=guild.role_rank)])
+
+    def _role_change(
+        self, guild_id: str, user_id: str, role_id: str
+    ) -> tuple[FakeGuild, FakeMember, FakeRole]:
+        """Discord's rule: Manage Roles, and the role strictly below the bot's highest role
+        (the guild owner excepted; Administrator does not lift it); managed roles and
+        @everyone cannot be given. Anything else: 403 / 50013."""
+        guild = self._guild(guild_id)
+        member = guild.members.get(int(user_id)) if user_id.isdigit() else None
+        if member is None:
+            raise DiscordError(404, UNKNOWN_MEMBER)
+        role = guild.roles.get(int(role_id)) if role_id.isdigit() else None
+        if role is None:
+            raise DiscordError(404, UNKNOWN_ROLE)
+        bot_id = self.state.bot_user.id
+        if not guild.permissions_for(bot_id) & perms.MANAGE_ROLES:
+            raise DiscordError(403, MISSING_PERMISSIONS)
+        if bot_id != guild.owner_id and guild.role_rank(role) >= guild.role_rank(
+            guild.top_role(bot_id)
+        ):
+            raise DiscordError(403, MISSING_PERMISSIONS)
+        if role.managed or role.id == guild.id:
+            raise DiscordError(403, MISSING_PERMISSIONS)
+        return guild, member, role
+
+    async def edit_member(self, rec: RecordedRequest, guild_id: str, user_id: str):
+        """PATCH /guilds/{gid}/members/{uid}: ``roles`` (every role added or removed follows
+        the rule below; managed roles can be neither added nor removed) and ``nick`` (Manage
+        Nicknames). Other fields are refused (400)."""
+        guild = self._guild(guild_id)
+        member = guild.members.get(int(user_id)) if user_id.isdigit() else None
+        if member is None:
+            raise DiscordError(404, UNKNOWN_MEMBER)
+        body = rec.json if isinstance(rec.json, dict) else {}
+        unsupported = set(body) - {"roles", "nick"}
+        if unsupported:
+            raise form_error(
+                sorted(unsupported)[0], "UNSUPPORTED", "The fake does not model this field."
+            )
+        bot_id = self.state.bot_user.id
+        changes: dict[str, Any] = {}
+        if "nick" in body:
+            if not guild.permissions_for(bot_id) & perms.MANAGE_NICKNAMES:
+                raise DiscordError(403, MISSING_PERMISSIONS)
+            member.nick = body["nick"] or None
+            changes["nick"] = member.nick
+        if "roles" in body:
+            wanted = [str(r) for r in body["roles"] or []]
+            for rid in wanted:
+                if not rid.isdigit() or int(rid) not in guild.roles:
+                    raise DiscordError(404, UNKNOWN_ROLE)
+            new_ids = list(dict.fromkeys(int(r) for r in wanted if int(r) != guild.id))
+            for changed in set(new_ids) ^ set(member.role_ids):
+                self._role_change(guild_id, user_id, str(changed))
+            changes["roles"] = new_ids
+            member.role_ids = new_ids
+        if changes:
+            self.state.set_member_roles(guild, member, member.role_ids)  # GUILD_MEMBER_UPDATE
+            self._audit(rec, "member_update", guild.id, member.user.id, changes)
+        return _json(member.payload())
+
+    async def add_member_role(
+        self, rec: RecordedRequest, guild_id: str, user_id: str, role_id: str
+    ) -> web.Response:
+        guild, member, role = self._role_change(guild_id, user_id, role_id)
+        if role.id not in member.role_ids:
+            self.state.set_member_roles(guild, member, [*member.role_ids, role.id])
+            self._audit(rec, "member_role_add", guild.id, member.user.id, {"role_id": role.id})
+        return _no_content()
+
+    async def remove_member_role(
+        self, rec: RecordedRequest, guild_id: str, user_id: str, role_id: str
+    ) -> web.Response:
+        guild, member, role = self._role_change(guild_id, user_id, role_id)
+        if role.id in member.role_ids:
+            self.state.set_member_roles(
+                guild, member, [r for r in member.role_ids if r != role.id]
+            )
+            self._audit(rec, "member_role_remove", guild.id, member.user.id, {"role_id": role.id})
+        return _no_content()

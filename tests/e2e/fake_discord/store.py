@@ -18,10 +18,15 @@ from .models import (
     FLAG_LOADING,
     FLAG_SUPPRESS_EMBEDS,
     FLAG_SUPPRESS_NOTIFICATIONS,
+    GUILD_FORUM,
     GUILD_TEXT,
     INTENT_DIRECT_MESSAGES,
+    INTENT_GUILD_MEMBERS,
     INTENT_GUILD_MESSAGES,
+    INTENT_GUILDS,
     MSG_DEFAULT,
+    PUBLIC_THREAD,
+    THREAD_TYPES,
     FakeAttachment,
     FakeChannel,
     FakeGuild,
@@ -65,6 +70,17 @@ class GatewayEvent:
     on_sent: Callable[[float], None] | None = None
 
 
+@dataclass
+class AuditEntry:
+    """A change the bot made that Discord writes to the audit log (with its reason header)."""
+
+    action: str  # "member_role_add", "member_role_remove", "thread_create", "thread_update"
+    guild_id: int
+    target_id: int  # the member, or the thread
+    changes: dict
+    reason: str | None = None
+
+
 class FakeState:
     def __init__(self, *, token: str, application_id: int | None, bot_name: str) -> None:
         self.ids = Snowflakes()
@@ -81,6 +97,7 @@ class FakeState:
         self.interactions: dict[int, InteractionHandle] = {}
         self.requests: list[RecordedRequest] = []
         self.faults = Faults()
+        self.audit_log: list[AuditEntry] = []
         self.verify_key = secrets.token_hex(32)
         #: the app's MESSAGE_CONTENT privileged intent is enabled (in the developer portal)
         self.message_content_enabled = True
@@ -94,7 +111,7 @@ class FakeState:
         self._pulse.set()
         self._pulse = asyncio.Event()
 
-    async def wait_for(self, predicate: Callable[[], T], timeout: float, what: str) -> T:
+    async def wait_for(self, predicate: Callable[[], T | None], timeout: float, what: str) -> T:
         """Re-check ``predicate`` on every change (and every 20 ms, for predicates on outside
         state such as the bot's own) until it returns something truthy."""
         loop = asyncio.get_running_loop()
@@ -162,8 +179,16 @@ class FakeState:
         return guild
 
     def add_channel(
-        self, guild: FakeGuild, name: str, *, type: int = GUILD_TEXT, position: int | None = None
+        self,
+        guild: FakeGuild,
+        name: str,
+        *,
+        type: int = GUILD_TEXT,
+        position: int | None = None,
+        tags: tuple[str, ...] | list[str] = (),
     ) -> FakeChannel:
+        if type in THREAD_TYPES:
+            raise ValueError("threads are made with create_thread (they need a parent and owner)")
         chan = FakeChannel(
             id=self.ids.next(),
             type=type,
@@ -171,13 +196,129 @@ class FakeState:
             guild_id=guild.id,
             position=len(guild.channels) if position is None else position,
         )
+        if type == GUILD_FORUM:
+            chan.available_tags = [self.new_tag(t) for t in tags]
+        elif tags:
+            raise ValueError("only forum channels have tags")
         guild.channels[chan.id] = chan
         self.channels[chan.id] = chan
         return chan
 
+    def new_tag(self, name: str, *, moderated: bool = False) -> dict:
+        return {
+            "id": str(self.ids.next()),
+            "name": name,
+            "moderated": moderated,
+            "emoji_id": None,
+            "emoji_name": None,
+        }
+
+    # -- threads -------------------------------------------------------------------------------
+
+    def create_thread(
+        self,
+        parent: FakeChannel,
+        name: str,
+        owner: FakeUser,
+        *,
+        type: int = PUBLIC_THREAD,
+        auto_archive_duration: int | None = None,
+        applied_tags: list[int] | tuple[int, ...] = (),
+        invitable: bool = True,
+        rate_limit_per_user: int = 0,
+        id: int | None = None,
+    ) -> FakeChannel:
+        """A thread under ``parent`` (a text channel or forum) owned by ``owner``, who joins it.
+        Nothing is dispatched: see :meth:`emit_thread`."""
+        if parent.guild_id is None or parent.is_thread:
+            raise ValueError(f"channel {parent.id} cannot have threads")
+        guild = self.guilds[parent.guild_id]
+        now = iso_now()
+        thread = FakeChannel(
+            id=id or self.ids.next(),
+            type=type,
+            name=name,
+            guild_id=guild.id,
+            parent_id=parent.id,
+            owner_id=owner.id,
+            invitable=invitable,
+            auto_archive_duration=auto_archive_duration or parent.default_auto_archive_duration,
+            applied_tags=list(applied_tags),
+            rate_limit_per_user=rate_limit_per_user or 0,
+            archive_timestamp=now,
+            create_timestamp=now,
+        )
+        thread.thread_members[owner.id] = now
+        guild.threads[thread.id] = thread
+        self.channels[thread.id] = thread
+        return thread
+
+    def emit_thread(self, name: str, thread: FakeChannel, *, newly_created: bool = False) -> None:
+        """THREAD_CREATE / THREAD_UPDATE (GUILDS intent); a private thread only reaches a bot
+        that is in it or has Manage Threads."""
+        guild = self.guilds[thread.guild_id]  # type: ignore[index]
+        if not guild.can_see(self.bot_user.id, thread):
+            return
+        data = thread.payload(me=self.bot_user.id)
+        if newly_created:
+            data["newly_created"] = True
+        self.emit(GatewayEvent(name, data, guild.id, INTENT_GUILDS))
+
+    def update_thread(self, thread: FakeChannel, **changes: Any) -> None:
+        """Apply ``archived``/``locked``/``name``/... and dispatch THREAD_UPDATE."""
+        for key, value in changes.items():
+            if not hasattr(thread, key):
+                raise AttributeError(f"threads have no field {key!r}")
+            setattr(thread, key, value)
+        if "archived" in changes:
+            thread.archive_timestamp = iso_now()
+        self.emit_thread("THREAD_UPDATE", thread)
+        self.notify()
+
+    def delete_channel(self, chan: FakeChannel) -> None:
+        """Delete a guild channel (with its threads) or a thread: CHANNEL_DELETE/THREAD_DELETE;
+        their messages are marked deleted."""
+        guild = self.guilds[chan.guild_id]  # type: ignore[index]
+        doomed = [chan] if chan.is_thread else [*self.threads_of(chan), chan]
+        for c in doomed:
+            c.deleted = True  # still found by id (for assertions); REST answers Unknown Channel
+            guild.threads.pop(c.id, None)
+            guild.channels.pop(c.id, None)
+            for msg in self.messages.values():
+                if msg.channel_id == c.id:
+                    msg.deleted = True
+        if chan.is_thread:
+            if guild.can_see(self.bot_user.id, chan):
+                data = {
+                    "id": str(chan.id),
+                    "guild_id": str(guild.id),
+                    "parent_id": str(chan.parent_id),
+                    "type": chan.type,
+                }
+                self.emit(GatewayEvent("THREAD_DELETE", data, guild.id, INTENT_GUILDS))
+        else:
+            self.emit(GatewayEvent("CHANNEL_DELETE", chan.payload(), guild.id, INTENT_GUILDS))
+        self.notify()
+
+    def threads_of(self, parent: FakeChannel) -> list[FakeChannel]:
+        if parent.guild_id is None:
+            return []
+        guild = self.guilds[parent.guild_id]
+        return [t for t in guild.threads.values() if t.parent_id == parent.id]
+
+    # -- roles ---------------------------------------------------------------------------------
+
     def add_role(
-        self, guild: FakeGuild, name: str, permissions: int = 0, *, managed: bool = False
+        self,
+        guild: FakeGuild,
+        name: str,
+        permissions: int = 0,
+        *,
+        managed: bool = False,
+        position: int | None = None,
     ) -> FakeRole:
+        """A role at the top of the list, or at ``position`` (1 = just above @everyone; the
+        roles at and above it move up one)."""
         role = FakeRole(
             id=self.ids.next(),
             guild_id=guild.id,
@@ -187,7 +328,42 @@ class FakeState:
             managed=managed,
         )
         guild.roles[role.id] = role
+        if position is not None:
+            self.move_role(guild, role, position)
         return role
+
+    def move_role(self, guild: FakeGuild, role: FakeRole, position: int) -> list[FakeRole]:
+        """Put ``role`` at ``position`` (>= 1) and renumber the others 1..n keeping their order,
+        as Discord does; returns every role whose position changed."""
+        if role.id == guild.id:
+            raise ValueError("@everyone stays at position 0")
+        if position < 1:
+            raise ValueError("role positions start at 1 (0 is @everyone)")
+        others = sorted(
+            (r for r in guild.roles.values() if r.id not in (guild.id, role.id)),
+            key=guild.role_rank,
+        )
+        others.insert(min(position, len(others) + 1) - 1, role)
+        changed = []
+        for pos, r in enumerate(others, start=1):
+            if r.position != pos:
+                r.position = pos
+                changed.append(r)
+        if role not in changed:
+            changed.append(role)
+        return changed
+
+    def emit_role_update(self, guild: FakeGuild, roles: list[FakeRole]) -> None:
+        for role in roles:
+            data = {"guild_id": str(guild.id), "role": role.payload()}
+            self.emit(GatewayEvent("GUILD_ROLE_UPDATE", data, guild.id, INTENT_GUILDS))
+
+    def set_member_roles(self, guild: FakeGuild, member: FakeMember, role_ids: list[int]) -> None:
+        """Change a member's roles and dispatch GUILD_MEMBER_UPDATE (GUILD_MEMBERS intent)."""
+        member.role_ids = list(role_ids)
+        data = dict(member.payload(), guild_id=str(guild.id))
+        self.emit(GatewayEvent("GUILD_MEMBER_UPDATE", data, guild.id, INTENT_GUILD_MEMBERS))
+        self.notify()
 
     def add_member(
         self,
@@ -273,10 +449,11 @@ class FakeState:
         webhook_id: int | None = None,
         interaction_metadata: dict | None = None,
         dispatch: bool = True,
+        id: int | None = None,
     ) -> FakeMessage:
         flags = ((data.get("flags") or 0) & SENDABLE_FLAGS) | extra_flags
         msg = FakeMessage(
-            id=self.ids.next(),
+            id=id or self.ids.next(),
             channel_id=channel.id,
             guild_id=channel.guild_id,
             author=author,
@@ -299,10 +476,25 @@ class FakeState:
         self.messages[msg.id] = msg
         if not msg.ephemeral:
             channel.last_message_id = msg.id
+            if channel.is_thread:
+                self._thread_message(channel, msg)
         if dispatch:
             self._emit_message("MESSAGE_CREATE", msg)
         self.notify()
         return msg
+
+    def _thread_message(self, thread: FakeChannel, msg: FakeMessage) -> None:
+        # message_count leaves out a forum post's first message (its id is the thread's)
+        if msg.id != thread.id:
+            thread.message_count += 1
+        thread.total_message_sent += 1
+        thread.thread_members.setdefault(msg.author.id, iso_now())  # posting joins the thread
+        if thread.archived and not thread.locked:  # a new message unarchives the thread
+            self.update_thread(thread, archived=False)
+        guild = self.guilds[thread.guild_id]  # type: ignore[index]
+        parent = guild.channels.get(thread.parent_id)  # type: ignore[arg-type]
+        if parent is not None and parent.is_forum:
+            parent.last_message_id = thread.id  # a forum's last "message" is its newest post
 
     def edit_message(
         self, msg: FakeMessage, data: dict, parts: list[Part] | None = None, *, clear_loading=False
@@ -346,6 +538,10 @@ class FakeState:
     def _emit_message(self, name: str, msg: FakeMessage) -> None:
         if msg.ephemeral:
             return  # ephemeral messages never reach the gateway
+        chan = self.channels.get(msg.channel_id)
+        guild = self.guilds.get(msg.guild_id) if msg.guild_id is not None else None
+        if chan is not None and guild is not None and not guild.can_see(self.bot_user.id, chan):
+            return  # a private thread the bot is not in
         member = None
         if msg.guild_id is not None:
             m = self.guilds[msg.guild_id].members.get(msg.author.id)
