@@ -15,6 +15,7 @@ dark and light themes. The number of phases always comes from the data.
 from __future__ import annotations
 
 import io
+import math
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -229,29 +230,34 @@ def progress_card(data: ProgressCard) -> bytes:
 
 def _phase_bars(draw: ImageDraw.ImageDraw, data: ProgressCard,
                 box: tuple[int, int, int, int]) -> None:
+    """One row per phase: title and count above a full-width bar when there is room (a few
+    phases), else title, bar and count on one line, else (dozens of phases) bars only."""
     x0, y0, x1, y1 = box
     phases = data.phases
     if not phases:
         _text(draw, ((x0 + x1) / 2, (y0 + y1) / 2), "No phases yet", 18, fill=MUTED, anchor="mm")
         return
     row = (y1 - y0) / len(phases)
-    size = int(max(9, min(17, row * 0.5)))
-    label_w = min(190, (x1 - x0) * 0.4)
+    stacked = row >= 40
+    size = 16 if stacked else int(max(9, min(16, row * 0.5)))
     count_w = 78
-    bar_h = max(2.0, min(14.0, row * 0.45))
+    label_w = 0.0 if stacked else min(190, (x1 - x0) * 0.4)
+    bar_h = 10.0 if stacked else max(2.0, min(14.0, row * 0.45))
     for i, p in enumerate(phases):
         mid = y0 + row * (i + 0.5)
+        text_y, bar_y = (mid - 9, mid + 11) if stacked else (mid, mid)
         current = p.number == data.phase
         if row >= 10:
             title = clean_text(p.title)
             label = f"{p.number}  {title}" if title else f"Phase {p.number}"
-            _text(draw, (x0, mid), label, size, fill=TEXT if current else MUTED,
-                  width=label_w - 10, anchor="lm")
-            _text(draw, (x1, mid), f"{_number(max(0, p.done))}/{_number(max(0, p.total))}", size,
-                  fill=TEXT if current else MUTED, width=count_w - 8, anchor="rm")
+            _text(draw, (x0, text_y), label, size, fill=TEXT if current else MUTED,
+                  width=(x1 - x0 - count_w if stacked else label_w) - 10, anchor="lm")
+            _text(draw, (x1, text_y), f"{_number(max(0, p.done))}/{_number(max(0, p.total))}",
+                  size, fill=TEXT if current else MUTED, width=count_w - 8, anchor="rm")
         ratio = _ratio(p.done, p.total)
         colour = DONE if ratio >= 1 else ACCENT if current else (120, 150, 205)
-        _bar(draw, (x0 + label_w, mid - bar_h / 2, x1 - count_w, mid + bar_h / 2), ratio, colour)
+        bar_x1 = x1 if stacked else x1 - count_w
+        _bar(draw, (x0 + label_w, bar_y - bar_h / 2, bar_x1, bar_y + bar_h / 2), ratio, colour)
 
 
 def _overall(draw: ImageDraw.ImageDraw, data: ProgressCard, x0: int, x1: int) -> None:
@@ -309,6 +315,29 @@ def stats_charts(data: StatsCharts) -> bytes:
 Box = tuple[float, float, float, float]
 
 
+def _label_step(labels: Sequence[str], size: int, slot: float) -> int:
+    """Label every n-th column so that the widest label fits in n columns (1 if all fit)."""
+    widest = max((_font(size).getlength(label) for label in labels), default=0.0)
+    return max(1, math.ceil((widest + 6) / slot)) if slot > 0 else 1
+
+
+def _axis_labels(draw: ImageDraw.ImageDraw, box: Box, xs: Sequence[float],
+                 labels: Sequence[str], y: float, slot: float, size: int) -> None:
+    """Labels under the columns at ``xs``, thinned to every n-th (the latest always shown),
+    kept inside the box."""
+    step = _label_step(labels, size, slot)
+    font, last = _font(size), len(labels) - 1
+    right_free = box[2]  # labels are placed from the latest (right) back; none may overlap
+    for i in range(last, -1, -step):
+        text = _fit(labels[i], font, min(slot * step - 4, box[2] - box[0]))
+        half = font.getlength(text) / 2
+        centre = min(max(xs[i], box[0] + half), box[2] - half)
+        if centre + half > right_free:
+            continue
+        _text(draw, (centre, y), text, size, fill=MUTED, anchor="ma")
+        right_free = centre - half - 6
+
+
 def _columns(draw: ImageDraw.ImageDraw, box: Box, bars: Sequence[tuple[str, int, Colour]]) -> None:
     """Vertical bars with their value above and label below, scaled to the largest value."""
     x0, y0, x1, y1 = box
@@ -318,15 +347,16 @@ def _columns(draw: ImageDraw.ImageDraw, box: Box, bars: Sequence[tuple[str, int,
     slot = (x1 - x0) / len(bars)
     bar_w = max(2.0, min(56.0, slot * 0.62))
     size = int(max(9, min(14, slot * 0.3)))
-    for i, (label, n, colour) in enumerate(bars):
-        cx = x0 + slot * (i + 0.5)
+    xs = [x0 + slot * (i + 0.5) for i in range(len(bars))]
+    for cx, (_, n, colour) in zip(xs, bars, strict=True):
         height = (base - top) * max(0, n) / peak
         if height > 0:
             draw.rectangle((cx - bar_w / 2, base - max(1.0, height), cx + bar_w / 2, base),
                            fill=colour)
         if slot >= 16:
             _text(draw, (cx, base - height - 3), _number(n), size, anchor="md", width=slot)
-            _text(draw, (cx, base + 5), label, size, fill=MUTED, anchor="ma", width=slot - 2)
+    if slot >= 16:
+        _axis_labels(draw, box, xs, [label for label, _, _ in bars], base + 5, slot, 13)
 
 
 def _distribution(draw: ImageDraw.ImageDraw, data: StatsCharts, box: Box) -> bool:
@@ -347,7 +377,7 @@ def _funnel(draw: ImageDraw.ImageDraw, data: StatsCharts, box: Box) -> bool:
     x0, y0, x1, y1 = box
     peak = rows[0][1]
     row = (y1 - y0) / FUNNEL_TOP
-    label_w, count_w = (x1 - x0) * 0.42, 56
+    label_w, count_w = (x1 - x0) * 0.5, 56
     for i, (title, n) in enumerate(rows):
         mid = y0 + row * (i + 0.5)
         _text(draw, (x0, mid), title or "-", 14, fill=MUTED, width=label_w - 8, anchor="lm")
@@ -384,11 +414,13 @@ def _unanswered(draw: ImageDraw.ImageDraw, data: StatsCharts, box: Box) -> bool:
               for i, (_, n) in enumerate(weeks)]
     if len(points) > 1:
         draw.line(points, fill=ALERT, width=3, joint="curve")
-    for (label, n), (px, py) in zip(weeks, points, strict=True):
+    for (_, n), (px, py) in zip(weeks, points, strict=True):
         draw.ellipse((px - 4, py - 4, px + 4, py + 4), fill=ALERT)
         if slot >= 16:
             _text(draw, (px, py - 7), _number(n), size, anchor="md", width=slot)
-            _text(draw, (px, base + 5), label, size, fill=MUTED, anchor="ma", width=slot - 2)
+    if slot >= 16:
+        _axis_labels(draw, box, [x for x, _ in points], [label for label, _ in weeks], base + 5,
+                     slot, 13)
     return True
 
 
