@@ -136,7 +136,7 @@ def _drawable(ch: str) -> str:
 
 def clean_text(text: str) -> str:
     """Member text as it is drawn: one line, no controls or bidi/format characters, accents
-    folded where the font lacks them, at most a few hundred characters."""
+    folded where the font lacks them, at most ``_TEXT_PRECLIP`` (160) characters."""
     text = "".join(_drawable(ch) for ch in strip_controls(str(text)[: _TEXT_PRECLIP * 2]))
     return " ".join(text.split())[:_TEXT_PRECLIP].rstrip()
 
