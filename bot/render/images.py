@@ -143,7 +143,9 @@ def clean_text(text: str) -> str:
 
 def _fit(text: str, font: Font, width: float) -> str:
     """``text`` clipped with "…" to ``width`` pixels (binary search on the prefix length)."""
-    if font.getlength(text) <= width:
+    # measuring is per character: a prefix longer than a line of narrow glyphs never fits
+    whole, text = text, text[: int(width / (0.2 * getattr(font, "size", 5))) + 2]
+    if text == whole and font.getlength(text) <= width:
         return text
     lo, hi = 0, len(text)
     while lo < hi:
