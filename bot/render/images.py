@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,6 +46,10 @@ ACCENT = (91, 141, 239)  # blue: current phase, activity
 DONE = (67, 181, 129)  # green: done
 STREAK = (240, 178, 50)  # amber: streak
 ALERT = (237, 111, 122)  # pink-red: unanswered
+
+#: the cached fonts are shared: FreeType faces must not be used by two threads at once, so one
+#: picture is drawn at a time (the functions may be called through ``asyncio.to_thread``)
+_DRAWING = threading.RLock()
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 Colour = tuple[int, int, int]
@@ -137,7 +142,8 @@ def _drawable(ch: str) -> str:
 def clean_text(text: str) -> str:
     """Member text as it is drawn: one line, no controls or bidi/format characters, accents
     folded where the font lacks them, at most ``_TEXT_PRECLIP`` (160) characters."""
-    text = "".join(_drawable(ch) for ch in strip_controls(str(text)[: _TEXT_PRECLIP * 2]))
+    with _DRAWING:  # looking a glyph up uses the shared font
+        text = "".join(_drawable(ch) for ch in strip_controls(str(text)[: _TEXT_PRECLIP * 2]))
     return " ".join(text.split())[:_TEXT_PRECLIP].rstrip()
 
 
@@ -199,6 +205,11 @@ def _bar(draw: ImageDraw.ImageDraw, box: tuple[float, float, float, float], rati
 
 def progress_card(data: ProgressCard) -> bytes:
     """The member's progress card as PNG bytes (``CARD_SIZE``)."""
+    with _DRAWING:
+        return _png(_draw_card(data))
+
+
+def _draw_card(data: ProgressCard) -> Image.Image:
     w, h = CARD_SIZE
     image = Image.new("RGB", CARD_SIZE, BG)
     draw = ImageDraw.Draw(image)
@@ -227,7 +238,7 @@ def progress_card(data: ProgressCard) -> bytes:
         _text(draw, (pad, 342), closing, 19, fill=MUTED)
 
     _overall(draw, data, split + 10, w - pad)
-    return _png(image)
+    return image
 
 
 def _phase_bars(draw: ImageDraw.ImageDraw, data: ProgressCard,
@@ -287,6 +298,11 @@ def _overall(draw: ImageDraw.ImageDraw, data: ProgressCard, x0: int, x1: int) ->
 def stats_charts(data: StatsCharts) -> bytes:
     """The server's four charts as one PNG (``CHARTS_SIZE``): phase distribution, checklist
     funnel, weekly activity and the unanswered-questions trend."""
+    with _DRAWING:
+        return _png(_draw_charts(data))
+
+
+def _draw_charts(data: StatsCharts) -> Image.Image:
     w, h = CHARTS_SIZE
     image = Image.new("RGB", CHARTS_SIZE, BG)
     draw = ImageDraw.Draw(image)
@@ -311,7 +327,7 @@ def stats_charts(data: StatsCharts) -> bytes:
         if not paint(draw, data, inner):
             _text(draw, ((inner[0] + inner[2]) / 2, (inner[1] + inner[3]) / 2), empty, 18,
                   fill=MUTED, anchor="mm")
-    return _png(image)
+    return image
 
 
 Box = tuple[float, float, float, float]
