@@ -2,9 +2,16 @@
 
 No Discord import here. Front ends use :class:`Store` and catch :class:`StorageError`
 subclasses (``DatabaseUnavailable`` -> "try again later").
+
+The errors are plain classes; :class:`Store` and :class:`Database` (and SQLAlchemy with them)
+are imported on first use, so code that only catches storage errors (``mentorbot ask``) starts
+without the database layer.
 """
 
-from bot.storage.db import Database
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from bot.storage.errors import (
     Conflict,
     DatabaseUnavailable,
@@ -13,7 +20,23 @@ from bot.storage.errors import (
     SchemaMissing,
     StorageError,
 )
-from bot.storage.store import Store
+
+if TYPE_CHECKING:
+    from bot.storage.db import Database
+    from bot.storage.store import Store
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Store":
+        from bot.storage.store import Store
+
+        return Store
+    if name == "Database":
+        from bot.storage.db import Database
+
+        return Database
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Conflict",
