@@ -85,7 +85,7 @@ def _kb_check(args: argparse.Namespace) -> int:
             print(f"warning: {warning}", file=sys.stderr)
     items = sum(len(p.checklist) for p in kb.phases.phases)
     print(f"knowledge base OK: {len(kb.intents)} intents, {items} checklist items, "
-          f"{len(kb.negatives)} out-of-scope topics")
+          f"{len(kb.uncovered)} uncovered topics, {len(kb.negatives)} out-of-scope topics")
     return 0
 
 
@@ -120,31 +120,52 @@ def _kb_list(args: argparse.Namespace) -> int:
 # --- ask -------------------------------------------------------------------------------------
 
 
+MAX_BATCH_BYTES = 16 * 1024 * 1024  # a --batch file larger than this is refused, not read
+
+
+def _batch_lines(path: Path) -> list[str]:
+    """The questions of a ``--batch`` file: bounded in size (``/dev/zero`` is refused, not
+    read forever), decoded leniently, escape sequences and control characters removed, each
+    cut to the question-length limit."""
+    from bot.config import OperatorError
+    from bot.frontends.console import clean_line
+    from bot.limits import MAX_QUESTION_CHARS
+
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_BATCH_BYTES + 1)
+    except OSError as exc:
+        raise OperatorError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > MAX_BATCH_BYTES:
+        raise OperatorError(f"{path} is larger than {MAX_BATCH_BYTES // 2**20} MiB: split it")
+    text = data.decode("utf-8", errors="replace")
+    lines = (clean_line(line)[:MAX_QUESTION_CHARS] for line in text.splitlines())
+    return [line for line in lines if line]
+
+
 def _ask(args: argparse.Namespace) -> int:
     import asyncio
     import json
 
-    from bot.config import OperatorError
+    from bot.frontends.console import clean_line
     from bot.matching.build import build_matcher
 
+    question = clean_line(" ".join(args.question))
+    if not args.batch and not question:
+        print("mentorbot ask: give a question (mentorbot ask \"how long until senior?\"), "
+              "or --batch FILE", file=sys.stderr)
+        return 2
     app = app_from(args)
     kb = app.kb
     matcher = build_matcher(kb)
     if args.batch:
-        try:
-            text = Path(args.batch).read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            raise OperatorError(f"cannot read {args.batch}: {exc.strerror}") from None
-        for line in text.splitlines():
-            if not line.strip():
-                continue
+        for line in _batch_lines(Path(args.batch)):
             result = matcher.match(line)
             if args.json:
                 print(json.dumps(result.to_json(), ensure_ascii=False))
             else:
-                print(f"{result.intent or '-'}\t{result.score:.1f}\t{line}")
+                print(f"{result.to_json()['intent'] or '-'}\t{result.score:.1f}\t{line}")
         return 0
-    question = " ".join(args.question)
     if args.json:
         print(json.dumps(matcher.match(question).to_json(), ensure_ascii=False))
         return 0
@@ -153,8 +174,22 @@ def _ask(args: argparse.Namespace) -> int:
     from bot.frontends.console import plain_text
 
     deps = Deps(kb=kb, matcher=matcher, store=None, settings=app.settings)  # type: ignore[arg-type]
-    reply = asyncio.run(AskFlow(deps, stateless=True).ask(Member(0), question))
+    flow = AskFlow(deps, stateless=True)
+    reply = asyncio.run(flow.ask(Member(0), question))
+    if args.full and reply.intent:  # the whole card, as More shows it
+        reply = flow.show(reply.intent)
     print(plain_text(reply))
+    return 0
+
+
+def _sources(args: argparse.Namespace) -> int:
+    from bot.engine.replies import Kind, Reply
+    from bot.frontends.console import plain_text
+    from bot.render import render
+
+    kb = app_from(args).kb
+    print(plain_text(Reply("Where my answers come from",
+                           render("sources", sources=kb.sources.sources), kind=Kind.BROWSE)))
     return 0
 
 
@@ -380,7 +415,13 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question", nargs="*", help="the question")
     ask.add_argument("--json", action="store_true", help="print the JSON contract")
     ask.add_argument("--batch", type=Path, help="a file with one question per line")
+    ask.add_argument("--full", action="store_true",
+                     help="the whole card (what More shows), not the first answer")
     ask.set_defaults(func=_ask)
+
+    sources = with_common(sub.add_parser("sources", help="where the answers come from"),
+                          db=False)
+    sources.set_defaults(func=_sources)
 
     kb = sub.add_parser("kb", help="check or list the knowledge base")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)

@@ -52,6 +52,37 @@ def test_ask_prints_a_rendered_answer_and_handles_nonsense():
     assert odd.returncode == 0 and "Traceback" not in odd.stdout + odd.stderr
 
 
+def test_ask_prints_the_first_answer_and_full_prints_the_card():
+    short = mentorbot("ask", "feast or tecton?")
+    full = mentorbot("ask", "--full", "feast or tecton?")
+    assert short.returncode == full.returncode == 0
+    assert short.stdout.splitlines()[0] == full.stdout.splitlines()[0]  # the same title
+    assert len(short.stdout.split()) < 170 < len(full.stdout.split())
+    assert "More" in short.stdout and ".txt" not in short.stdout + full.stdout
+
+
+def test_ask_without_a_question_is_a_usage_error():
+    for args in ((), ("",), ("  ", "\x1b[0m")):
+        out = mentorbot("ask", *args)
+        assert out.returncode == 2 and "give a question" in out.stderr and not out.stdout
+
+
+def test_ask_batch_is_sanitised_and_bounded(tmp_path):
+    path = tmp_path / "q.txt"
+    path.write_bytes(b"feast or tecton \x1b[31mred\x1b[0m?\n\x00\x07\n" + b"x" * 5000 + b"\n")
+    out = mentorbot("ask", "--batch", str(path), "--json")
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert "\x1b" not in out.stdout and rows[0]["question"] == "feast or tecton red?"
+    assert all(len(r["question"]) <= 2000 for r in rows)
+    zero = mentorbot("ask", "--batch", "/dev/zero")
+    assert zero.returncode == 1 and "larger than" in zero.stderr and not zero.stdout
+
+
+def test_sources_by_name_never_by_file():
+    out = mentorbot("sources")
+    assert out.returncode == 0 and "MentorCruise" in out.stdout and ".txt" not in out.stdout
+
+
 def test_kb_list_json():
     out = mentorbot("kb", "list", "--json")
     rows = json.loads(out.stdout)
