@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process, utils
 
 from bot.engine.commands import Arg, Param, action_id, command, route
 from bot.engine.context import Deps, Member, UserError
 from bot.engine.privacy import PrivacyFlow
-from bot.engine.replies import Action, ChecklistState, Kind, Reply
+from bot.engine.replies import Action, Attachment, ChecklistState, Kind, Reply
 from bot.engine.setup import setup_of
 from bot.knowledge.schema import ChecklistItem, Phase
 from bot.render import progress_bar, render
 from bot.storage.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from bot.storage.records import Progress
 
 RESOLVE_CUTOFF = 80  # a typed item name must match this well (0-100, token set) to be used
 RESOLVE_MARGIN = 10  # … and beat the runner-up by this much (else the member's phase decides)
@@ -236,6 +243,11 @@ class ChecklistFlow:
                     "Open checklist"))
             if own else ()
         )
+        states = await self.deps.store.checklist.states(user_id) if phase else {}
+        next_item = next((i for i in phase.checklist
+                          if not (states.get(i.id) and states[i.id].done)), None) if phase else None
+        card = await self._card(member.name if own else "A member", phase, summary.per_phase,
+                                next_item)
         return Reply(
             "Your progress" if own else "Their progress",
             render("progress", phase=phase, phase_source=rec.phase_source if rec else None,
@@ -246,7 +258,27 @@ class ChecklistFlow:
             actions=buttons,
             private=own,
             overall=summary.overall,
+            attachment=card,
         )
+
+    async def _card(self, name: str, phase: Phase | None, per_phase: Mapping[int, Progress],
+                    next_item: ChecklistItem | None) -> Attachment:
+        """The same progress as a PNG card (the text stays in the message for screen
+        readers), drawn off the event loop."""
+        from bot.render.images import PhaseBar, ProgressCard, progress_card
+
+        kb = self.deps.kb
+        data = ProgressCard(
+            member_name=name or "You",
+            phase=phase.number if phase else None,
+            phase_title=phase.title if phase else "",
+            phases=tuple(PhaseBar(n, kb.phase_by_number[n].title,
+                                  *per_phase.get(n, (0, len(kb.phase_by_number[n].checklist))))
+                         for n in sorted(kb.phase_by_number)),
+            next_item=next_item.title if next_item else None,
+        )
+        png = await asyncio.to_thread(progress_card, data)
+        return Attachment("progress.png", png, "Progress card: the same figures as the text")
 
 
 @dataclass(frozen=True)

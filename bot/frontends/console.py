@@ -28,7 +28,7 @@ from typing import IO
 from bot.engine.commands import CommandSpec, Param
 from bot.engine.context import Member
 from bot.engine.core import Engine
-from bot.engine.replies import Action, ErrorCause, Kind, Reply
+from bot.engine.replies import Action, Attachment, ErrorCause, Kind, Reply
 from bot.limits import MAX_QUESTION_CHARS
 
 _TS = re.compile(r"<t:(-?\d{1,12})(?::([tTdDfFR]))?>")
@@ -54,6 +54,7 @@ CONSOLE_HELP = (
     "`/done`, `/undo`, `/export`, `/delete` and `/share` are short for the `/checklist` and "
     "`/privacy` commands; `/reminders on` also takes `weekday=… hour=… timezone=…`.\n"
     "`/more`: the last answer in full\n"
+    "`/save [FILE]`: the last picture (the `/progress` card) as a PNG file\n"
     "`/export [FILE]`: write your data to a new JSON file (default: in your home folder)\n"
     "`/quit` (or Ctrl-D): leave"
 )
@@ -267,6 +268,7 @@ class Console:
         self.quiz_index: int | None = None  # the quiz question the choices answer
         self.pending = False  # the last reply asks something (a quiz question, "delete?")
         self.more: str | None = None  # the "More" of the last short answer (/more)
+        self.attachment: Attachment | None = None  # the last reply's picture (/save)
         self.listed_items: list[str] = []  # item ids of the last checklist shown, in order
         self._console = None
         if self.rich:
@@ -279,6 +281,8 @@ class Console:
     def show(self, reply: Reply) -> None:
         self.choices = list(reply.actions)
         self.pending = reply.pending
+        self.attachment = reply.attachment if reply.attachment and \
+            reply.attachment.filename.endswith(".png") else None
         more = [a.id for a in reply.actions if a.label == "More"]
         if more or reply.intent:
             self.more = more[0] if more else None
@@ -350,6 +354,11 @@ class Console:
             return True
         if line.casefold() in QUIT_WORDS:
             return False
+        if line.casefold().split(" ", 1)[0] == "/save":  # the last picture as a file
+            picture = self.attachment
+            self.show(self._save(_split(line[5:])))
+            self.attachment = picture  # still the last picture: /save again elsewhere
+            return True
         if line.casefold() == "/more":  # the whole card of the last answer
             if self.more is None:
                 self.say("There is no answer to show in full yet. Ask a question first.")
@@ -413,7 +422,7 @@ class Console:
         """What can be typed after "/" (Tab completion, "did you mean")."""
         table = self.engine.table
         words = {n.split(" ", 1)[0] for n in table.by_alias()} | table.groups
-        return [*sorted("/" + w for w in words), "/more", "/quit"]
+        return [*sorted("/" + w for w in words), "/more", "/save", "/quit"]
 
     def _command_of(self, line: str) -> tuple[CommandSpec | None, str, str | None]:
         """The command a "/…" line names (the longest name that fits), the rest of the line,
@@ -522,26 +531,15 @@ class Console:
         reply = await self.engine.run("privacy export", self.member)
         if reply.attachment is None:
             return reply
-        # Personal data goes where the member says, or to their home folder: never silently
-        # into whatever directory (a repository?) the console was started in.
-        path = Path(" ".join(args)).expanduser() if args else Path.home()
-        if path.is_dir():
-            path = path / reply.attachment.filename
-        try:  # a new file only the member can read; an existing one is never overwritten
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                out.write(reply.attachment.data)
-        except FileExistsError:
-            return Reply("Export not written", f"`{path}` already exists, and I won't "
-                         "overwrite it. Give another file name: `/export FILE`.",
+        return _written(reply, reply.attachment, args, "Export", "/export FILE")
+
+    def _save(self, args: list[str]) -> Reply:
+        """``/save [FILE]``: the picture of the last reply (a progress card) as a PNG file."""
+        if self.attachment is None:
+            return Reply("Nothing to save", "The last reply has no picture. `/progress` has one.",
                          kind=Kind.ERROR, tone="warning", error=ErrorCause.MEMBER)
-        except (OSError, ValueError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            return Reply("Export failed", f"Could not write `{path}`: {reason}",
-                         kind=Kind.ERROR, tone="error", error=ErrorCause.MEMBER)
-        return Reply(reply.title, reply.body + f"\n\nWritten to `{path}` "
-                     f"({len(reply.attachment.data)} bytes).", kind=Kind.PRIVACY,
-                     tone="success")
+        done = Reply("Saved", self.attachment.description, kind=Kind.HELP)
+        return _written(done, self.attachment, args, "Picture", "/save FILE")
 
     # --- loop ---------------------------------------------------------------------------------
 
@@ -618,6 +616,30 @@ class Console:
 
 class _Problem(str):
     """What is wrong with one typed parameter."""
+
+
+def _written(reply: Reply, attachment: Attachment, args: list[str], what: str,
+             usage: str) -> Reply:
+    """Write ``attachment`` where the member says, or to their home folder (never silently into
+    whatever directory, a repository perhaps, the console was started in): a new file only
+    they can read; an existing file is never overwritten."""
+    path = Path(" ".join(args)).expanduser() if args else Path.home()
+    if path.is_dir():
+        path = path / attachment.filename
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(attachment.data)
+    except FileExistsError:
+        return Reply(f"{what} not written", f"`{path}` already exists, and I won't "
+                     f"overwrite it. Give another file name: `{usage}`.",
+                     kind=Kind.ERROR, tone="warning", error=ErrorCause.MEMBER)
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return Reply(f"{what} failed", f"Could not write `{path}`: {reason}",
+                     kind=Kind.ERROR, tone="error", error=ErrorCause.MEMBER)
+    return Reply(reply.title, reply.body + f"\n\nWritten to `{path}` "
+                 f"({len(attachment.data)} bytes).", kind=reply.kind, tone="success")
 
 
 def _usage(*specs: CommandSpec, problems: list[str] | None = None) -> Reply:

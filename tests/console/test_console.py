@@ -395,3 +395,15 @@ async def test_more_shows_the_whole_card_of_the_last_answer(chat, kb):
     assert len(first.split()) < 120 < len(full.split())
     assert plain_markdown(intent.answer.strip().splitlines()[0])[:60] in full
     assert ".txt" not in s.out
+
+
+async def test_save_writes_the_progress_card_as_a_png(chat, tmp_path):
+    from PIL import Image
+
+    target = tmp_path / "card.png"
+    s = await chat(lines("/save", "/progress", f"/save {target}", f"/save {target}"))
+    s.assert_clean()
+    assert "The last reply has no picture" in s.out
+    with Image.open(target) as image:
+        assert image.format == "PNG" and image.size == (800, 400)
+    assert "already exists" in s.out

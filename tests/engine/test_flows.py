@@ -192,6 +192,8 @@ async def test_checklist_by_title_evidence_and_unknown_items(engine, kb, store):
 async def test_progress_is_private_until_shared(engine, kb):
     await engine.run("checklist done", BOB, item=kb.phase_by_number[1].checklist[0].id)
     own = await engine.run("progress", BOB)
+    assert own.attachment is not None and own.attachment.filename == "progress.png"
+    assert own.attachment.data.startswith(b"\x89PNG\r\n")  # the card beside the text
     assert own.private and own.overall == (1, sum(len(p.checklist)
                                                           for p in kb.phases.phases))
     hidden = await engine.run("progress", ALICE, member_id=BOB.user_id)
