@@ -168,6 +168,8 @@ async def test_checklist_view_toggle_and_progress(running, world, kb):
     assert ac[0]["value"].startswith("p1.")
     prog = await (await fake.slash(world.bob, "progress", guild=world.guild)).final_message()
     assert prog.ephemeral and "1/" in text(prog)
+    assert [name for name, _ in prog.files] == ["progress.png"]  # the card too
+    assert prog.files[0][1].startswith(b"\x89PNG")
     other = await (await fake.slash(world.alice, "progress", {"member": world.bob.id},
                                     guild=world.guild)).final_message()
     assert "private" in text(other)
