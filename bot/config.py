@@ -10,7 +10,6 @@ printed by the CLI with exit code 1), and :func:`discord_token` the one reader o
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -122,7 +121,3 @@ def discord_token(settings: Settings) -> str:
             "(README: Operator guide). To try the mentor without Discord: mentorbot chat")
     return token
 
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()

@@ -288,11 +288,6 @@ class Table:
     def route_handler(self, spec: RouteSpec) -> Entry:
         return self._handlers["route:" + spec.prefix]
 
-    @property
-    def families(self) -> list[str]:
-        """The first part of every action id (the Discord button handler's prefixes)."""
-        return sorted({r.family for r in self.routes})
-
     def by_alias(self) -> dict[str, str]:
         """Typed names → command names: "checklist done", its alias "done", and a group's
         name alone for its default ("reminders" → "reminders status")."""

@@ -136,9 +136,5 @@ class Reply:
     pending: bool = False  # it asks something (a quiz question, "delete?"): keep it open
 
     @property
-    def action_ids(self) -> list[str]:
-        return [a.id for a in self.actions]
-
-    @property
     def unanswered(self) -> bool:
         return self.match is not None and self.match.status == "unanswered"

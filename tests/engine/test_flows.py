@@ -246,7 +246,7 @@ async def test_export_then_delete_everything(engine, kb, store):
     data = json.loads(export.attachment.data)
     assert kb.phase_by_number[2].checklist[1].id in json.dumps(data)
     confirm = await engine.run("privacy delete", ALICE)
-    assert "priv:delete:yes" in confirm.action_ids
+    assert "priv:delete:yes" in [a.id for a in confirm.actions]
     cancelled = await engine.act(ALICE, "priv:delete:no")
     assert cancelled.title == "Nothing deleted"
     assert await store.members.get(ALICE.user_id) is not None

@@ -160,15 +160,9 @@ async def test_db_command(db_url: str, capsys: pytest.CaptureFixture[str]) -> No
 async def test_db_command_uses_settings_url(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bot.config import get_settings
-
     url = f"sqlite+aiosqlite:///{tmp_path / 'from-env.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
-    get_settings.cache_clear()
-    try:
-        assert await _cli("db", "upgrade") == 0
-    finally:
-        get_settings.cache_clear()
+    assert await _cli("db", "upgrade") == 0
     assert (tmp_path / "from-env.db").is_file()
     assert await m.current_async(url) == m.head_revision()
 
