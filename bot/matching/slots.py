@@ -51,6 +51,7 @@ _QUIZ = re.compile(
 )
 _COUNTS = {"zero": 0, "none": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 
+ALL_YES = -1  # quiz_score's "yes to all of them", whatever the quiz's length
 PHASE_WORD = "phase"
 SLOT_PREFIX = "phaseslot"
 
@@ -122,13 +123,14 @@ def phase_of(mentions: Sequence[tuple[int, int, int, str]]) -> int | None:
 
 
 def quiz_score(text: str) -> int | None:
-    """How many quiz questions the member says they answered yes to, if they say so."""
+    """How many quiz questions the member says they answered yes to, if they say so
+    (:data:`ALL_YES` for "all of them")."""
     m = _QUIZ.search(text)
     if not m or ("quiz" not in text and "yes" not in text and "question" not in text):
         return None
     k = (m.group(1) or m.group(2) or "").strip()
     if k.startswith("all"):
-        return 6
+        return ALL_YES
     return int(k) if k.isdigit() else _COUNTS.get(k)
 
 
@@ -156,7 +158,9 @@ def read_slots(text: str, tokens: Sequence[str], tools: Iterable[tuple[str, tupl
     phase = phase_of(mentions)
     if phase is None and routing:
         score = quiz_score(text)
-        if score is not None and score < len(routing):
+        if score == ALL_YES:  # "yes to all": as many as the quiz has questions
+            score = len(routing) - 1
+        if score is not None and 0 <= score < len(routing):
             phase = routing[score]
     levels = tuple(dict.fromkeys(LEVELS[m] for m in _LEVEL_RE.findall(text.replace("-", ""))))
     named: list[str] = []
