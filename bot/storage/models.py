@@ -9,7 +9,10 @@ Design notes
   types to migrate).
 * Every timestamp is :class:`~bot.storage.db.UTCDateTime` (aware UTC on both backends).
 * Constraint names follow :data:`NAMING_CONVENTION` so migrations can address them.
-* ``question_log`` deliberately has no user column.
+* Every table holding a member's data is registered for export and delete in
+  :data:`bot.storage.repo.privacy.PERSONAL_DATA` (a test enforces it). ``question_log`` rows
+  carry the asking member (``member_id``, NULL for anonymous/console questions) so a member's
+  questions are exported and deleted with the rest.
 """
 
 from __future__ import annotations
@@ -203,9 +206,11 @@ class QuestionLog(Base):
         CheckConstraint("outcome IN ('answered', 'ambiguous', 'unanswered')", name="outcome"),
         Index(None, "created_at"),
         Index(None, "guild_id", "outcome", "created_at"),
+        Index(None, "member_id"),
     )
 
     id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True)
+    member_id: Mapped[int | None] = mapped_column(BigInteger, _fk_member())
     text: Mapped[str] = mapped_column(String(MAX_QUESTION))
     normalized: Mapped[str] = mapped_column(String(MAX_QUESTION))
     outcome: Mapped[str] = mapped_column(String(12))

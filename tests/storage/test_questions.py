@@ -26,13 +26,19 @@ async def test_log_returns_ids_and_truncates(store: Store) -> None:
     assert top == [("x" * 500, 1)]
 
 
-async def test_question_log_has_no_user_column(store: Store) -> None:
+async def test_question_log_records_who_asked_for_export_and_delete(store: Store) -> None:
+    """Issue 11 point 7: the asking member is stored (NULL when anonymous), keyed to the member
+    with ON DELETE CASCADE, so their questions leave with them."""
     async with store.db.engine.connect() as conn:
-        cols = await conn.run_sync(
-            lambda c: {col["name"] for col in inspect(c).get_columns("question_log")}
+        cols, fks = await conn.run_sync(
+            lambda c: (
+                {col["name"] for col in inspect(c).get_columns("question_log")},
+                inspect(c).get_foreign_keys("question_log"),
+            )
         )
     assert cols == {
         "id",
+        "member_id",
         "text",
         "normalized",
         "outcome",
@@ -41,6 +47,9 @@ async def test_question_log_has_no_user_column(store: Store) -> None:
         "guild_id",
         "created_at",
     }
+    assert [(fk["constrained_columns"], fk["referred_table"]) for fk in fks] == [
+        (["member_id"], "member")
+    ]
 
 
 async def test_log_validation(store: Store) -> None:

@@ -180,7 +180,7 @@ class ChecklistRepo(Repo):
                     )
                 )
                 await s.flush()
-            return ItemState(item_id=item_id, **state)  # type: ignore[arg-type]
+            return ItemState(item_id=item_id, **state)
 
         return await self.run_for_member(user_id, tx)
 

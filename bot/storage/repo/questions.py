@@ -1,7 +1,9 @@
 """Question log (for the unanswered-questions review) and helpful / not-helpful feedback.
 
-The question log is anonymous by design: it stores the text (truncated to 500 characters), the
-outcome, the best intent and score, the server and the time — never who asked. Which questions
+The question log stores the text (clipped to :data:`bot.limits.MAX_QUESTION_CHARS`), the outcome,
+the best intent and score, the server, the time and — when the caller passes it — the member
+who asked, so that member's questions are part of their export and deletion
+(:mod:`bot.storage.repo.privacy`). Statistics only ever read aggregates. Which questions
 get logged (by default only those without a confident answer) is the caller's policy
 (``Settings.log_all_questions``); retention is :meth:`QuestionsRepo.purge`
 (``Settings.question_log_days``).
@@ -69,8 +71,13 @@ class QuestionsRepo(Repo):
         intent_id: str | None,
         score: float,
         guild_id: int | None = None,
+        *,
+        user_id: int | None = None,
     ) -> int:
-        """Log one question (no user id is ever stored); returns the log row id."""
+        """Log one question asked by ``user_id`` (``None``: anonymous); returns the log row id.
+
+        A member's logged questions are exported and deleted with the rest of their data.
+        """
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput("question text is empty")
         if outcome not in OUTCOMES:
@@ -84,18 +91,23 @@ class QuestionsRepo(Repo):
         if not math.isfinite(score):
             raise InvalidInput(f"score must be finite, got {score!r}")
         check_optional_id(guild_id)
+        check_optional_id(user_id, "user id")
         clean = text.strip()[:MAX_QUESTION]
+        now = self.now()
         row = QuestionLog(
+            member_id=user_id,
             text=clean,
             normalized=normalize_question(clean),
             outcome=outcome,
             intent_id=intent_id,
             score=score,
             guild_id=guild_id,
-            created_at=self.now(),
+            created_at=now,
         )
 
         async def tx(s: AsyncSession) -> int:
+            if user_id is not None:
+                await self.ensure_member(s, user_id, now)
             s.add(row)
             await s.flush()
             return row.id

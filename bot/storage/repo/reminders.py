@@ -31,10 +31,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import BigInteger, any_, func, literal, literal_column, select, tuple_, update
+from sqlalchemy import (
+    BigInteger,
+    Table,
+    any_,
+    func,
+    literal,
+    literal_column,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -247,8 +257,9 @@ class RemindersRepo(Repo):
             raise InvalidInput("limit must be at least 1")
 
         async def tx(s: AsyncSession) -> list[ReminderPrefRecord]:
-            t = ReminderPref.__table__
-            enabled, due = t.c.enabled, t.c.next_due_utc
+            t = cast(Table, ReminderPref.__table__)
+            enabled: Any = t.c.enabled
+            due: Any = t.c.next_due_utc
             if after_member_id is not None and self._db.is_sqlite:
                 # A later page exists only when many are due. A unary + keeps SQLite's
                 # planner off the (enabled, next_due_utc) index, so it walks the primary key
@@ -426,7 +437,7 @@ class RemindersRepo(Repo):
         by_key: dict[str, list[int]] = {}
         for uid, key in pairs.items():
             by_key.setdefault(key, []).append(uid)
-        t = rd.__table__
+        t = cast(Table, rd.__table__)
 
         async def tx(s: AsyncSession) -> dict[int, tuple[int, int]]:
             won: dict[int, tuple[int, int]] = {}
