@@ -189,11 +189,6 @@ class ChecklistRepo(Repo):
         check_id(user_id)
         return await self._db.run(lambda s: states_for(s, user_id), readonly=True)
 
-    async def recent(self, user_id: int, limit: int = 5) -> list[ChecklistEvent]:
-        """The member's latest done/undone events, newest first."""
-        check_id(user_id)
-        return await self._db.run(lambda s: events_for(s, user_id, limit), readonly=True)
-
     async def done_since(self, user_id: int, since: datetime) -> list[str]:
         """Items currently done that were (last) marked done at or after ``since``."""
         check_id(user_id)

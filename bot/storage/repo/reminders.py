@@ -229,14 +229,6 @@ class RemindersRepo(Repo):
             raise NotFound(f"member {user_id} has no reminder preferences")
         return record
 
-    async def resume(self, user_id: int) -> ReminderPrefRecord:
-        """Clear the pause reason."""
-        check_id(user_id)
-        record = await self._update(user_id, paused_reason=None)
-        if record is None:
-            raise NotFound(f"member {user_id} has no reminder preferences")
-        return record
-
     async def disable(self, user_id: int) -> ReminderPrefRecord | None:
         """Opt out (keeps weekday/hour/zone for a later opt-in); ``None`` if never set."""
         check_id(user_id)
@@ -393,19 +385,6 @@ class RemindersRepo(Repo):
             return _delivery(row)
 
         return await self._db.run(tx)
-
-    async def delivery(self, delivery_id: int) -> DeliveryRecord:
-        async def tx(s: AsyncSession) -> DeliveryRecord:
-            row = await s.get(ReminderDelivery, delivery_id)
-            if row is None:
-                raise NotFound(f"reminder delivery {delivery_id} not found")
-            return _delivery(row)
-
-        return await self._db.run(tx, readonly=True)
-
-    async def deliveries(self, user_id: int) -> list[DeliveryRecord]:
-        check_id(user_id)
-        return await self._db.run(lambda s: deliveries_for(s, user_id), readonly=True)
 
     # -- dispatcher, in batches -----------------------------------------------------------------
 
