@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot.limits import MAX_QUESTION_CHARS
 from bot.storage.db import UTCDateTime
 
 NAMING_CONVENTION = {
@@ -52,7 +53,6 @@ PHASES = (1, 2, 3, 4)
 MAX_ITEM_ID = 100
 MAX_INTENT_ID = 100
 MAX_URL = 500
-MAX_QUESTION = 500
 MAX_REASON = 200
 MAX_ERROR = 500
 
@@ -211,8 +211,8 @@ class QuestionLog(Base):
 
     id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True)
     member_id: Mapped[int | None] = mapped_column(BigInteger, _fk_member())
-    text: Mapped[str] = mapped_column(String(MAX_QUESTION))
-    normalized: Mapped[str] = mapped_column(String(MAX_QUESTION))
+    text: Mapped[str] = mapped_column(String(MAX_QUESTION_CHARS))
+    normalized: Mapped[str] = mapped_column(String(MAX_QUESTION_CHARS))
     outcome: Mapped[str] = mapped_column(String(12))
     intent_id: Mapped[str | None] = mapped_column(String(MAX_INTENT_ID))
     score: Mapped[float] = mapped_column(Float)

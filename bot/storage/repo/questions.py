@@ -21,7 +21,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.errors import InvalidInput
-from bot.storage.models import MAX_INTENT_ID, MAX_QUESTION, AnswerFeedback, QuestionLog
+from bot.limits import MAX_QUESTION_CHARS
+from bot.storage.models import MAX_INTENT_ID, AnswerFeedback, QuestionLog
 from bot.storage.repo._base import Repo, check_id, check_optional_id, check_text_id
 
 OUTCOMES = ("answered", "ambiguous", "unanswered")
@@ -36,7 +37,7 @@ def normalize_question(text: str) -> str:
     """Grouping key: NFKC, case-folded, whitespace collapsed, trailing punctuation dropped."""
     t = unicodedata.normalize("NFKC", text).casefold()
     t = _SPACES.sub(" ", t).strip()
-    return (_TRAILING.sub("", t) or t)[:MAX_QUESTION]
+    return (_TRAILING.sub("", t) or t)[:MAX_QUESTION_CHARS]
 
 
 async def top_unanswered_for(
@@ -92,7 +93,7 @@ class QuestionsRepo(Repo):
             raise InvalidInput(f"score must be finite, got {score!r}")
         check_optional_id(guild_id)
         check_optional_id(user_id, "user id")
-        clean = text.strip()[:MAX_QUESTION]
+        clean = text.strip()[:MAX_QUESTION_CHARS]
         now = self.now()
         row = QuestionLog(
             member_id=user_id,
