@@ -20,8 +20,8 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.errors import InvalidInput
 from bot.limits import MAX_QUESTION_CHARS
+from bot.storage.errors import InvalidInput
 from bot.storage.models import MAX_INTENT_ID, AnswerFeedback, QuestionLog
 from bot.storage.repo._base import Repo, check_id, check_optional_id, check_text_id
 
