@@ -6,6 +6,8 @@ subclasses (``DatabaseUnavailable`` -> "try again later").
 
 from bot.storage.db import Database
 from bot.storage.errors import (
+    Busy,
+    CapacityExceeded,
     Conflict,
     DatabaseUnavailable,
     InvalidInput,
@@ -16,6 +18,8 @@ from bot.storage.errors import (
 from bot.storage.store import Store
 
 __all__ = [
+    "Busy",
+    "CapacityExceeded",
     "Conflict",
     "Database",
     "DatabaseUnavailable",
