@@ -130,6 +130,7 @@ class ChecklistRepo(Repo):
 
     async def _set(self, user_id: int, item_id: str, done: bool, url: str | None) -> ItemState:
         async def tx(s: AsyncSession) -> ItemState:
+            await self.lock_member(s, user_id, create=False)  # a missing member: the FK below
             cp = ChecklistProgress
             ins = self.insert(cp).values(
                 member_id=user_id, item_id=item_id, done=False, updated_at=self.now()

@@ -214,6 +214,9 @@ class PrivacyRepo(Repo):
         check_id(user_id)
 
         async def tx(s: AsyncSession) -> int:
+            # The member's lock first, as every write to the member takes it: they queue
+            # behind the deletion (and it behind them) instead of deadlocking.
+            await self.lock_member(s, user_id, create=False)
             total = 0
             for entry in PERSONAL_DATA:
                 stmt = delete(entry.table).where(entry.rows(user_id))

@@ -108,7 +108,7 @@ class QuestionsRepo(Repo):
 
         async def tx(s: AsyncSession) -> int:
             if user_id is not None:
-                await self.ensure_member(s, user_id, now)
+                await self.lock_member(s, user_id, now)
             s.add(row)
             await s.flush()
             return row.id
@@ -125,7 +125,7 @@ class QuestionsRepo(Repo):
         now = self.now()
 
         async def tx(s: AsyncSession) -> None:
-            await self.ensure_member(s, user_id, now)
+            await self.lock_member(s, user_id, now)
             ins = self.insert(AnswerFeedback).values(
                 member_id=user_id,
                 intent_id=intent_id,

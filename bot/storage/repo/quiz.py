@@ -73,7 +73,7 @@ class QuizRepo(Repo):
         now = self.now()
 
         async def tx(s: AsyncSession) -> QuizAttemptRecord:
-            await self.ensure_member(s, user_id, now)
+            await self.lock_member(s, user_id, now)
             for _ in range(3):
                 current = await self._open_attempt(s, user_id)
                 if current is not None and not restart:
@@ -122,6 +122,7 @@ class QuizRepo(Repo):
         now = self.now()
 
         async def tx(s: AsyncSession) -> QuizAttemptRecord:
+            await self.lock_member(s, user_id, create=False)
             att = await self._owned(s, attempt_id, user_id)
             if att.status != "open":
                 raise Conflict(f"quiz attempt {attempt_id} is {att.status}")
@@ -159,6 +160,7 @@ class QuizRepo(Repo):
         check_id(user_id)
 
         async def tx(s: AsyncSession) -> QuizAttemptRecord:
+            await self.lock_member(s, user_id, create=False)
             att = await self._owned(s, attempt_id, user_id)
             if att.status != "open":
                 raise Conflict(f"quiz attempt {attempt_id} is {att.status}")
@@ -187,6 +189,7 @@ class QuizRepo(Repo):
         now = self.now()
 
         async def tx(s: AsyncSession) -> QuizAttemptRecord:
+            await self.lock_member(s, user_id, create=False)
             att = await self._owned(s, attempt_id, user_id)
             answers = await _answers(s, attempt_id)
             if att.status == "finished":

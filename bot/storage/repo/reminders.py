@@ -196,7 +196,7 @@ class RemindersRepo(Repo):
         }
 
         async def tx(s: AsyncSession) -> ReminderPrefRecord:
-            await self.ensure_member(s, user_id, now)
+            await self.lock_member(s, user_id, now)
             ins = self.insert(ReminderPref).values(member_id=user_id, **values)
             await s.execute(
                 ins.on_conflict_do_update(index_elements=[ReminderPref.member_id], set_=values)
@@ -209,6 +209,7 @@ class RemindersRepo(Repo):
 
     async def _update(self, user_id: int, **values: object) -> ReminderPrefRecord | None:
         async def tx(s: AsyncSession) -> ReminderPrefRecord | None:
+            await self.lock_member(s, user_id, create=False)
             result = await s.execute(
                 update(ReminderPref)
                 .where(ReminderPref.member_id == user_id)
@@ -288,6 +289,7 @@ class RemindersRepo(Repo):
         rd = ReminderDelivery
 
         async def tx(s: AsyncSession) -> DeliveryClaim | None:
+            await self.lock_member(s, user_id, create=False)
             ins = (
                 self.insert(rd)
                 .values(
@@ -338,6 +340,21 @@ class RemindersRepo(Repo):
 
         return await self._db.run(tx)
 
+    async def _locked_delivery(self, s: AsyncSession, delivery_id: int) -> ReminderDelivery:
+        """The delivery row, locked after its member's row (the one lock order)."""
+        member_id = await s.scalar(
+            select(ReminderDelivery.member_id).where(ReminderDelivery.id == delivery_id)
+        )
+        row = None
+        if member_id is not None:
+            await self.lock_member(s, member_id, create=False)
+            row = await s.get(
+                ReminderDelivery, delivery_id, with_for_update=True, populate_existing=True
+            )
+        if row is None:
+            raise NotFound(f"reminder delivery {delivery_id} not found")
+        return row
+
     async def mark_sent(
         self, delivery_id: int, now: datetime, next_due_utc: datetime | None
     ) -> DeliveryRecord:
@@ -347,9 +364,7 @@ class RemindersRepo(Repo):
             check_aware(next_due_utc, "next_due_utc")
 
         async def tx(s: AsyncSession) -> DeliveryRecord:
-            row = await s.get(ReminderDelivery, delivery_id, with_for_update=True)
-            if row is None:
-                raise NotFound(f"reminder delivery {delivery_id} not found")
+            row = await self._locked_delivery(s, delivery_id)
             row.status = "sent"
             row.sent_at = now
             row.error = None
@@ -374,9 +389,7 @@ class RemindersRepo(Repo):
             check_aware(retry_at, "retry_at")
 
         async def tx(s: AsyncSession) -> DeliveryRecord:
-            row = await s.get(ReminderDelivery, delivery_id, with_for_update=True)
-            if row is None:
-                raise NotFound(f"reminder delivery {delivery_id} not found")
+            row = await self._locked_delivery(s, delivery_id)
             if row.status != "sent":
                 row.status = "failed"
                 row.error = (str(error).strip() or "failed")[:MAX_ERROR]
@@ -419,6 +432,7 @@ class RemindersRepo(Repo):
         t = cast(Table, rd.__table__)
 
         async def tx(s: AsyncSession) -> dict[int, tuple[int, int]]:
+            await self.lock_members(s, pairs)
             won: dict[int, tuple[int, int]] = {}
             # One INSERT .. SELECT per distinct period key (members due in the same minute
             # share one): rows only for members that exist, RETURNING only rows inserted.
@@ -566,6 +580,7 @@ class RemindersRepo(Repo):
         )
 
         async def tx(s: AsyncSession) -> bool:
+            await self.lock_member(s, user_id, create=False)
             result = await s.execute(
                 update(rp)
                 .where(rp.member_id == user_id, same)
