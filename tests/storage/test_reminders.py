@@ -229,3 +229,34 @@ async def test_pause_keeps_updated_at_moving(store: Store, clock: FakeClock) -> 
     clock.advance(hours=1)
     paused = await store.reminders.pause(ALICE, "DMs closed")
     assert paused.updated_at > first.updated_at
+
+
+async def test_mark_sent_does_not_overwrite_a_schedule_changed_during_the_send(
+    store: Store,
+) -> None:
+    """Issue 11 point 7: compare-and-set on the schedule."""
+    await _prefs(store, ALICE)
+    due = (await store.reminders.get(ALICE)).next_due_utc  # type: ignore[union-attr]
+    claim = await store.reminders.claim(ALICE, "2025-W11", T0, 300)
+    assert claim is not None
+    # while the DM is being sent, the member moves their reminder to Friday 18:00
+    moved_to = T0 + timedelta(days=4, hours=10)
+    await store.reminders.set(
+        ALICE, enabled=True, weekday=4, hour=18, timezone="UTC", next_due_utc=moved_to
+    )
+    sent_at = T0 + timedelta(seconds=5)
+    sent = await store.reminders.mark_sent(
+        claim.delivery_id, sent_at, T0 + timedelta(days=7), expected_due=due
+    )
+    assert sent.status == "sent"
+    pref = await store.reminders.get(ALICE)
+    assert pref is not None
+    assert (pref.weekday, pref.hour, pref.next_due_utc) == (4, 18, moved_to)  # kept
+    assert pref.last_sent_at == sent_at  # the send is recorded all the same
+
+    # unchanged schedule: the compare-and-set advances it
+    claim2 = await store.reminders.claim(ALICE, "2025-W12", moved_to, 300)
+    assert claim2 is not None
+    nxt = moved_to + timedelta(days=7)
+    await store.reminders.mark_sent(claim2.delivery_id, moved_to, nxt, expected_due=moved_to)
+    assert (await store.reminders.get(ALICE)).next_due_utc == nxt  # type: ignore[union-attr]

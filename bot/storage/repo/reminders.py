@@ -28,6 +28,7 @@ Deliveries (for the dispatcher): one ``reminder_delivery`` row per member per pe
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -91,6 +92,14 @@ def _id_in(column: Any, ids: Sequence[int], postgres: bool) -> tuple[Any, ...]:
     if postgres:
         return column == any_(literal(list(ids), ARRAY(BigInteger))), bounds
     return column.in_(ids), bounds
+
+
+class _Unset(enum.Enum):
+    UNSET = "unset"
+
+
+#: "no expected value given" for compare-and-set parameters
+UNSET = _Unset.UNSET
 
 
 class _ClaimRace(StorageError):
@@ -356,23 +365,61 @@ class RemindersRepo(Repo):
         return row
 
     async def mark_sent(
-        self, delivery_id: int, now: datetime, next_due_utc: datetime | None
+        self,
+        delivery_id: int,
+        now: datetime,
+        next_due_utc: datetime | None,
+        *,
+        expected_due: datetime | _Unset | None = UNSET,
     ) -> DeliveryRecord:
-        """The reminder went out: close the delivery, record it and schedule the next one."""
+        """The reminder went out: close the delivery, record it and schedule the next one.
+
+        ``expected_due`` makes the schedule change a compare-and-set: ``next_due_utc`` is
+        stored only if the preference still holds ``expected_due`` (the due time the caller
+        planned this send from). A member who changed their schedule while the DM was being
+        sent keeps their change; the delivery is closed as sent either way and
+        ``last_sent_at`` is recorded. Without ``expected_due`` the schedule is overwritten
+        (callers that own the schedule).
+        """
         check_aware(now, "now")
         if next_due_utc is not None:
             check_aware(next_due_utc, "next_due_utc")
+        if isinstance(expected_due, datetime):
+            check_aware(expected_due, "expected_due")
+        rp = ReminderPref
 
         async def tx(s: AsyncSession) -> DeliveryRecord:
             row = await self._locked_delivery(s, delivery_id)
             row.status = "sent"
             row.sent_at = now
             row.error = None
-            await s.execute(
-                update(ReminderPref)
-                .where(ReminderPref.member_id == row.member_id)
-                .values(last_sent_at=now, next_due_utc=next_due_utc, updated_at=now)
-            )
+            mine = rp.member_id == row.member_id
+            if isinstance(expected_due, _Unset):
+                await s.execute(
+                    update(rp)
+                    .where(mine)
+                    .values(last_sent_at=now, next_due_utc=next_due_utc, updated_at=now)
+                )
+            else:
+                same = (
+                    rp.next_due_utc.is_(None)
+                    if expected_due is None
+                    else rp.next_due_utc == expected_due
+                )
+                moved = await s.execute(
+                    update(rp)
+                    .where(mine, same)
+                    .values(last_sent_at=now, next_due_utc=next_due_utc, updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                if not moved.rowcount:  # type: ignore[attr-defined]
+                    # changed meanwhile: keep the member's schedule, record the send only
+                    await s.execute(
+                        update(rp)
+                        .where(mine)
+                        .values(last_sent_at=now)
+                        .execution_options(synchronize_session=False)
+                    )
             await s.flush()
             return _delivery(row)
 
