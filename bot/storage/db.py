@@ -16,7 +16,7 @@ Nothing blocks the event loop and every wait is bounded:
 * SQLite writes of one process are serialised by one :class:`asyncio.Lock` per database file
   (per event loop), so the process's writers queue on the loop, not in SQLite's busy handler.
   Only another process can make a writer wait there, for at most ``busy_timeout`` (0.25 s);
-  :meth:`Database.run` then retries with jittered back-off until ``retry_budget`` (2 s) is
+  :meth:`Database.run` then retries with jittered back-off until ``retry_budget`` (4 s) is
   spent and raises :class:`~bot.storage.errors.Busy`.
 * aiosqlite cursors are closed in the connection's worker thread even when a statement fails
   (SQLAlchemy's adapter leaves a failed cursor to the garbage collector, which finalises it on
@@ -82,7 +82,7 @@ PG_CONNECT_TIMEOUT_S = 5.0
 POOL_TIMEOUT_S = 2.0
 #: the longest :meth:`Database.run` keeps a write waiting — queued for the SQLite write lock
 #: and retrying lock/deadlock/serialisation failures — before it raises ``Busy``
-RETRY_BUDGET_S = 2.0
+RETRY_BUDGET_S = 4.0  # + one busy timeout: a clear answer within 5 s
 #: PostgreSQL: per statement (server ``statement_timeout``; asyncpg ``command_timeout`` is this
 #: plus one second, for a server that does not answer at all)
 STATEMENT_TIMEOUT_S = 5.0
