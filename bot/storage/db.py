@@ -88,8 +88,9 @@ RETRY_BUDGET_S = 4.0  # + one busy timeout: a clear answer within 5 s
 STATEMENT_TIMEOUT_S = 5.0
 #: PostgreSQL: how long a statement waits for a row lock (``lock_timeout``)
 LOCK_TIMEOUT_S = 2.0
-#: How often :meth:`Database.run` retries a transient lock/serialisation failure (at most).
-MAX_RETRIES = 8
+#: At most this many retries of a transient lock/serialisation failure (the time budget above
+#: normally ends retrying first).
+MAX_RETRIES = 30
 
 try:  # asyncpg is optional at import time (a SQLite-only install still works)
     import asyncpg
