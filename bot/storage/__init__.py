@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot.storage.errors import (
+    Busy,
+    CapacityExceeded,
     Conflict,
     DatabaseUnavailable,
     InvalidInput,
@@ -39,6 +41,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Busy",
+    "CapacityExceeded",
     "Conflict",
     "Database",
     "DatabaseUnavailable",

@@ -4,12 +4,29 @@
 ``postgresql+asyncpg://user@host/db``; plain ``sqlite:///`` / ``postgresql://`` URLs are
 upgraded to the async drivers.
 
-SQLite connections get ``journal_mode=WAL``, ``foreign_keys=ON``, a ``busy_timeout`` and
+SQLite connections get ``journal_mode=WAL``, ``foreign_keys=ON``, a short ``busy_timeout`` and
 ``synchronous=NORMAL``. Pysqlite's own transaction handling is switched off and every write
 transaction starts with ``BEGIN IMMEDIATE`` (the SQLAlchemy recipe for pysqlite/aiosqlite), so a
-writer waits for the write lock up front — inside the busy timeout — instead of failing with
-"database is locked" when it upgrades a read lock. Read-only units of work use ``BEGIN DEFERRED``
-so readers never wait for writers (WAL). :meth:`Database.run` retries the rare lock error left.
+writer takes the write lock up front instead of failing with "database is locked" when it
+upgrades a read lock. Read-only units of work use ``BEGIN DEFERRED`` so readers never wait for
+writers (WAL).
+
+Nothing blocks the event loop and every wait is bounded:
+
+* SQLite writes of one process are serialised by one :class:`asyncio.Lock` per database file
+  (per event loop), so the process's writers queue on the loop, not in SQLite's busy handler.
+  Only another process can make a writer wait there, for at most ``busy_timeout`` (0.25 s);
+  :meth:`Database.run` then retries with jittered back-off until ``retry_budget`` (4 s) is
+  spent and raises :class:`~bot.storage.errors.Busy`.
+* aiosqlite cursors are closed in the connection's worker thread even when a statement fails
+  (SQLAlchemy's adapter leaves a failed cursor to the garbage collector, which finalises it on
+  the loop thread — and ``sqlite3_reset`` there waits for the connection mutex while the worker
+  sits in the busy handler: a frozen loop). See :class:`_ClosingCursor`.
+* PostgreSQL: asyncpg ``command_timeout`` and the server's ``statement_timeout`` /
+  ``lock_timeout`` bound each statement; deadlocks and serialisation failures are retried within
+  the same budget, then :class:`~bot.storage.errors.Busy`.
+* The pool waits at most ``pool_timeout`` (2 s) for a connection, then raises
+  :class:`~bot.storage.errors.CapacityExceeded` (shed, not "database unavailable").
 
 PostgreSQL uses asyncpg with ``pool_pre_ping`` (a dropped connection is replaced on the next
 checkout) and a short connect timeout, so an unreachable server fails fast. A
@@ -22,11 +39,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+import sqlite3
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiosqlite
+from aiosqlite.context import contextmanager
 from sqlalchemy import DateTime, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Dialect, make_url
@@ -39,18 +61,36 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
-from bot.storage.errors import DatabaseUnavailable, SchemaMissing, StorageError
+from bot.storage.errors import (
+    Busy,
+    CapacityExceeded,
+    DatabaseUnavailable,
+    SchemaMissing,
+    StorageError,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: SQLite busy timeout (ms): how long a connection waits for another writer.
-SQLITE_BUSY_TIMEOUT_MS = 15_000
+#: SQLite busy timeout (ms): how long a connection waits (in its worker thread) for a writer of
+#: another process before :meth:`Database.run` backs off and retries.
+SQLITE_BUSY_TIMEOUT_MS = 250
 #: asyncpg connect timeout (s): an unreachable server fails within this.
 PG_CONNECT_TIMEOUT_S = 5.0
-#: How often :meth:`Database.run` retries a transient lock/serialisation failure.
-MAX_RETRIES = 8
+#: Default bounds of every wait (seconds); parameters of :class:`Database` / ``Store.open``.
+POOL_TIMEOUT_S = 2.0
+#: the longest :meth:`Database.run` keeps a write waiting — queued for the SQLite write lock
+#: and retrying lock/deadlock/serialisation failures — before it raises ``Busy``
+RETRY_BUDGET_S = 4.0  # + one busy timeout: a clear answer within 5 s
+#: PostgreSQL: per statement (server ``statement_timeout``; asyncpg ``command_timeout`` is this
+#: plus one second, for a server that does not answer at all)
+STATEMENT_TIMEOUT_S = 5.0
+#: PostgreSQL: how long a statement waits for a row lock (``lock_timeout``)
+LOCK_TIMEOUT_S = 2.0
+#: At most this many retries of a transient lock/serialisation failure (the time budget above
+#: normally ends retrying first).
+MAX_RETRIES = 30
 
 try:  # asyncpg is optional at import time (a SQLite-only install still works)
     import asyncpg
@@ -69,12 +109,86 @@ except ImportError:  # pragma: no cover
 
 _UNAVAILABLE_TYPES: tuple[type[BaseException], ...] = (
     OSError,  # includes ConnectionError, TimeoutError (= asyncio.TimeoutError), socket.gaierror
-    sa_exc.TimeoutError,  # pool exhausted
     *_ASYNCPG_UNAVAILABLE,
 )
 
 _SQLITE_LOCKED = ("database is locked", "database table is locked", "database is busy")
 _PG_RETRY_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+#: lock_not_available (lock_timeout), query_canceled (statement_timeout): bounded waits ran out
+_PG_BUSY_SQLSTATES = {"55P03", "57014"}
+
+
+class _ClosingCursor(aiosqlite.Cursor):
+    """An aiosqlite cursor that closes its ``sqlite3.Cursor`` in the worker thread on failure.
+
+    SQLAlchemy's aiosqlite adapter closes the cursor only after a statement succeeded; a failed
+    one (e.g. ``BEGIN IMMEDIATE`` → "database is locked") stays referenced from the exception's
+    traceback cycle until the cyclic garbage collector frees it — on the event-loop thread, where
+    finalising the statement waits for the connection mutex held by the worker thread sitting
+    in the busy handler of the next attempt. Closing it here, in the worker, leaves the GC a
+    closed cursor that needs no mutex.
+    """
+
+    async def _close_quietly(self) -> None:
+        try:
+            await self.close()
+        except Exception:  # the statement's error is the one to report
+            log.debug("closing a failed sqlite cursor failed", exc_info=True)
+
+    async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> _ClosingCursor:
+        try:
+            await super().execute(sql, parameters)
+        except BaseException:
+            await asyncio.shield(self._close_quietly())
+            raise
+        return self
+
+    async def executemany(
+        self, sql: str, parameters: Iterable[Iterable[Any]]
+    ) -> _ClosingCursor:
+        try:
+            await super().executemany(sql, parameters)
+        except BaseException:
+            await asyncio.shield(self._close_quietly())
+            raise
+        return self
+
+    async def fetchall(self) -> Iterable[sqlite3.Row]:
+        try:
+            return await super().fetchall()
+        except BaseException:
+            await asyncio.shield(self._close_quietly())
+            raise
+
+
+class _ClosingConnection(aiosqlite.Connection):
+    @contextmanager
+    async def cursor(self) -> aiosqlite.Cursor:
+        return _ClosingCursor(self, await self._execute(self._conn.cursor))
+
+
+def _sqlite_creator(path: Path) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+    async def create() -> aiosqlite.Connection:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = _ClosingConnection(lambda: sqlite3.connect(str(path)), 64)
+        conn._thread.daemon = True  # as SQLAlchemy's aiosqlite dialect does
+        return await conn
+
+    return create
+
+
+#: one write lock per (event loop, SQLite file): a process's writers queue here, on the loop
+_WRITE_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _write_lock(key: str) -> asyncio.Lock:
+    locks = _WRITE_LOCKS.setdefault(asyncio.get_running_loop(), {})
+    lock = locks.get(key)
+    if lock is None:
+        lock = locks[key] = asyncio.Lock()
+    return lock
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -151,10 +265,17 @@ class Database:
         *,
         pool_size: int = 5,
         max_overflow: int = 10,
-        pool_timeout: float = 30.0,
+        pool_timeout: float = POOL_TIMEOUT_S,
+        busy_timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000,
+        retry_budget: float = RETRY_BUDGET_S,
+        statement_timeout: float = STATEMENT_TIMEOUT_S,
+        lock_timeout: float = LOCK_TIMEOUT_S,
         echo: bool = False,
     ) -> None:
         self.url: URL = normalize_url(url)
+        self.busy_timeout = busy_timeout
+        self.retry_budget = retry_budget
+        self._write_key: str | None = None
         self.dialect_name: str = self.url.get_backend_name()
         self.safe_url: str = self.url.render_as_string(hide_password=True)
         kwargs: dict[str, Any] = {"echo": echo}
@@ -163,16 +284,28 @@ class Database:
             if database in ("", ":memory:") or database.startswith("file::memory:"):
                 kwargs["poolclass"] = StaticPool  # one shared in-memory database
                 self._sqlite_path: Path | None = None
+                self._write_key = f"memory:{id(self)}"
             else:
                 kwargs.update(pool_size=pool_size, max_overflow=max_overflow)
                 kwargs["pool_timeout"] = pool_timeout
                 self._sqlite_path = Path(database.removeprefix("file:").split("?")[0])
+                self._write_key = str(self._sqlite_path.resolve())
+                if not database.startswith("file:") and not self.url.query:
+                    kwargs["async_creator"] = _sqlite_creator(self._sqlite_path)
         else:
-            connect_args: dict[str, Any] = {"timeout": PG_CONNECT_TIMEOUT_S}
+            server_settings = {
+                "statement_timeout": str(int(statement_timeout * 1000)),
+                "lock_timeout": str(int(lock_timeout * 1000)),
+            }
+            connect_args: dict[str, Any] = {
+                "timeout": PG_CONNECT_TIMEOUT_S,
+                "command_timeout": statement_timeout + 1.0,
+                "server_settings": server_settings,
+            }
             search_path = self.url.query.get("search_path")
             if search_path:
                 # ?search_path=schema: keep every table (and alembic_version) in that schema
-                connect_args["server_settings"] = {"search_path": str(search_path)}
+                server_settings["search_path"] = str(search_path)
             kwargs.update(
                 pool_size=pool_size,
                 max_overflow=max_overflow,
@@ -206,6 +339,7 @@ class Database:
     def _install_sqlite_hooks(self) -> None:
         sync_engine = self.engine.sync_engine
         path = self._sqlite_path
+        busy_ms = int(self.busy_timeout * 1000)
 
         @event.listens_for(sync_engine, "do_connect")
         def _make_parent_dir(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> None:
@@ -218,7 +352,7 @@ class Database:
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             try:
-                cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+                cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
                 if path is not None:
                     cursor.execute("PRAGMA journal_mode = WAL")
                 cursor.execute("PRAGMA foreign_keys = ON")
@@ -252,24 +386,51 @@ class Database:
         :class:`~bot.storage.errors.StorageError` subclasses.
         """
         factory = self._read_session if readonly else self.session
+        lock = None if readonly or self._write_key is None else _write_lock(self._write_key)
         attempt = 0
+        deadline = time.monotonic() + self.retry_budget
         while True:
             try:
-                async with factory() as session, session.begin():
-                    return await fn(session)
+                if lock is None:
+                    async with factory() as session, session.begin():
+                        return await fn(session)
+                await self._acquire(lock, deadline)
+                try:
+                    async with factory() as session, session.begin():
+                        return await fn(session)
+                finally:
+                    lock.release()
             except StorageError:
                 raise
             except Exception as exc:
-                if self._is_retryable(exc) and attempt < MAX_RETRIES:
+                retryable = self._is_retryable(exc)
+                if retryable and attempt < MAX_RETRIES:
                     attempt += 1
-                    delay = min(0.5, 0.005 * 2**attempt) * (0.5 + random.random())
-                    log.debug("retrying after transient error (%s): %s", attempt, exc)
-                    await asyncio.sleep(delay)
-                    continue
+                    delay = min(0.25, 0.005 * 2**attempt) * (0.5 + random.random())
+                    if time.monotonic() + delay < deadline:
+                        log.debug("retrying after transient error (%s): %s", attempt, exc)
+                        await asyncio.sleep(delay)
+                        continue
+                if retryable:
+                    raise Busy(
+                        f"database busy ({self.safe_url}): {_first_line(exc)} "
+                        f"(gave up after {attempt + 1} attempts)"
+                    ) from exc
                 translated = self.translate(exc)
                 if translated is exc:
                     raise
                 raise translated from exc
+
+    async def _acquire(self, lock: asyncio.Lock, deadline: float) -> None:
+        """Queue for this process's SQLite write lock, within what is left of the budget."""
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                await lock.acquire()
+        except TimeoutError:
+            raise Busy(
+                f"database busy ({self.safe_url}): too many writes queued "
+                f"(waited {self.retry_budget:.1f} s)"
+            ) from None
 
     # -- error translation ----------------------------------------------------------------------
 
@@ -286,8 +447,12 @@ class Database:
             return exc
         reason = _first_line(exc)
         low = reason.lower()
+        if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection free in pool_timeout
+            return CapacityExceeded(f"database at capacity ({self.safe_url}): {reason}")
         if isinstance(exc, sa_exc.DBAPIError):
             sqlstate = getattr(exc.orig, "sqlstate", None)
+            if sqlstate in _PG_BUSY_SQLSTATES:
+                return Busy(f"database busy ({self.safe_url}): {reason}")
             if "no such table" in low or sqlstate in ("42P01", "3F000"):
                 return SchemaMissing(
                     f"database schema missing or outdated ({reason}): run `mentorbot db upgrade`"
@@ -296,7 +461,7 @@ class Database:
                 exc, sa_exc.OperationalError | sa_exc.InterfaceError
             ):
                 if any(m in low for m in _SQLITE_LOCKED):
-                    reason = f"{reason} (still locked by another writer after retries)"
+                    return Busy(f"database busy ({self.safe_url}): {reason}")
                 return DatabaseUnavailable(f"database unavailable ({self.safe_url}): {reason}")
             if isinstance(exc, sa_exc.IntegrityError):
                 return StorageError(f"integrity error: {reason}")

@@ -9,7 +9,10 @@ Design notes
   types to migrate).
 * Every timestamp is :class:`~bot.storage.db.UTCDateTime` (aware UTC on both backends).
 * Constraint names follow :data:`NAMING_CONVENTION` so migrations can address them.
-* ``question_log`` deliberately has no user column.
+* Every table holding a member's data is registered for export and delete in
+  :data:`bot.storage.repo.privacy.PERSONAL_DATA` (a test enforces it). ``question_log`` rows
+  carry the asking member (``member_id``, NULL for anonymous/console questions) so a member's
+  questions are exported and deleted with the rest.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot.limits import MAX_QUESTION_CHARS
 from bot.storage.db import UTCDateTime
 
 NAMING_CONVENTION = {
@@ -50,7 +54,6 @@ PHASES = (1, 2, 3, 4)
 MAX_ITEM_ID = 100
 MAX_INTENT_ID = 100
 MAX_URL = 500
-MAX_QUESTION = 500
 MAX_REASON = 200
 MAX_ERROR = 500
 
@@ -204,11 +207,13 @@ class QuestionLog(Base):
         CheckConstraint("outcome IN ('answered', 'ambiguous', 'unanswered')", name="outcome"),
         Index(None, "created_at"),
         Index(None, "guild_id", "outcome", "created_at"),
+        Index(None, "member_id"),
     )
 
     id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True)
-    text: Mapped[str] = mapped_column(String(MAX_QUESTION))
-    normalized: Mapped[str] = mapped_column(String(MAX_QUESTION))
+    member_id: Mapped[int | None] = mapped_column(BigInteger, _fk_member())
+    text: Mapped[str] = mapped_column(String(MAX_QUESTION_CHARS))
+    normalized: Mapped[str] = mapped_column(String(MAX_QUESTION_CHARS))
     outcome: Mapped[str] = mapped_column(String(12))
     intent_id: Mapped[str | None] = mapped_column(String(MAX_INTENT_ID))
     score: Mapped[float] = mapped_column(Float)

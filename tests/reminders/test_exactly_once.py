@@ -16,6 +16,7 @@ from bot.reminders.ratelimit import Unlimited
 from bot.storage import Store
 from bot.storage.migrate import upgrade_async
 from tests.conftest import FakeClock
+from tests.storage.observe import deliveries as stored_deliveries
 
 from .conftest import RecordingSender, at, opt_in
 
@@ -47,7 +48,7 @@ async def test_twice_in_the_same_minute_and_all_period_long_sends_once(
     # the next week's occurrence sends the next one
     at(clock, await _due(store))
     assert (await dispatcher.run_once()).sent == 1
-    deliveries = await store.reminders.deliveries(ALICE)
+    deliveries = await stored_deliveries(store, ALICE)
     assert [d.status for d in deliveries] == ["sent", "sent"]
     assert len({d.period_key for d in deliveries}) == 2
 
@@ -61,7 +62,7 @@ async def test_run_once_with_an_explicit_now(
     assert (await dispatcher.run_once(now=pref.next_due_utc - timedelta(seconds=1))).sent == 0
     report = await dispatcher.run_once(now=pref.next_due_utc)
     assert report.sent == 1
-    deliveries = await store.reminders.deliveries(ALICE)
+    deliveries = await stored_deliveries(store, ALICE)
     assert deliveries[0].sent_at is not None and deliveries[0].sent_at >= pref.next_due_utc
 
 
@@ -76,7 +77,7 @@ async def test_crash_between_claim_and_send_is_retried_only_after_the_lease(
     at(clock, due)
     crashed = await dispatcher.run_once()
     assert (crashed.claimed, crashed.sent, crashed.failed) == (1, 0, 1)
-    [delivery] = await store.reminders.deliveries(ALICE)
+    [delivery] = await stored_deliveries(store, ALICE)
     assert delivery.status == "claimed"
     # within the lease: nobody re-sends it
     for seconds in (1, 60, 299):
@@ -87,7 +88,7 @@ async def test_crash_between_claim_and_send_is_retried_only_after_the_lease(
     at(clock, due + timedelta(seconds=301))
     retried = await dispatcher.run_once()
     assert (retried.claimed, retried.sent) == (1, 1)
-    [delivery] = await store.reminders.deliveries(ALICE)
+    [delivery] = await stored_deliveries(store, ALICE)
     assert (delivery.status, delivery.attempts) == ("sent", 2)
     # never after a success, even long after the lease, even if asked directly
     at(clock, due + timedelta(hours=2))
@@ -128,7 +129,7 @@ async def test_back_within_the_period_sends_the_missed_reminder_once(
         at(clock, due + timedelta(days=3, hours=5, minutes=minutes))
         assert (await dispatcher.run_once()).sent == 0
     assert await _due(store) == next_occurrence(0, 9, "Asia/Tokyo", due)
-    [delivery] = await store.reminders.deliveries(ALICE)
+    [delivery] = await stored_deliveries(store, ALICE)
     assert delivery.period_key == period_key(due)
 
 
@@ -146,7 +147,7 @@ async def test_back_after_weeks_sends_one_reminder_not_one_per_missed_week(
         at(clock, back + timedelta(minutes=minutes))
         assert (await dispatcher.run_once()).sent == 0
     assert len(sender.sent) == 1
-    [delivery] = await store.reminders.deliveries(ALICE)
+    [delivery] = await stored_deliveries(store, ALICE)
     this_monday = due + timedelta(weeks=3)
     assert delivery.period_key == period_key(this_monday)  # the period we are in
     nxt = await _due(store)
@@ -188,7 +189,7 @@ async def test_two_dispatchers_on_two_stores_never_send_twice(
     assert sum(r.skipped for r in reports[:3]) > 0
     assert sum(r.claimed for r in reports) == members
     for i in range(0, members, 11):
-        deliveries = await store.reminders.deliveries(5000 + i)
+        deliveries = await stored_deliveries(store, 5000 + i)
         assert [d.status for d in deliveries] == ["sent"]
 
 

@@ -15,6 +15,7 @@ from bot.reminders.ratelimit import TokenBucket
 from bot.reminders.sender import DMsClosed, MemberGone, RateLimited, Rejected, TransientError
 from bot.storage import Store
 from tests.conftest import FakeClock
+from tests.storage.observe import deliveries as stored_deliveries
 
 from .conftest import FakeSleep, RecordingSender, at, opt_in
 
@@ -42,7 +43,7 @@ async def test_dms_closed_pauses_with_the_reason_and_never_retries(
     pref = await store.reminders.get(ALICE)
     assert pref is not None and pref.enabled and pref.paused_reason
     assert "DMs are closed" in pref.paused_reason
-    [delivery] = await store.reminders.deliveries(ALICE)
+    [delivery] = await stored_deliveries(store, ALICE)
     assert delivery.status == "failed" and delivery.lease_until is None
     # no retry: not after the lease, not later in the week, not next week
     for later in (timedelta(minutes=10), timedelta(days=2), timedelta(days=8)):
@@ -97,7 +98,7 @@ async def test_429_beyond_the_retries_is_retried_by_a_later_run(
     sender.faults[ALICE] = [RateLimited(30), RateLimited(30)]
     report = await dispatcher.run_once()
     assert (report.sent, report.retried) == (0, 2)
-    [delivery] = await store.reminders.deliveries(ALICE)
+    [delivery] = await stored_deliveries(store, ALICE)
     assert delivery.status == "failed" and delivery.lease_until is not None
     assert delivery.lease_until >= due + timedelta(seconds=60)
     at(clock, delivery.lease_until - timedelta(seconds=1))
@@ -114,7 +115,7 @@ async def test_5xx_is_retried_with_backoff_within_the_period(
     sender.faults[ALICE] = [TransientError("502"), TransientError("503")]
     first = await dispatcher.run_once()
     assert (first.sent, first.retried) == (0, 1)
-    [d] = await store.reminders.deliveries(ALICE)
+    [d] = await stored_deliveries(store, ALICE)
     assert d.status == "failed" and d.error and "502" in d.error
     first_retry = d.lease_until
     assert first_retry is not None and timedelta(seconds=59) < first_retry - due < timedelta(
@@ -124,13 +125,13 @@ async def test_5xx_is_retried_with_backoff_within_the_period(
     at(clock, first_retry + timedelta(seconds=1))
     second = await dispatcher.run_once()
     assert (second.claimed, second.sent, second.retried) == (1, 0, 1)
-    [d] = await store.reminders.deliveries(ALICE)
+    [d] = await stored_deliveries(store, ALICE)
     assert d.attempts == 2 and d.lease_until is not None
     assert d.lease_until - first_retry > timedelta(seconds=119)  # the backoff doubled
     at(clock, d.lease_until + timedelta(seconds=1))
     third = await dispatcher.run_once()
     assert third.sent == 1
-    [d] = await store.reminders.deliveries(ALICE)
+    [d] = await stored_deliveries(store, ALICE)
     assert (d.status, d.attempts) == ("sent", 3)
     assert len(sender.sent) == 1
 
@@ -151,7 +152,7 @@ async def test_5xx_all_week_gives_up_at_the_period_end_and_schedules_the_next(
     assert 5 <= attempts <= 10
     pref = await store.reminders.get(ALICE)
     assert pref is not None and pref.next_due_utc == due + timedelta(days=7)
-    [d] = await store.reminders.deliveries(ALICE)
+    [d] = await stored_deliveries(store, ALICE)
     assert d.status == "failed" and d.lease_until is None  # given up for that week
     assert sender.sent == []
 
@@ -189,7 +190,7 @@ async def test_opt_out_between_claim_and_send_is_not_sent(
     store.reminders.claim_many = original  # type: ignore[method-assign]
     assert (report.claimed, report.sent, report.skipped) == (2, 1, 1)
     assert [s.user_id for s in sender.sent] == [BOB]
-    [d] = await store.reminders.deliveries(ALICE)
+    [d] = await stored_deliveries(store, ALICE)
     assert d.status == "failed" and d.error and "opted out" in d.error
     at(clock, due + timedelta(minutes=30))
     assert (await dispatcher.run_once()).sent == 0
@@ -250,7 +251,7 @@ async def test_deleted_members_are_skipped_at_every_stage(
     assert report.sent == 2 and report.skipped == 2  # Bob (no claim), Carol (re-check)
     for gone in (ALICE, BOB, carol, dave):
         assert await store.reminders.get(gone) is None
-        assert await store.reminders.deliveries(gone) == []
+        assert await stored_deliveries(store, gone) == []
 
 
 async def test_global_rate_limit_paces_the_sends(

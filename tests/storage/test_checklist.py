@@ -39,7 +39,8 @@ async def test_mark_unmark_with_timestamps_and_events(store: Store, clock: FakeC
     await store.checklist.unmark(ALICE, "p1-git")  # already undone: no event
     await store.checklist.unmark(ALICE, "never-marked")  # unmarking an unknown item is harmless
 
-    events = await store.checklist.recent(ALICE, limit=10)
+    kb = {1: ["p1-git"]}
+    events = (await store.checklist.summary(ALICE, kb, recent_limit=10)).recent
     assert [(e.item_id, e.action) for e in events] == [("p1-git", "undone"), ("p1-git", "done")]
     assert events[0].at == off.undone_at and events[1].at == st1.done_at
 
@@ -55,7 +56,8 @@ async def test_recent_is_newest_first_and_limited(store: Store) -> None:
     for item in ["a", "b", "c", "d", "e", "f"]:
         await store.checklist.mark(ALICE, item)
     await store.checklist.unmark(ALICE, "b")
-    recent = await store.checklist.recent(ALICE)
+    kb = {1: ["a", "b", "c", "d", "e", "f"]}
+    recent = (await store.checklist.summary(ALICE, kb)).recent
     assert [(e.item_id, e.action) for e in recent] == [
         ("b", "undone"),
         ("f", "done"),
@@ -63,8 +65,8 @@ async def test_recent_is_newest_first_and_limited(store: Store) -> None:
         ("d", "done"),
         ("c", "done"),
     ]
-    assert len(await store.checklist.recent(ALICE, limit=2)) == 2
-    assert await store.checklist.recent(BOB) == []
+    assert len((await store.checklist.summary(ALICE, kb, recent_limit=2)).recent) == 2
+    assert (await store.checklist.summary(BOB, kb)).recent == ()
 
 
 async def test_done_since(store: Store, clock: FakeClock) -> None:

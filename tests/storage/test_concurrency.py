@@ -20,7 +20,12 @@ HOT = "hot-item"
 
 
 async def test_200_concurrent_mark_unmark_same_member(store: Store, db_url: str) -> None:
-    other = Store.open(db_url)
+    # 200 calls at once on one process exceed the default bounded waits (2 s pool queue, lock
+    # and retry budgets): that load is shed on purpose. This test is about correctness under
+    # contention, so its two "processes" are configured to wait.
+    patient = {"pool_timeout": 60.0, "retry_budget": 60.0, "lock_timeout": 60.0}
+    store = Store.open(db_url, **patient)
+    other = Store.open(db_url, **patient)
     try:
         rng = random.Random(42)
         calls = []
@@ -82,3 +87,4 @@ async def test_200_concurrent_mark_unmark_same_member(store: Store, db_url: str)
         assert (hot[-1] == "done") is states[HOT].done
     finally:
         await other.close()
+        await store.close()

@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage import (
+    Busy,
     Database,
     DatabaseUnavailable,
     SchemaMissing,
@@ -262,7 +263,7 @@ async def test_lock_errors_are_retried_then_reported(
     if store.db.is_sqlite:
         assert await store.db.run(flaky) == "ok" and calls["n"] == 3
         calls["n"] = 0
-        with pytest.raises(DatabaseUnavailable, match="locked"):
+        with pytest.raises(Busy, match="locked"):  # exhausted retries: "try again"
             await store.db.run(always)
         assert calls["n"] == 4  # first try + 3 retries
     else:

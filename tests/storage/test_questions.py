@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import inspect
 
+from bot.limits import MAX_QUESTION_CHARS
 from bot.storage import InvalidInput, Store
 from bot.storage.repo.questions import normalize_question
 
@@ -20,19 +21,28 @@ G2 = 32
 
 async def test_log_returns_ids_and_truncates(store: Store) -> None:
     a = await store.questions.log("How do I deploy a model?", "unanswered", None, 0.1, G1)
-    b = await store.questions.log("x" * 800, "answered", "deploy-basics", 0.93)
+    b = await store.questions.log("x" * 2500, "answered", "deploy-basics", 0.93)
+    c = await store.questions.log("y" * MAX_QUESTION_CHARS, "answered", "deploy-basics", 0.93)
     assert isinstance(a, int) and isinstance(b, int) and b > a
     top = await store.questions.top_unanswered(outcomes=("answered",))
-    assert top == [("x" * 500, 1)]
+    # the one question-length limit: a question the matcher read in full is stored in full
+    assert sorted(top) == [("x" * MAX_QUESTION_CHARS, 1), ("y" * MAX_QUESTION_CHARS, 1)]
+    assert c > b
 
 
-async def test_question_log_has_no_user_column(store: Store) -> None:
+async def test_question_log_records_who_asked_for_export_and_delete(store: Store) -> None:
+    """Issue 11 point 7: the asking member is stored (NULL when anonymous), keyed to the member
+    with ON DELETE CASCADE, so their questions leave with them."""
     async with store.db.engine.connect() as conn:
-        cols = await conn.run_sync(
-            lambda c: {col["name"] for col in inspect(c).get_columns("question_log")}
+        cols, fks = await conn.run_sync(
+            lambda c: (
+                {col["name"] for col in inspect(c).get_columns("question_log")},
+                inspect(c).get_foreign_keys("question_log"),
+            )
         )
     assert cols == {
         "id",
+        "member_id",
         "text",
         "normalized",
         "outcome",
@@ -41,6 +51,9 @@ async def test_question_log_has_no_user_column(store: Store) -> None:
         "guild_id",
         "created_at",
     }
+    assert [(fk["constrained_columns"], fk["referred_table"]) for fk in fks] == [
+        (["member_id"], "member")
+    ]
 
 
 async def test_log_validation(store: Store) -> None:

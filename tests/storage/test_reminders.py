@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bot.storage import InvalidInput, NotFound, Store
+from tests.storage.observe import deliveries, delivery
 
 if TYPE_CHECKING:
     from tests.conftest import FakeClock
@@ -40,7 +41,9 @@ async def test_preferences_set_update_pause_resume_disable(store: Store) -> None
 
     paused = await store.reminders.pause(ALICE, "DMs closed")
     assert paused.paused_reason == "DMs closed" and not paused.active and paused.enabled
-    resumed = await store.reminders.resume(ALICE)
+    resumed = await store.reminders.set(  # setting again is how a pause ends
+        ALICE, enabled=True, weekday=2, hour=18, timezone="America/New_York", next_due_utc=T0
+    )
     assert resumed.paused_reason is None and resumed.active
     await store.reminders.pause(ALICE, "x" * 1000)
     assert len((await store.reminders.get(ALICE)).paused_reason or "") == 200  # type: ignore[union-attr]
@@ -62,8 +65,6 @@ async def test_preferences_set_update_pause_resume_disable(store: Store) -> None
     assert await store.reminders.disable(BOB) is None
     with pytest.raises(NotFound):
         await store.reminders.pause(BOB, "why")
-    with pytest.raises(NotFound):
-        await store.reminders.resume(BOB)
 
 
 async def test_preferences_validation(store: Store) -> None:
@@ -143,7 +144,7 @@ async def test_claim_lease_reclaim_and_sent(store: Store) -> None:
     # the next period is a new delivery
     nxt = await store.reminders.claim(ALICE, "2025-W12", next_due, 300)
     assert nxt is not None and nxt.delivery_id != claim.delivery_id and nxt.attempts == 1
-    assert [d.period_key for d in await store.reminders.deliveries(ALICE)] == [
+    assert [d.period_key for d in await deliveries(store, ALICE)] == [
         "2025-W11",
         "2025-W12",
     ]
@@ -160,7 +161,8 @@ async def test_mark_failed_with_and_without_retry(store: Store) -> None:
     assert await store.reminders.claim(ALICE, "p1", T0 + timedelta(minutes=29), 60) is None
     c2 = await store.reminders.claim(ALICE, "p1", T0 + timedelta(minutes=31), 60)
     assert c2 is not None and c2.attempts == 2
-    assert (await store.reminders.delivery(c2.delivery_id)).error is None
+    row = await delivery(store, c2.delivery_id)
+    assert row is not None and row.error is None
 
     final = await store.reminders.mark_failed(c2.delivery_id, "403: cannot send to this user")
     assert final.status == "failed" and final.lease_until is None
@@ -179,8 +181,7 @@ async def test_delivery_errors(store: Store) -> None:
         await store.reminders.mark_sent(424242, T0, None)
     with pytest.raises(NotFound):
         await store.reminders.mark_failed(424242, "x")
-    with pytest.raises(NotFound):
-        await store.reminders.delivery(424242)
+    assert await delivery(store, 424242) is None
     with pytest.raises(NotFound):  # unknown member
         await store.reminders.claim(ALICE, "p1", T0, 60)
     await store.members.touch(ALICE)
@@ -228,3 +229,34 @@ async def test_pause_keeps_updated_at_moving(store: Store, clock: FakeClock) -> 
     clock.advance(hours=1)
     paused = await store.reminders.pause(ALICE, "DMs closed")
     assert paused.updated_at > first.updated_at
+
+
+async def test_mark_sent_does_not_overwrite_a_schedule_changed_during_the_send(
+    store: Store,
+) -> None:
+    """Issue 11 point 7: compare-and-set on the schedule."""
+    await _prefs(store, ALICE)
+    due = (await store.reminders.get(ALICE)).next_due_utc  # type: ignore[union-attr]
+    claim = await store.reminders.claim(ALICE, "2025-W11", T0, 300)
+    assert claim is not None
+    # while the DM is being sent, the member moves their reminder to Friday 18:00
+    moved_to = T0 + timedelta(days=4, hours=10)
+    await store.reminders.set(
+        ALICE, enabled=True, weekday=4, hour=18, timezone="UTC", next_due_utc=moved_to
+    )
+    sent_at = T0 + timedelta(seconds=5)
+    sent = await store.reminders.mark_sent(
+        claim.delivery_id, sent_at, T0 + timedelta(days=7), expected_due=due
+    )
+    assert sent.status == "sent"
+    pref = await store.reminders.get(ALICE)
+    assert pref is not None
+    assert (pref.weekday, pref.hour, pref.next_due_utc) == (4, 18, moved_to)  # kept
+    assert pref.last_sent_at == sent_at  # the send is recorded all the same
+
+    # unchanged schedule: the compare-and-set advances it
+    claim2 = await store.reminders.claim(ALICE, "2025-W12", moved_to, 300)
+    assert claim2 is not None
+    nxt = moved_to + timedelta(days=7)
+    await store.reminders.mark_sent(claim2.delivery_id, moved_to, nxt, expected_due=moved_to)
+    assert (await store.reminders.get(ALICE)).next_due_utc == nxt  # type: ignore[union-attr]

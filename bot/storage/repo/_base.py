@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import BigInteger, func, literal, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,18 +56,43 @@ class Repo:
         )
         await session.execute(stmt)
 
+    async def lock_member(
+        self, s: AsyncSession, user_id: int, now: datetime | None = None, *, create: bool = True
+    ) -> None:
+        """Take the member's lock first: the one lock order of every write to a member.
+
+        PostgreSQL: a transaction-scoped advisory lock on the user id
+        (``pg_advisory_xact_lock``), taken before any row is touched by every write to that
+        member and by :meth:`PrivacyRepo.delete`, so a deletion and the member's writes queue
+        instead of deadlocking (row locks alone were taken in opposite orders: children first
+        by a deletion, the member's row last). With ``create`` the member row is then ensured —
+        no deletion can remove it until this transaction ends. SQLite serialises every write
+        (one write lock), so there only ``create`` does anything.
+        """
+        if self._db.is_postgres:
+            await s.execute(select(func.pg_advisory_xact_lock(literal(user_id, BigInteger))))
+        if create:
+            await self.ensure_member(s, user_id, now or self.now())
+
+    async def lock_members(self, s: AsyncSession, user_ids: Iterable[int]) -> None:
+        """:meth:`lock_member` (without ``create``) for a batch, in id order (no deadlock)."""
+        if self._db.is_postgres:
+            for user_id in sorted(set(user_ids)):
+                await self.lock_member(s, user_id, create=False)
+
     async def run_for_member(self, user_id: int, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run ``fn`` optimistically (the member usually exists: one statement saved on the hot
         path); if it raises :class:`MemberMissing`, create the member and run it again."""
-        try:
-            return await self._db.run(fn)
-        except MemberMissing:
+        for _ in range(3):  # a deletion may remove the member between create and retry
+            try:
+                return await self._db.run(fn)
+            except MemberMissing:
 
-            async def create(s: AsyncSession) -> None:
-                await self.ensure_member(s, user_id, self.now())
+                async def create(s: AsyncSession) -> None:
+                    await self.ensure_member(s, user_id, self.now())
 
-            await self._db.run(create)
-            return await self._db.run(fn)
+                await self._db.run(create)
+        return await self._db.run(fn)
 
 
 def check_id(value: object, what: str = "user id") -> int:

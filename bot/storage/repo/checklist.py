@@ -130,6 +130,7 @@ class ChecklistRepo(Repo):
 
     async def _set(self, user_id: int, item_id: str, done: bool, url: str | None) -> ItemState:
         async def tx(s: AsyncSession) -> ItemState:
+            await self.lock_member(s, user_id, create=False)  # a missing member: the FK below
             cp = ChecklistProgress
             ins = self.insert(cp).values(
                 member_id=user_id, item_id=item_id, done=False, updated_at=self.now()
@@ -180,7 +181,7 @@ class ChecklistRepo(Repo):
                     )
                 )
                 await s.flush()
-            return ItemState(item_id=item_id, **state)  # type: ignore[arg-type]
+            return ItemState(item_id=item_id, **state)
 
         return await self.run_for_member(user_id, tx)
 
@@ -188,11 +189,6 @@ class ChecklistRepo(Repo):
         """Every stored item state of the member (including items no longer in the KB)."""
         check_id(user_id)
         return await self._db.run(lambda s: states_for(s, user_id), readonly=True)
-
-    async def recent(self, user_id: int, limit: int = 5) -> list[ChecklistEvent]:
-        """The member's latest done/undone events, newest first."""
-        check_id(user_id)
-        return await self._db.run(lambda s: events_for(s, user_id, limit), readonly=True)
 
     async def done_since(self, user_id: int, since: datetime) -> list[str]:
         """Items currently done that were (last) marked done at or after ``since``."""

@@ -82,7 +82,7 @@ class MembersRepo(Repo):
         now = self.now()
 
         async def tx(s: AsyncSession) -> MemberRecord:
-            await self.ensure_member(s, user_id, now)
+            await self.lock_member(s, user_id, now)
             await s.execute(
                 update(Member)
                 .where(Member.id == user_id)
@@ -100,7 +100,7 @@ class MembersRepo(Repo):
         now = self.now()
 
         async def tx(s: AsyncSession) -> MemberRecord:
-            await self.ensure_member(s, user_id, now)
+            await self.lock_member(s, user_id, now)
             await s.execute(update(Member).where(Member.id == user_id).values(sharing=bool(on)))
             record = await load_member(s, user_id)
             if record is None:  # pragma: no cover - just inserted

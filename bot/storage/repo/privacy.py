@@ -1,15 +1,21 @@
 """Export everything stored about a member as JSON, or delete all of it.
 
-The question log holds no user id, so it is neither part of an export nor of a deletion.
+:data:`PERSONAL_DATA` is the contract: every table that holds rows of a member — directly
+(a ``member_id`` column) or through a parent (``quiz_answer`` via ``quiz_attempt``, removed by
+``ON DELETE CASCADE`` as well) — is listed with the rows that are the member's and where the
+export puts them. :meth:`PrivacyRepo.delete` deletes exactly those rows, in that order;
+``tests/storage/test_privacy_registry.py`` fails when a table keyed by member is missing here or
+its rows are absent from the export or left behind by a deletion.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import (
@@ -18,6 +24,7 @@ from bot.storage.models import (
     ChecklistProgress,
     GuildMembership,
     Member,
+    QuestionLog,
     QuizAnswer,
     QuizAttempt,
     ReminderDelivery,
@@ -29,6 +36,53 @@ from bot.storage.repo.members import load_member
 from bot.storage.repo.reminders import deliveries_for, pref_for
 
 EXPORT_FORMAT = "mentorbot-export/1"
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalTable:
+    """A table holding a member's data."""
+
+    table: Table
+    #: ``rows(user_id)`` selects the member's rows of :attr:`table`
+    rows: Callable[[int], ColumnElement[bool]]
+    #: where the export holds them: dotted keys into the export dict; a list on the way is
+    #: walked element by element (``"quiz_attempts.answers"``)
+    export_path: str
+
+
+def _t(model: Any) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def _attempts_of(user_id: int) -> Any:
+    return select(QuizAttempt.id).where(QuizAttempt.member_id == user_id)
+
+
+#: Every table keyed by member, children before parents (the order :meth:`PrivacyRepo.delete`
+#: deletes in; ``member`` last).
+PERSONAL_DATA: tuple[PersonalTable, ...] = (
+    PersonalTable(
+        _t(QuizAnswer), lambda u: QuizAnswer.attempt_id.in_(_attempts_of(u)),
+        "quiz_attempts.answers",
+    ),
+    PersonalTable(_t(QuizAttempt), lambda u: QuizAttempt.member_id == u, "quiz_attempts"),
+    PersonalTable(_t(ChecklistEvent), lambda u: ChecklistEvent.member_id == u, "checklist.events"),
+    PersonalTable(
+        _t(ChecklistProgress), lambda u: ChecklistProgress.member_id == u, "checklist.items"
+    ),
+    PersonalTable(
+        _t(ReminderDelivery), lambda u: ReminderDelivery.member_id == u, "reminders.deliveries"
+    ),
+    PersonalTable(
+        _t(ReminderPref), lambda u: ReminderPref.member_id == u, "reminders.preferences"
+    ),
+    PersonalTable(_t(AnswerFeedback), lambda u: AnswerFeedback.member_id == u, "feedback"),
+    PersonalTable(_t(QuestionLog), lambda u: QuestionLog.member_id == u, "questions"),
+    PersonalTable(_t(GuildMembership), lambda u: GuildMembership.member_id == u, "guilds"),
+    PersonalTable(_t(Member), lambda u: Member.id == u, "member"),
+)
 
 
 def _jsonable(value: Any) -> Any:
@@ -86,6 +140,17 @@ class PrivacyRepo(Repo):
                 .where(AnswerFeedback.member_id == user_id)
                 .order_by(AnswerFeedback.intent_id)
             )
+            questions = await s.execute(
+                select(
+                    QuestionLog.text,
+                    QuestionLog.outcome,
+                    QuestionLog.intent_id,
+                    QuestionLog.guild_id,
+                    QuestionLog.created_at,
+                )
+                .where(QuestionLog.member_id == user_id)
+                .order_by(QuestionLog.created_at, QuestionLog.id)
+            )
             pref = await pref_for(s, user_id)
             member_dict = None
             if member is not None:
@@ -129,8 +194,18 @@ class PrivacyRepo(Repo):
                     }
                     for f in feedback
                 ],
+                "questions": [
+                    {
+                        "text": text,
+                        "outcome": outcome,
+                        "intent_id": intent_id,
+                        "guild_id": guild_id,
+                        "asked_at": asked_at,
+                    }
+                    for text, outcome, intent_id, guild_id, asked_at in questions
+                ],
             }
-            return _jsonable(data)  # type: ignore[no-any-return]
+            return _jsonable(data)
 
         return await self._db.run(tx, readonly=True)
 
@@ -139,20 +214,12 @@ class PrivacyRepo(Repo):
         check_id(user_id)
 
         async def tx(s: AsyncSession) -> int:
-            attempt_ids = select(QuizAttempt.id).where(QuizAttempt.member_id == user_id)
-            statements = [
-                delete(QuizAnswer).where(QuizAnswer.attempt_id.in_(attempt_ids)),
-                delete(QuizAttempt).where(QuizAttempt.member_id == user_id),
-                delete(ChecklistEvent).where(ChecklistEvent.member_id == user_id),
-                delete(ChecklistProgress).where(ChecklistProgress.member_id == user_id),
-                delete(ReminderDelivery).where(ReminderDelivery.member_id == user_id),
-                delete(ReminderPref).where(ReminderPref.member_id == user_id),
-                delete(AnswerFeedback).where(AnswerFeedback.member_id == user_id),
-                delete(GuildMembership).where(GuildMembership.member_id == user_id),
-                delete(Member).where(Member.id == user_id),
-            ]
+            # The member's lock first, as every write to the member takes it: they queue
+            # behind the deletion (and it behind them) instead of deadlocking.
+            await self.lock_member(s, user_id, create=False)
             total = 0
-            for stmt in statements:
+            for entry in PERSONAL_DATA:
+                stmt = delete(entry.table).where(entry.rows(user_id))
                 result = await s.execute(stmt.execution_options(synchronize_session=False))
                 total += int(result.rowcount)  # type: ignore[attr-defined]
             return total

@@ -1,7 +1,9 @@
 """Question log (for the unanswered-questions review) and helpful / not-helpful feedback.
 
-The question log is anonymous by design: it stores the text (truncated to 500 characters), the
-outcome, the best intent and score, the server and the time — never who asked. Which questions
+The question log stores the text (clipped to :data:`bot.limits.MAX_QUESTION_CHARS`), the outcome,
+the best intent and score, the server, the time and — when the caller passes it — the member
+who asked, so that member's questions are part of their export and deletion
+(:mod:`bot.storage.repo.privacy`). Statistics only ever read aggregates. Which questions
 get logged (by default only those without a confident answer) is the caller's policy
 (``Settings.log_all_questions``); retention is :meth:`QuestionsRepo.purge`
 (``Settings.question_log_days``).
@@ -18,8 +20,9 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.limits import MAX_QUESTION_CHARS
 from bot.storage.errors import InvalidInput
-from bot.storage.models import MAX_INTENT_ID, MAX_QUESTION, AnswerFeedback, QuestionLog
+from bot.storage.models import MAX_INTENT_ID, AnswerFeedback, QuestionLog
 from bot.storage.repo._base import Repo, check_id, check_optional_id, check_text_id
 
 OUTCOMES = ("answered", "ambiguous", "unanswered")
@@ -34,7 +37,7 @@ def normalize_question(text: str) -> str:
     """Grouping key: NFKC, case-folded, whitespace collapsed, trailing punctuation dropped."""
     t = unicodedata.normalize("NFKC", text).casefold()
     t = _SPACES.sub(" ", t).strip()
-    return (_TRAILING.sub("", t) or t)[:MAX_QUESTION]
+    return (_TRAILING.sub("", t) or t)[:MAX_QUESTION_CHARS]
 
 
 async def top_unanswered_for(
@@ -69,8 +72,13 @@ class QuestionsRepo(Repo):
         intent_id: str | None,
         score: float,
         guild_id: int | None = None,
+        *,
+        user_id: int | None = None,
     ) -> int:
-        """Log one question (no user id is ever stored); returns the log row id."""
+        """Log one question asked by ``user_id`` (``None``: anonymous); returns the log row id.
+
+        A member's logged questions are exported and deleted with the rest of their data.
+        """
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput("question text is empty")
         if outcome not in OUTCOMES:
@@ -84,18 +92,23 @@ class QuestionsRepo(Repo):
         if not math.isfinite(score):
             raise InvalidInput(f"score must be finite, got {score!r}")
         check_optional_id(guild_id)
-        clean = text.strip()[:MAX_QUESTION]
+        check_optional_id(user_id, "user id")
+        clean = text.strip()[:MAX_QUESTION_CHARS]
+        now = self.now()
         row = QuestionLog(
+            member_id=user_id,
             text=clean,
             normalized=normalize_question(clean),
             outcome=outcome,
             intent_id=intent_id,
             score=score,
             guild_id=guild_id,
-            created_at=self.now(),
+            created_at=now,
         )
 
         async def tx(s: AsyncSession) -> int:
+            if user_id is not None:
+                await self.lock_member(s, user_id, now)
             s.add(row)
             await s.flush()
             return row.id
@@ -112,7 +125,7 @@ class QuestionsRepo(Repo):
         now = self.now()
 
         async def tx(s: AsyncSession) -> None:
-            await self.ensure_member(s, user_id, now)
+            await self.lock_member(s, user_id, now)
             ins = self.insert(AnswerFeedback).values(
                 member_id=user_id,
                 intent_id=intent_id,

@@ -1,4 +1,4 @@
-"""Placement quiz attempts: start / resume / answer / go back / finish, with full history.
+"""Placement quiz attempts: start / resume / answer / go back / finish; attempts are kept.
 
 Invariants (enforced here and by the schema):
 
@@ -10,7 +10,6 @@ Invariants (enforced here and by the schema):
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 
 from sqlalchemy import delete, func, select, update
@@ -45,29 +44,6 @@ async def _answers(s: AsyncSession, attempt_id: int) -> list[bool]:
     return list(rows)
 
 
-async def attempts_for(s: AsyncSession, user_id: int) -> list[QuizAttemptRecord]:
-    """Every attempt of ``user_id``, newest first, with answers (also used by export)."""
-    atts = list(
-        await s.scalars(
-            select(QuizAttempt)
-            .where(QuizAttempt.member_id == user_id)
-            .order_by(QuizAttempt.started_at.desc(), QuizAttempt.id.desc())
-        )
-    )
-    if not atts:
-        return []
-    by_attempt: dict[int, list[bool]] = defaultdict(list)
-    rows = await s.execute(
-        select(QuizAnswer.attempt_id, QuizAnswer.yes)
-        .join(QuizAttempt, QuizAttempt.id == QuizAnswer.attempt_id)
-        .where(QuizAttempt.member_id == user_id)
-        .order_by(QuizAnswer.attempt_id, QuizAnswer.question_index)
-    )
-    for attempt_id, yes in rows:
-        by_attempt[attempt_id].append(yes)
-    return [_record(a, by_attempt[a.id]) for a in atts]
-
-
 class QuizRepo(Repo):
     async def _open_attempt(self, s: AsyncSession, user_id: int) -> QuizAttempt | None:
         return await s.scalar(
@@ -97,7 +73,7 @@ class QuizRepo(Repo):
         now = self.now()
 
         async def tx(s: AsyncSession) -> QuizAttemptRecord:
-            await self.ensure_member(s, user_id, now)
+            await self.lock_member(s, user_id, now)
             for _ in range(3):
                 current = await self._open_attempt(s, user_id)
                 if current is not None and not restart:
@@ -120,20 +96,6 @@ class QuizRepo(Repo):
             raise Conflict("could not open a quiz attempt (concurrent restarts); try again")
 
         return await self._db.run(tx)
-
-    async def current(self, user_id: int) -> QuizAttemptRecord | None:
-        """The open attempt of ``user_id``, if any."""
-        check_id(user_id)
-
-        async def tx(s: AsyncSession) -> QuizAttemptRecord | None:
-            att = await s.scalar(
-                select(QuizAttempt).where(
-                    QuizAttempt.member_id == user_id, QuizAttempt.status == "open"
-                )
-            )
-            return None if att is None else _record(att, await _answers(s, att.id))
-
-        return await self._db.run(tx, readonly=True)
 
     async def get(self, attempt_id: int) -> QuizAttemptRecord:
         async def tx(s: AsyncSession) -> QuizAttemptRecord:
@@ -160,6 +122,7 @@ class QuizRepo(Repo):
         now = self.now()
 
         async def tx(s: AsyncSession) -> QuizAttemptRecord:
+            await self.lock_member(s, user_id, create=False)
             att = await self._owned(s, attempt_id, user_id)
             if att.status != "open":
                 raise Conflict(f"quiz attempt {attempt_id} is {att.status}")
@@ -197,6 +160,7 @@ class QuizRepo(Repo):
         check_id(user_id)
 
         async def tx(s: AsyncSession) -> QuizAttemptRecord:
+            await self.lock_member(s, user_id, create=False)
             att = await self._owned(s, attempt_id, user_id)
             if att.status != "open":
                 raise Conflict(f"quiz attempt {attempt_id} is {att.status}")
@@ -225,6 +189,7 @@ class QuizRepo(Repo):
         now = self.now()
 
         async def tx(s: AsyncSession) -> QuizAttemptRecord:
+            await self.lock_member(s, user_id, create=False)
             att = await self._owned(s, attempt_id, user_id)
             answers = await _answers(s, attempt_id)
             if att.status == "finished":
@@ -248,8 +213,3 @@ class QuizRepo(Repo):
             return _record(att, answers)
 
         return await self._db.run(tx)
-
-    async def history(self, user_id: int) -> list[QuizAttemptRecord]:
-        """Every attempt (open, finished, abandoned), newest first."""
-        check_id(user_id)
-        return await self._db.run(lambda s: attempts_for(s, user_id), readonly=True)

@@ -28,13 +28,24 @@ Deliveries (for the dispatcher): one ``reminder_delivery`` row per member per pe
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import BigInteger, any_, func, literal, literal_column, select, tuple_, update
+from sqlalchemy import (
+    BigInteger,
+    Table,
+    any_,
+    func,
+    literal,
+    literal_column,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -81,6 +92,14 @@ def _id_in(column: Any, ids: Sequence[int], postgres: bool) -> tuple[Any, ...]:
     if postgres:
         return column == any_(literal(list(ids), ARRAY(BigInteger))), bounds
     return column.in_(ids), bounds
+
+
+class _Unset(enum.Enum):
+    UNSET = "unset"
+
+
+#: "no expected value given" for compare-and-set parameters
+UNSET = _Unset.UNSET
 
 
 class _ClaimRace(StorageError):
@@ -186,7 +205,7 @@ class RemindersRepo(Repo):
         }
 
         async def tx(s: AsyncSession) -> ReminderPrefRecord:
-            await self.ensure_member(s, user_id, now)
+            await self.lock_member(s, user_id, now)
             ins = self.insert(ReminderPref).values(member_id=user_id, **values)
             await s.execute(
                 ins.on_conflict_do_update(index_elements=[ReminderPref.member_id], set_=values)
@@ -199,6 +218,7 @@ class RemindersRepo(Repo):
 
     async def _update(self, user_id: int, **values: object) -> ReminderPrefRecord | None:
         async def tx(s: AsyncSession) -> ReminderPrefRecord | None:
+            await self.lock_member(s, user_id, create=False)
             result = await s.execute(
                 update(ReminderPref)
                 .where(ReminderPref.member_id == user_id)
@@ -215,14 +235,6 @@ class RemindersRepo(Repo):
         check_id(user_id)
         reason = (str(reason).strip() or "paused")[:MAX_REASON]
         record = await self._update(user_id, paused_reason=reason)
-        if record is None:
-            raise NotFound(f"member {user_id} has no reminder preferences")
-        return record
-
-    async def resume(self, user_id: int) -> ReminderPrefRecord:
-        """Clear the pause reason."""
-        check_id(user_id)
-        record = await self._update(user_id, paused_reason=None)
         if record is None:
             raise NotFound(f"member {user_id} has no reminder preferences")
         return record
@@ -247,8 +259,9 @@ class RemindersRepo(Repo):
             raise InvalidInput("limit must be at least 1")
 
         async def tx(s: AsyncSession) -> list[ReminderPrefRecord]:
-            t = ReminderPref.__table__
-            enabled, due = t.c.enabled, t.c.next_due_utc
+            t = cast(Table, ReminderPref.__table__)
+            enabled: Any = t.c.enabled
+            due: Any = t.c.next_due_utc
             if after_member_id is not None and self._db.is_sqlite:
                 # A later page exists only when many are due. A unary + keeps SQLite's
                 # planner off the (enabled, next_due_utc) index, so it walks the primary key
@@ -285,6 +298,7 @@ class RemindersRepo(Repo):
         rd = ReminderDelivery
 
         async def tx(s: AsyncSession) -> DeliveryClaim | None:
+            await self.lock_member(s, user_id, create=False)
             ins = (
                 self.insert(rd)
                 .values(
@@ -335,26 +349,77 @@ class RemindersRepo(Repo):
 
         return await self._db.run(tx)
 
+    async def _locked_delivery(self, s: AsyncSession, delivery_id: int) -> ReminderDelivery:
+        """The delivery row, locked after its member's row (the one lock order)."""
+        member_id = await s.scalar(
+            select(ReminderDelivery.member_id).where(ReminderDelivery.id == delivery_id)
+        )
+        row = None
+        if member_id is not None:
+            await self.lock_member(s, member_id, create=False)
+            row = await s.get(
+                ReminderDelivery, delivery_id, with_for_update=True, populate_existing=True
+            )
+        if row is None:
+            raise NotFound(f"reminder delivery {delivery_id} not found")
+        return row
+
     async def mark_sent(
-        self, delivery_id: int, now: datetime, next_due_utc: datetime | None
+        self,
+        delivery_id: int,
+        now: datetime,
+        next_due_utc: datetime | None,
+        *,
+        expected_due: datetime | _Unset | None = UNSET,
     ) -> DeliveryRecord:
-        """The reminder went out: close the delivery, record it and schedule the next one."""
+        """The reminder went out: close the delivery, record it and schedule the next one.
+
+        ``expected_due`` makes the schedule change a compare-and-set: ``next_due_utc`` is
+        stored only if the preference still holds ``expected_due`` (the due time the caller
+        planned this send from). A member who changed their schedule while the DM was being
+        sent keeps their change; the delivery is closed as sent either way and
+        ``last_sent_at`` is recorded. Without ``expected_due`` the schedule is overwritten
+        (callers that own the schedule).
+        """
         check_aware(now, "now")
         if next_due_utc is not None:
             check_aware(next_due_utc, "next_due_utc")
+        if isinstance(expected_due, datetime):
+            check_aware(expected_due, "expected_due")
+        rp = ReminderPref
 
         async def tx(s: AsyncSession) -> DeliveryRecord:
-            row = await s.get(ReminderDelivery, delivery_id, with_for_update=True)
-            if row is None:
-                raise NotFound(f"reminder delivery {delivery_id} not found")
+            row = await self._locked_delivery(s, delivery_id)
             row.status = "sent"
             row.sent_at = now
             row.error = None
-            await s.execute(
-                update(ReminderPref)
-                .where(ReminderPref.member_id == row.member_id)
-                .values(last_sent_at=now, next_due_utc=next_due_utc, updated_at=now)
-            )
+            mine = rp.member_id == row.member_id
+            if isinstance(expected_due, _Unset):
+                await s.execute(
+                    update(rp)
+                    .where(mine)
+                    .values(last_sent_at=now, next_due_utc=next_due_utc, updated_at=now)
+                )
+            else:
+                same = (
+                    rp.next_due_utc.is_(None)
+                    if expected_due is None
+                    else rp.next_due_utc == expected_due
+                )
+                moved = await s.execute(
+                    update(rp)
+                    .where(mine, same)
+                    .values(last_sent_at=now, next_due_utc=next_due_utc, updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                if not moved.rowcount:  # type: ignore[attr-defined]
+                    # changed meanwhile: keep the member's schedule, record the send only
+                    await s.execute(
+                        update(rp)
+                        .where(mine)
+                        .values(last_sent_at=now)
+                        .execution_options(synchronize_session=False)
+                    )
             await s.flush()
             return _delivery(row)
 
@@ -371,9 +436,7 @@ class RemindersRepo(Repo):
             check_aware(retry_at, "retry_at")
 
         async def tx(s: AsyncSession) -> DeliveryRecord:
-            row = await s.get(ReminderDelivery, delivery_id, with_for_update=True)
-            if row is None:
-                raise NotFound(f"reminder delivery {delivery_id} not found")
+            row = await self._locked_delivery(s, delivery_id)
             if row.status != "sent":
                 row.status = "failed"
                 row.error = (str(error).strip() or "failed")[:MAX_ERROR]
@@ -382,19 +445,6 @@ class RemindersRepo(Repo):
             return _delivery(row)
 
         return await self._db.run(tx)
-
-    async def delivery(self, delivery_id: int) -> DeliveryRecord:
-        async def tx(s: AsyncSession) -> DeliveryRecord:
-            row = await s.get(ReminderDelivery, delivery_id)
-            if row is None:
-                raise NotFound(f"reminder delivery {delivery_id} not found")
-            return _delivery(row)
-
-        return await self._db.run(tx, readonly=True)
-
-    async def deliveries(self, user_id: int) -> list[DeliveryRecord]:
-        check_id(user_id)
-        return await self._db.run(lambda s: deliveries_for(s, user_id), readonly=True)
 
     # -- dispatcher, in batches -----------------------------------------------------------------
 
@@ -426,9 +476,10 @@ class RemindersRepo(Repo):
         by_key: dict[str, list[int]] = {}
         for uid, key in pairs.items():
             by_key.setdefault(key, []).append(uid)
-        t = rd.__table__
+        t = cast(Table, rd.__table__)
 
         async def tx(s: AsyncSession) -> dict[int, tuple[int, int]]:
+            await self.lock_members(s, pairs)
             won: dict[int, tuple[int, int]] = {}
             # One INSERT .. SELECT per distinct period key (members due in the same minute
             # share one): rows only for members that exist, RETURNING only rows inserted.
@@ -576,6 +627,7 @@ class RemindersRepo(Repo):
         )
 
         async def tx(s: AsyncSession) -> bool:
+            await self.lock_member(s, user_id, create=False)
             result = await s.execute(
                 update(rp)
                 .where(rp.member_id == user_id, same)

@@ -1,0 +1,45 @@
+"""Every database wait is bounded (issue 11 point 3), with its own error type."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage import Busy, CapacityExceeded, DatabaseUnavailable, Store
+from bot.storage.migrate import upgrade_async
+
+
+async def test_pool_exhaustion_is_capacity_not_unavailable(db_url: str) -> None:
+    await upgrade_async(db_url)
+    store = Store.open(db_url, pool_size=1, max_overflow=0, pool_timeout=0.3)
+    try:
+        async with store.db.engine.connect() as held:  # the only connection is taken
+            await held.execute(text("SELECT 1"))
+            started = time.monotonic()
+            with pytest.raises(CapacityExceeded) as info:
+                await store.members.get(1)
+            assert time.monotonic() - started < 2.0
+            assert not isinstance(info.value, DatabaseUnavailable)
+        assert await store.members.get(1) is None  # free again: served
+    finally:
+        await store.close()
+
+
+@pytest.mark.backends("postgres")
+async def test_postgres_statement_timeout_is_busy(db_url: str) -> None:
+    await upgrade_async(db_url)
+    store = Store.open(db_url, statement_timeout=0.3)
+    try:
+
+        async def hang(s: AsyncSession) -> None:
+            await s.execute(text("SELECT pg_sleep(5)"))
+
+        started = time.monotonic()
+        with pytest.raises(Busy):
+            await store.db.run(hang)
+        assert time.monotonic() - started < 2.0
+    finally:
+        await store.close()
