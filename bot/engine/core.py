@@ -31,7 +31,13 @@ from bot.engine.stats import StatsFlow
 from bot.knowledge.loader import KnowledgeBase
 from bot.matching.build import build_matcher
 from bot.render import render
-from bot.storage.errors import DatabaseUnavailable, InvalidInput, StorageError
+from bot.storage.errors import (
+    Busy,
+    CapacityExceeded,
+    DatabaseUnavailable,
+    InvalidInput,
+    StorageError,
+)
 
 if TYPE_CHECKING:
     from bot.matching.matcher import Matcher
@@ -52,6 +58,14 @@ def warning_reply(message: str) -> Reply:
                  error=ErrorCause.MEMBER)
 
 
+def busy_reply() -> Reply:
+    """Turned away before starting (too much at once): said at once, nothing changed."""
+    return Reply("I'm very busy right now",
+                 "Too many people are asking at this moment, so I didn't start on this one and "
+                 "nothing was changed. Please try again in a few seconds.",
+                 kind=Kind.ERROR, private=True, tone="warning", error=ErrorCause.BUSY)
+
+
 async def guarded(name: str, work: Callable[[], Awaitable[Reply]]) -> Reply:
     """Run one command or button; whatever happens, the member gets a reply."""
     try:
@@ -65,6 +79,14 @@ async def guarded(name: str, work: Callable[[], Awaitable[Reply]]) -> Reply:
             "I can't reach my database right now, so nothing was changed. "
             "Please try again in a minute.", error_id, title="Database unavailable",
             cause=ErrorCause.DATABASE)
+    except CapacityExceeded:  # every connection busy: shed at once, nothing started
+        log.warning("database capacity exhausted in %s", name)
+        return busy_reply()
+    except Busy:  # the database stayed locked past the retry budget
+        log.warning("database busy in %s", name)
+        return Reply("Please try again", "The database was busy for a moment, so nothing was "
+                     "changed. Please try again.", kind=Kind.ERROR, private=True,
+                     tone="warning", error=ErrorCause.BUSY)
     except InvalidInput as exc:
         return warning_reply(f"That input isn't valid: {exc}")
     except StorageError as exc:

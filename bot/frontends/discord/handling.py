@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.engine.context import Member
+from bot.engine.core import busy_reply
 from bot.engine.replies import ErrorCause, Kind, Reply
 from bot.frontends.discord.context import member_from
 from bot.frontends.discord.present import run_in_time, send_error, send_reply
@@ -61,13 +62,6 @@ class Undelivered:
 
     def __len__(self) -> int:
         return len(self._notes)
-
-
-def busy_reply() -> Reply:
-    return Reply("I'm very busy right now",
-                 "Too many people are asking at this moment, so I didn't start on this one and "
-                 "nothing was changed. Please try again in a few seconds.",
-                 kind=Kind.ERROR, private=True, tone="warning", error=ErrorCause.BUSY)
 
 
 def _with_note(reply: Reply, note: str) -> Reply:
