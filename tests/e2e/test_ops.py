@@ -193,6 +193,13 @@ async def test_metrics_count_interactions_by_command_and_outcome(ops):
     assert f"mentorbot_knowledge_intents {float(intents)}" in body
     for name in ("mentorbot_quiz_completions_total", "mentorbot_database_errors_total"):
         assert name in body
+    # the event-loop watchdog: lag p99 / max are small numbers, and no stall happened here
+    import re
+
+    lags = dict(re.findall(r'mentorbot_event_loop_lag_seconds\{stat="(\w+)"\} ([0-9.e-]+)',
+                           body))
+    assert set(lags) == {"p99", "max"} and 0 <= float(lags["p99"]) < 5
+    assert "mentorbot_event_loop_stalls" in body
 
 
 async def healthcheck_exit_code(port: int) -> int:

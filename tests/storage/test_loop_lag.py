@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.ops.looplag import LoopLag
 from bot.storage import Busy, Store
-from bot.storage.looplag import LoopLag
 
 STALL = 0.25
 MEMBERS = [7_000 + i for i in range(20)]

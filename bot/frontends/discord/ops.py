@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from bot.config import OperatorError
 from bot.ops.http import CONNECTED, OK, OpsServer, database_state
+from bot.ops.looplag import LoopLag
 from bot.ops.reload import reload_knowledge
 from bot.ops.signals import StopSignals
 
@@ -109,8 +110,10 @@ async def operations(bot: MentorBot) -> AsyncIterator[OpsServer | None]:
 
     A port that cannot be bound stops the start with an :class:`OperatorError` (one line)."""
     settings = bot.settings
+    lag = LoopLag()  # a watchdog: the loop must never stall (a slow database waits off it)
+    lag.start()
     bot.metrics.observe(intents=lambda: float(len(bot.engine.kb.intents)),
-                        gateway_up=lambda: float(gateway_state(bot) == CONNECTED))
+                        gateway_up=lambda: float(gateway_state(bot) == CONNECTED), lag=lag)
     server: OpsServer | None = None
     if settings.http_port is not None:
         server = OpsServer(lambda: health(bot), bot.metrics, settings.http_host,
@@ -128,6 +131,7 @@ async def operations(bot: MentorBot) -> AsyncIterator[OpsServer | None]:
         yield server
     finally:
         remove_signal()
+        await lag.stop()
         if server is not None:
             await server.stop()
 
