@@ -60,7 +60,8 @@ FINAL_TIMEOUT = 30.0  # after this an acknowledged interaction without an answer
 SETTLE = 0.25  # a reply counts as final once nothing about it changed for this long
 SWEEP = 0.02  # seconds between sweeps over the interactions in flight
 QUIZ_CLICK_SHARE = 0.85  # of quiz traffic: clicks by members with a quiz open (rest: /quiz)
-TRIM_EVERY = 30.0  # seconds between trims of what the fake remembers (see trim_fake)
+TRIM_EVERY = 1.0  # seconds between trims of what the fake remembers (see trim_fake)
+KEEP_CLOSED = 10.0  # seconds the fake keeps a closed interaction (late edits still land)
 
 #: kind → share of the mix (the issue's "realistic mix")
 DEFAULT_MIX: dict[str, float] = {"ask": 0.40, "quiz": 0.20, "checklist": 0.20,
@@ -204,7 +205,13 @@ class Record:
 
     @property
     def sent_at(self) -> float:
+        """When the INTERACTION_CREATE frame left the fake (else when it was made)."""
         return self.handle.dispatched_at or self.handle.created_at
+
+    @property
+    def gateway_wait(self) -> float:
+        """Seconds from the interaction's creation until its frame went out to the bot."""
+        return self.sent_at - self.handle.created_at
 
 
 def _title(msg: FakeMessage | None) -> tuple[str, int | None]:
@@ -259,7 +266,6 @@ class PhaseResult:
     rss_start: float
     rss_end: float
     gen_cpu_seconds: float  # this process's CPU (fake Discord + generator) over the phase
-    send_lag: list[float]  # seconds each frame left later than scheduled
 
     def summary(self) -> dict[str, float]:
         recs = self.records
@@ -267,12 +273,22 @@ class PhaseResult:
         firsts = [r.first * 1000 for r in recs if r.first is not None]
         finals = [r.final * 1000 for r in recs if r.final is not None]
         acked = sum(1 for r in recs if r.first is not None and r.first <= ACK_DEADLINE)
+        # Discord's clock starts when it creates the interaction, before the frame goes out:
+        # frames wait in the gateway connection while the bot does not read its socket
+        waits = [r.gateway_wait for r in recs]
+        acked_created = sum(1 for r in recs if r.first is not None
+                            and r.first + r.gateway_wait <= ACK_DEADLINE)
+        gen_lag = [r.handle.created_at - r.scheduled for r in recs]
         count = {o: sum(1 for r in recs if r.outcome == o)
                  for o in (OK, WARNING, BUSY, ERROR, LATE, LOST, STUCK)}
         return {
             "sent": n,
             "skipped": self.skipped,
             "acks_3s_pct": 100.0 * acked / n if n else float("nan"),
+            "acks_3s_created_pct": 100.0 * acked_created / n if n else float("nan"),
+            "gateway_wait_p99": 1000 * percentile(waits, 99) if waits else float("nan"),
+            "gateway_wait_max": 1000 * max(waits) if waits else float("nan"),
+            "gen_lag_p99": 1000 * percentile(gen_lag, 99) if gen_lag else float("nan"),
             "first_p50": percentile(firsts, 50) if firsts else float("nan"),
             "first_p95": percentile(firsts, 95) if firsts else float("nan"),
             "first_p99": percentile(firsts, 99) if firsts else float("nan"),
@@ -283,7 +299,6 @@ class PhaseResult:
             "gen_cpu_pct": 100 * self.gen_cpu_seconds / self.wall if self.wall else float("nan"),
             "rss_start": self.rss_start,
             "rss_end": self.rss_end,
-            "lag_p99": 1000 * percentile(self.send_lag, 99) if self.send_lag else float("nan"),
             **{f"n_{k}": v for k, v in count.items()},
         }
 
@@ -317,6 +332,7 @@ class LoadGenerator:
         self._quizzing_set: set[int] = set()
         self.pending: list[Record] = []
         self.closed: list[Record] = []
+        self._trimmed = 0  # closed[:_trimmed] are forgotten by the fake
 
     # -- choosing what a member does ---------------------------------------------------------
 
@@ -456,31 +472,40 @@ class LoadGenerator:
         self.pending = keep
 
     async def _sweeper(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        next_trim = loop.time() + TRIM_EVERY
         while not stop.is_set():
             self.sweep()
+            if loop.time() >= next_trim:
+                next_trim += TRIM_EVERY
+                self.trim_fake()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), SWEEP)
 
-    def trim_fake(self, older_than: float = 60.0) -> None:
-        """Forget what the fake keeps of interactions closed long ago (its per-request logs,
-        finished handles and their messages), so a long soak measures the bot, not the fake."""
+    def trim_fake(self, older_than: float = KEEP_CLOSED) -> None:
+        """Forget what the fake keeps of interactions closed a while ago (its request log, the
+        handles and their messages, gateway frames already sent), so that a long or fast run
+        measures the bot and not the fake's lists (it scans some of them per request)."""
         state = self.fake.state
         now = state.now()
         state.requests.clear()
         keep_msgs = {id(m.quiz_message) for m in self.members if m.quiz_message is not None}
-        for rec in self.closed:
-            if now - rec.closed_at < older_than:
-                continue
-            h = state.interactions.pop(rec.handle.id, None)
-            if h is None:
-                continue
-            for msg in h.touched + h.followups:
+        closed = self.closed
+        while self._trimmed < len(closed) and now - closed[self._trimmed].closed_at >= older_than:
+            h = state.interactions.pop(closed[self._trimmed].handle.id, None)
+            self._trimmed += 1
+            for msg in h.touched + h.followups if h is not None else ():
                 if id(msg) not in keep_msgs:
                     state.messages.pop(msg.id, None)
         for conn in self.fake.gateway.connections:
             del conn.sent[:-100], conn.received[:-100]
         for session in self.fake.gateway.sessions.values():
-            del session.log[:-1000]
+            log = session.log
+            cut = len(log) - 100
+            while cut > 0 and not log[cut - 1].sent:  # keep what is still to be sent
+                cut -= 1
+            if cut > 0:
+                del log[:cut]
 
     # -- running -------------------------------------------------------------------------------
 
@@ -497,7 +522,8 @@ class LoadGenerator:
                 await asyncio.sleep(0.02)
             await asyncio.sleep(SETTLE)
             self._close(rec, self.fake.state.now())
-        self.closed.clear()
+        self.trim_fake(older_than=0.0)
+        self.closed, self._trimmed = [], 0
 
     async def run_phase(self, rate: float, seconds: float, *, drain: float = FINAL_TIMEOUT + 5,
                         events: Sequence[tuple[float, Callable[[float], None]]] = (),
@@ -506,17 +532,15 @@ class LoadGenerator:
         a slow bot does not slow the sender), then wait up to ``drain`` s for the answers.
         ``events`` are ``(seconds after the start, fn(elapsed))`` run once each on the way."""
         loop = asyncio.get_running_loop()
-        self.closed = []
+        self.closed, self._trimmed = [], 0
         total = int(rate * seconds)
         skipped = 0
-        lag: list[float] = []
         stop = asyncio.Event()
         sweeper = asyncio.create_task(self._sweeper(stop))
         rss_start = self.bot.rss_mib()
         cpu0, gen0 = self.bot.cpu_seconds(), time.process_time()
         t0 = loop.time()
         todo = sorted(events, key=lambda e: e[0])
-        next_trim = t0 + TRIM_EVERY
         try:
             for i in range(total):
                 at = t0 + i / rate
@@ -525,9 +549,6 @@ class LoadGenerator:
                     await asyncio.sleep(delay)
                 while todo and loop.time() - t0 >= todo[0][0]:
                     todo.pop(0)[1](loop.time() - t0)
-                if loop.time() >= next_trim:
-                    next_trim += TRIM_EVERY
-                    self.trim_fake()
                 kind = self.rng.choices(self.kinds, self.weights)[0]
                 member = (self._take_member(kind) if len(self.pending) < self.max_in_flight
                           else None)
@@ -549,10 +570,8 @@ class LoadGenerator:
         self.pending = []
         wall = now - t0
         records = self.closed
-        lag = [r.handle.dispatched_at - r.scheduled for r in records
-               if r.handle.dispatched_at is not None]
         result = PhaseResult(rate, seconds, records, skipped, self.bot.cpu_seconds() - cpu0,
-                             wall, rss_start, self.bot.rss_mib(), time.process_time() - gen0, lag)
+                             wall, rss_start, self.bot.rss_mib(), time.process_time() - gen0)
         self.trim_fake(older_than=0.0)
-        self.closed = []
+        self.closed, self._trimmed = [], 0
         return result
