@@ -81,6 +81,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def runqueue_wait(pid: int | str = "self") -> float:
+    """Seconds the main thread of ``pid`` waited on a run queue (``/proc/<pid>/schedstat``)."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+class BotExited(RuntimeError):
+    """The bot's process ended during a run."""
+
+
 class BotProcess:
     """``python -m bot run`` against ``fake``; ``cpu_seconds()``/``rss_mib()`` from /proc."""
 
@@ -116,8 +129,18 @@ class BotProcess:
             await self.fake.wait_ready(timeout=timeout)
             await self.fake.wait_for_sync(1, timeout=timeout)
         except BaseException:
+            exited = self.proc is not None and self.proc.returncode is not None
             await self.stop()
+            if exited:
+                self.check_alive()  # it exited by itself: say why (its log), not "timed out"
             raise
+
+    def check_alive(self) -> None:
+        """Raise :class:`BotExited` (with the end of its log) if the bot's process ended."""
+        if self.proc is not None and self.proc.returncode is not None:
+            tail = self.log_path.read_text(errors="replace").splitlines()[-15:]
+            raise BotExited(f"mentorbot run exited with code {self.proc.returncode}; the end of "
+                            "its log:\n" + "\n".join(tail))
 
     def cpu_seconds(self) -> float:
         """utime + stime of the bot's process (all its threads)."""
@@ -125,6 +148,11 @@ class BotProcess:
             fields = f.read().rsplit(")", 1)[1].split()
         ticks = os.sysconf("SC_CLK_TCK")
         return (int(fields[11]) + int(fields[12])) / ticks  # fields 14 and 15 of stat
+
+    def runqueue_wait(self) -> float:
+        """Seconds the bot's main (event-loop) thread has spent runnable but waiting for a CPU:
+        on a shared machine this is the time other processes took from it."""
+        return runqueue_wait(self.pid)
 
     def rss_mib(self) -> float:
         with open(f"/proc/{self.pid}/status") as f:
@@ -266,6 +294,8 @@ class PhaseResult:
     rss_start: float
     rss_end: float
     gen_cpu_seconds: float  # this process's CPU (fake Discord + generator) over the phase
+    bot_runq_seconds: float  # the bot's loop thread runnable but without a CPU
+    gen_runq_seconds: float  # the same for this process's loop thread
 
     def summary(self) -> dict[str, float]:
         recs = self.records
@@ -297,6 +327,8 @@ class PhaseResult:
             "cpu_ms_per": 1000 * self.cpu_seconds / n if n else float("nan"),
             "bot_cpu_pct": 100 * self.cpu_seconds / self.wall if self.wall else float("nan"),
             "gen_cpu_pct": 100 * self.gen_cpu_seconds / self.wall if self.wall else float("nan"),
+            "bot_runq_pct": 100 * self.bot_runq_seconds / self.wall if self.wall else float("nan"),
+            "gen_runq_pct": 100 * self.gen_runq_seconds / self.wall if self.wall else float("nan"),
             "rss_start": self.rss_start,
             "rss_end": self.rss_end,
             **{f"n_{k}": v for k, v in count.items()},
@@ -539,10 +571,13 @@ class LoadGenerator:
         sweeper = asyncio.create_task(self._sweeper(stop))
         rss_start = self.bot.rss_mib()
         cpu0, gen0 = self.bot.cpu_seconds(), time.process_time()
+        runq0, gen_runq0 = self.bot.runqueue_wait(), runqueue_wait()
         t0 = loop.time()
         todo = sorted(events, key=lambda e: e[0])
         try:
             for i in range(total):
+                if i % 100 == 0:
+                    self.bot.check_alive()
                 at = t0 + i / rate
                 delay = at - loop.time()
                 if delay > 0:
@@ -571,7 +606,8 @@ class LoadGenerator:
         wall = now - t0
         records = self.closed
         result = PhaseResult(rate, seconds, records, skipped, self.bot.cpu_seconds() - cpu0,
-                             wall, rss_start, self.bot.rss_mib(), time.process_time() - gen0)
+                             wall, rss_start, self.bot.rss_mib(), time.process_time() - gen0,
+                             self.bot.runqueue_wait() - runq0, runqueue_wait() - gen_runq0)
         self.trim_fake(older_than=0.0)
         self.closed, self._trimmed = [], 0
         return result

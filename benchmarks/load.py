@@ -54,6 +54,7 @@ from benchmarks._loadgen import (
     OK,
     STUCK,
     WARNING,
+    BotExited,
     BotProcess,
     LoadGenerator,
     PhaseResult,
@@ -85,7 +86,9 @@ COST_COLUMNS = (
     ("RSS start", "rss_start", "{:.1f}"), ("RSS end", "rss_end", "{:.1f}"),
     ("gw wait p99 ms", "gateway_wait_p99", "{:.0f}"), ("gw wait max", "gateway_wait_max", "{:.0f}"),
     ("acks≤3s of creation %", "acks_3s_created_pct", "{:.1f}"),
+    ("bot runq wait %", "bot_runq_pct", "{:.0f}"),
     ("gen lag p99 ms", "gen_lag_p99", "{:.0f}"), ("gen CPU %", "gen_cpu_pct", "{:.0f}"),
+    ("gen runq wait %", "gen_runq_pct", "{:.0f}"),
     ("not sent", "skipped", "{:.0f}"),
 )
 
@@ -175,7 +178,8 @@ async def run(args: argparse.Namespace) -> int:
     print("CPU ms/int: the bot's utime+stime over the run ÷ interactions sent. gw wait: from "
           "the interaction's creation until its gateway frame went out (the bot not reading "
           "its socket); 1st/final are timed from the frame going out, as the fake's 3 s "
-          "deadline is. gen lag: this generator behind its schedule.")
+          "deadline is. runq wait: time the loop thread was runnable but had no CPU (other "
+          "processes on the machine), as % of the run. gen: this generator (and fake Discord).")
     for name, result in rows:
         print(f"\n{name}:")
         print(by_kind(result))
@@ -271,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     try:
         return asyncio.run(run(args))
+    except BotExited as exc:
+        print(f"load: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
