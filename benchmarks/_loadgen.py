@@ -57,6 +57,7 @@ except ImportError:  # pragma: no cover - the bot's front end moved; fall back t
 
 ACK_DEADLINE = 3.0  # Discord's: the fake refuses a first callback after this
 FINAL_TIMEOUT = 30.0  # after this an acknowledged interaction without an answer is "stuck"
+LATE_GRACE = 10.0  # after the deadline, how long a refused (late) callback is waited for
 SETTLE = 0.25  # a reply counts as final once nothing about it changed for this long
 SWEEP = 0.02  # seconds between sweeps over the interactions in flight
 QUIZ_CLICK_SHARE = 0.85  # of quiz traffic: clicks by members with a quiz open (rest: /quiz)
@@ -180,14 +181,23 @@ class BotProcess:
         return out
 
     def log_summary(self) -> tuple[int, int, list[str]]:
-        """(WARNING lines, ERROR/Traceback lines, the first few of those) from the bot's log."""
+        """(WARNING lines, ERROR lines, the first error with its traceback — or the first
+        warnings) from the bot's log."""
         try:
             lines = self.log_path.read_text(errors="replace").splitlines()
         except OSError:
             return 0, 0, []
-        warnings = [line for line in lines if "WARNING" in line]
-        errors = [line for line in lines if "ERROR" in line or "Traceback" in line]
-        return len(warnings), len(errors), (errors + warnings)[:5]
+        warnings = [line for line in lines if " WARNING " in line]
+        errors = [i for i, line in enumerate(lines) if " ERROR " in line or " CRITICAL " in line]
+        if errors:
+            first = errors[0]
+            end = first + 1
+            while end < len(lines) and end - first < 40 and not re.match(r"\d{4}-", lines[end]):
+                end += 1  # the traceback under it
+            sample = lines[first:end]
+        else:
+            sample = warnings[:5]
+        return len(warnings), len(errors), sample
 
     async def stop(self) -> int | None:
         proc, self.proc = self.proc, None
@@ -296,6 +306,8 @@ class PhaseResult:
     gen_cpu_seconds: float  # this process's CPU (fake Discord + generator) over the phase
     bot_runq_seconds: float  # the bot's loop thread runnable but without a CPU
     gen_runq_seconds: float  # the same for this process's loop thread
+    send_wall: float  # seconds spent sending (the rest of ``wall`` is waiting for answers)
+    send_cpu_seconds: float  # the bot's CPU while sending
 
     def summary(self) -> dict[str, float]:
         recs = self.records
@@ -325,7 +337,8 @@ class PhaseResult:
             "final_p99": percentile(finals, 99) if finals else float("nan"),
             "final_max": max(finals) if finals else float("nan"),
             "cpu_ms_per": 1000 * self.cpu_seconds / n if n else float("nan"),
-            "bot_cpu_pct": 100 * self.cpu_seconds / self.wall if self.wall else float("nan"),
+            "bot_cpu_pct": (100 * self.send_cpu_seconds / self.send_wall if self.send_wall
+                            else float("nan")),
             "gen_cpu_pct": 100 * self.gen_cpu_seconds / self.wall if self.wall else float("nan"),
             "bot_runq_pct": 100 * self.bot_runq_seconds / self.wall if self.wall else float("nan"),
             "gen_runq_pct": 100 * self.gen_runq_seconds / self.wall if self.wall else float("nan"),
@@ -497,7 +510,8 @@ class LoadGenerator:
                 if now - final[0] >= SETTLE:
                     self._close(rec, now)
                     continue
-            elif (h.first_callback is None and age > ACK_DEADLINE + 0.5) or age > FINAL_TIMEOUT:
+            elif (h.first_callback is None and (h.rejected or age > ACK_DEADLINE + LATE_GRACE)
+                  and age > ACK_DEADLINE) or age > FINAL_TIMEOUT:
                 self._close(rec, now)
                 continue
             keep.append(rec)
@@ -567,6 +581,7 @@ class LoadGenerator:
         self.closed, self._trimmed = [], 0
         total = int(rate * seconds)
         skipped = 0
+        sending = (0.0, 0.0)
         stop = asyncio.Event()
         sweeper = asyncio.create_task(self._sweeper(stop))
         rss_start = self.bot.rss_mib()
@@ -593,6 +608,7 @@ class LoadGenerator:
                 label, handle, after = await self._send(kind, member)
                 rec = Record(label, member, handle, at, on_done=after)
                 self.pending.append(rec)
+            sending = (loop.time() - t0, self.bot.cpu_seconds() - cpu0)
             end = loop.time() + drain
             while self.pending and loop.time() < end:
                 await asyncio.sleep(0.05)
@@ -607,7 +623,8 @@ class LoadGenerator:
         records = self.closed
         result = PhaseResult(rate, seconds, records, skipped, self.bot.cpu_seconds() - cpu0,
                              wall, rss_start, self.bot.rss_mib(), time.process_time() - gen0,
-                             self.bot.runqueue_wait() - runq0, runqueue_wait() - gen_runq0)
+                             self.bot.runqueue_wait() - runq0, runqueue_wait() - gen_runq0,
+                             *sending)
         self.trim_fake(older_than=0.0)
         self.closed, self._trimmed = [], 0
         return result

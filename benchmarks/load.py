@@ -23,7 +23,8 @@ p50/p95/p99 (gateway frame out → first callback in), time to the final answer 
 interaction (utime+stime from /proc/<pid>/stat over the run ÷ interactions sent), its RSS at
 start and end (/proc/<pid>/status VmRSS), interactions shed with the bot's "I'm very busy"
 reply, errors, late acks (refused after 3 s), lost ones (no response at all) and stuck ones
-(acknowledged, no final answer within 30 s). The generator's own CPU and send lag are printed
+(acknowledged, no final answer within 30 s); "late" ones were answered after 3 s and refused,
+"lost" ones got no answer at all within 13 s. The generator's own CPU and send lag are printed
 too: when they are high the figures are the generator's limit, not the bot's.
 
 Scenarios: ``steady`` (default: --rate for --seconds); ``ramp`` (50, 100, 150, 200, 250/s for
@@ -40,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 from collections import Counter
@@ -82,7 +84,7 @@ MEMBER_COLUMNS = (
 )
 #: … and what it cost, and whether the generator kept up
 COST_COLUMNS = (
-    ("CPU ms/int", "cpu_ms_per", "{:.2f}"), ("bot CPU %", "bot_cpu_pct", "{:.0f}"),
+    ("CPU ms/int", "cpu_ms_per", "{:.2f}"), ("bot CPU % sending", "bot_cpu_pct", "{:.0f}"),
     ("RSS start", "rss_start", "{:.1f}"), ("RSS end", "rss_end", "{:.1f}"),
     ("gw wait p99 ms", "gateway_wait_p99", "{:.0f}"), ("gw wait max", "gateway_wait_max", "{:.0f}"),
     ("acks≤3s of creation %", "acks_3s_created_pct", "{:.1f}"),
@@ -168,6 +170,8 @@ async def run(args: argparse.Namespace) -> int:
                 finally:
                     code = await bot.stop()
                 warnings, errors, sample = bot.log_summary()
+                if args.keep_log:
+                    shutil.copyfile(bot.log_path, args.keep_log)
         finally:
             await drop()
     print()
@@ -175,7 +179,8 @@ async def run(args: argparse.Namespace) -> int:
     print(table(rows))
     print()
     print(table(rows, COST_COLUMNS))
-    print("CPU ms/int: the bot's utime+stime over the run ÷ interactions sent. gw wait: from "
+    print("CPU ms/int: the bot's utime+stime over the run ÷ interactions sent (100 % = one "
+          "core). gw wait: from "
           "the interaction's creation until its gateway frame went out (the bot not reading "
           "its socket); 1st/final are timed from the frame going out, as the fake's 3 s "
           "deadline is. runq wait: time the loop thread was runnable but had no CPU (other "
@@ -186,10 +191,12 @@ async def run(args: argparse.Namespace) -> int:
     if metrics:
         print("\nbot /metrics, interactions by outcome (whole run, warm-up included): "
               + ", ".join(f"{k} {v:.0f}" for k, v in sorted(metrics.items())))
-    print(f"bot log: {warnings} warning line(s), {errors} error/traceback line(s); "
+    print(f"bot log: {warnings} warning line(s), {errors} error line(s); "
           f"exit code {code}")
     for line in sample:
         print(f"  {line[:200]}")
+    if args.keep_log:
+        print(f"the bot's log: {args.keep_log}")
     print(f"\nend: {machine_load()}")
     print("Figures are from a shared 2-core machine (other agents' work runs alongside); "
           "'gen CPU %' is this process (fake Discord + generator), which shares those cores.")
@@ -262,6 +269,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-in-flight", type=int, default=600,
                         help="interactions open at once; past it they are not sent")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep-log", type=Path, default=None, metavar="FILE",
+                        help="copy the bot's log (stdout+stderr) here")
     args = parser.parse_args(argv)
     defaults = {"soak": (40.0, 1800.0), "storm429": (50.0, 60.0)}.get(args.scenario, (50.0, 30.0))
     args.rate = args.rate if args.rate is not None else defaults[0]
