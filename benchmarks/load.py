@@ -2,7 +2,8 @@
 
     python -m benchmarks.load [--scenario steady|ramp|storm429|soak] [--rate 50] [--seconds 30]
                               [--url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
-                              [--members 2000] [--max-in-flight 600] [--seed 7]
+                              [--members 1000] [--max-in-flight 600] [--seed 7]
+                              [--steps 50,100,150] [--step-seconds 20] [--keep-log FILE]
 
 The bot is started as ``python -m bot run`` (what ``mentorbot run`` runs), configured only
 through its environment: ``DISCORD_TOKEN``, ``DISCORD_API_BASE`` and ``DISCORD_GATEWAY_URL``
@@ -22,10 +23,12 @@ p50/p95/p99 (gateway frame out → first callback in), time to the final answer 
 (→ last change of the reply after deferrals/edits/follow-ups), the bot's CPU ms per
 interaction (utime+stime from /proc/<pid>/stat over the run ÷ interactions sent), its RSS at
 start and end (/proc/<pid>/status VmRSS), interactions shed with the bot's "I'm very busy"
-reply, errors, late acks (refused after 3 s), lost ones (no response at all) and stuck ones
-(acknowledged, no final answer within 30 s); "late" ones were answered after 3 s and refused,
-"lost" ones got no answer at all within 13 s. The generator's own CPU and send lag are printed
-too: when they are high the figures are the generator's limit, not the bot's.
+reply, errors (the bot's error replies), late acks (answered after 3 s, refused), lost ones (no
+answer at all within 13 s) and stuck ones (acknowledged, no final answer within 30 s).
+Besides: how long frames waited in the gateway connection before the bot read them, how long
+the bot's and the generator's loop threads were runnable but had no CPU (``/proc/<pid>/
+schedstat``: other work on the machine), and the generator's own CPU and lag behind its
+schedule — when those are high the figures are the machine's limit, not the bot's.
 
 Scenarios: ``steady`` (default: --rate for --seconds); ``ramp`` (50, 100, 150, 200, 250/s for
 20 s each, or --steps/--step-seconds: where the knee is); ``storm429`` (--rate for --seconds,
