@@ -378,6 +378,10 @@ class LoadGenerator:
         self.pending: list[Record] = []
         self.closed: list[Record] = []
         self._trimmed = 0  # closed[:_trimmed] are forgotten by the fake
+        #: (user id, item) → (done asked for, outcome) of the last /checklist done|undo that
+        #: would change the item as the member knew it
+        self.last_write: dict[tuple[int, str], tuple[bool, str]] = {}
+        self.saved_notes = 0  # replies that carried the bot's "Saved earlier" note
 
     # -- choosing what a member does ---------------------------------------------------------
 
@@ -437,11 +441,12 @@ class LoadGenerator:
             if roll < 0.5:
                 item = rng.choice(sorted(member.done))
                 h = await fake.slash(user, "checklist undo", {"item": item}, guild=guild)
-                return "checklist undo", h, lambda r: self._after_mark(r, item, False)
+                return "checklist undo", h, lambda r: self._after_mark(r, item, False, True)
             open_items = [i for i in self.items if i not in member.done] or self.items
             item = rng.choice(open_items)
             h = await fake.slash(user, "checklist done", {"item": item}, guild=guild)
-            return "checklist done", h, lambda r: self._after_mark(r, item, True)
+            prior = item in member.done
+            return "checklist done", h, lambda r: self._after_mark(r, item, True, prior)
         if kind == "progress":
             return "progress", await fake.slash(user, "progress", guild=guild), None
         choices: list[tuple[str, dict[str, object]]] = [
@@ -471,9 +476,15 @@ class LoadGenerator:
         rec.member.quiz_message = msg
         rec.member.quiz_finished = False
 
-    def _after_mark(self, rec: Record, item: str, done: bool) -> None:
+    def _after_mark(self, rec: Record, item: str, done: bool, prior: bool) -> None:
         if rec.outcome in (OK, WARNING):  # "Hmm, not marked": our view was stale; now it isn't
             (rec.member.done.add if done else rec.member.done.discard)(item)
+        # the last request about each (member, item) that would change it, for check_writes()
+        key = (rec.member.user.id, item)
+        if prior != done:
+            self.last_write[key] = (done, rec.outcome)
+        else:
+            self.last_write.pop(key, None)
 
     # -- sweeping ------------------------------------------------------------------------------
 
@@ -487,6 +498,9 @@ class LoadGenerator:
             rec.final = final[0] - sent
             rec.title, colour = _title(final[1])
             rec.outcome = _classify(rec.title, colour)
+            footers = [str((e.get("footer") or {}).get("text") or "")
+                       for m in h.touched for e in m.embeds]
+            self.saved_notes += any("Saved earlier" in f for f in footers)
         elif h.first_callback is not None:
             rec.outcome = STUCK
         elif h.rejected:
@@ -552,6 +566,36 @@ class LoadGenerator:
                 cut -= 1
             if cut > 0:
                 del log[:cut]
+
+    async def check_writes(self, db_url: str) -> dict[str, int]:
+        """After a run (bot stopped): for the last /checklist done|undo of each member and item,
+        compare what the database holds with what the member was told. ``unreported``: the
+        change is stored though the member saw no answer (lost, late, stuck or an error);
+        ``shed but stored``: stored though the member was told "busy, nothing was changed";
+        ``reported, not stored``: answered as done but the database disagrees."""
+        from bot.storage import Store
+
+        out = {"checked": 0, "unreported": 0, "shed but stored": 0, "reported, not stored": 0}
+        if not self.last_write:
+            return out
+        store = Store.open(db_url)
+        try:
+            states: dict[int, dict[str, bool]] = {}
+            for (user_id, item), (done, outcome) in self.last_write.items():
+                if user_id not in states:
+                    rows = await store.checklist.states(user_id)
+                    states[user_id] = {k: v.done for k, v in rows.items()}
+                stored = states[user_id].get(item, False)
+                out["checked"] += 1
+                if outcome == OK and stored != done:
+                    out["reported, not stored"] += 1
+                elif outcome == BUSY and stored == done:
+                    out["shed but stored"] += 1
+                elif outcome in (LOST, LATE, STUCK, ERROR) and stored == done:
+                    out["unreported"] += 1
+        finally:
+            await store.close()
+        return out
 
     # -- running -------------------------------------------------------------------------------
 

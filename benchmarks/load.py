@@ -2,7 +2,7 @@
 
     python -m benchmarks.load [--scenario steady|ramp|storm429|soak] [--rate 50] [--seconds 30]
                               [--url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
-                              [--members 1000] [--max-in-flight 600] [--seed 7]
+                              [--members 1000] [--max-in-flight 1000] [--seed 7]
                               [--steps 50,100,150] [--step-seconds 20] [--keep-log FILE]
 
 The bot is started as ``python -m bot run`` (what ``mentorbot run`` runs), configured only
@@ -172,6 +172,7 @@ async def run(args: argparse.Namespace) -> int:
                     metrics = await bot.metrics()
                 finally:
                     code = await bot.stop()
+                writes = await gen.check_writes(db_url)
                 warnings, errors, sample = bot.log_summary()
                 if args.keep_log:
                     shutil.copyfile(bot.log_path, args.keep_log)
@@ -191,6 +192,10 @@ async def run(args: argparse.Namespace) -> int:
     for name, result in rows:
         print(f"\n{name}:")
         print(by_kind(result))
+    print("\nwrites (last /checklist done|undo per member and item that would change it, "
+          "against the database after the run): "
+          + ", ".join(f"{k} {v}" for k, v in writes.items())
+          + f"; replies carrying the bot's 'Saved earlier' note: {gen.saved_notes}")
     if metrics:
         print("\nbot /metrics, interactions by outcome (whole run, warm-up included): "
               + ", ".join(f"{k} {v:.0f}" for k, v in sorted(metrics.items())))
@@ -269,7 +274,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="database URL (default: a fresh SQLite file); a PostgreSQL URL "
                              "gets a fresh schema, dropped afterwards")
     parser.add_argument("--members", type=int, default=1000, help="fake members")
-    parser.add_argument("--max-in-flight", type=int, default=600,
+    parser.add_argument("--max-in-flight", type=int, default=1000,
                         help="interactions open at once; past it they are not sent")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep-log", type=Path, default=None, metavar="FILE",

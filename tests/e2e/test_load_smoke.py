@@ -1,6 +1,7 @@
 """The load generator of ``benchmarks.load`` works: a few seconds at a low rate against
 ``mentorbot run`` (a real process) on the loopback fake Discord. Not a timed test: it asserts
-that every interaction sent was acknowledged and answered, and that nothing was lost."""
+that every interaction sent was acknowledged and answered, that nothing was lost, and that the
+checklist changes members were told about are the ones stored."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ async def test_every_interaction_of_a_short_low_rate_run_is_answered(db_url, tmp
             result = await gen.run_phase(rate=8, seconds=4)
         finally:
             await bot.stop()
+        writes = await gen.check_writes(db_url)
     records = result.records
     assert len(records) == 32 and result.skipped == 0
     outcomes = Counter(r.outcome for r in records)
@@ -34,3 +36,5 @@ async def test_every_interaction_of_a_short_low_rate_run_is_answered(db_url, tmp
     assert result.cpu_seconds > 0 and result.rss_end > 0
     _, errors, sample = bot.log_summary()
     assert errors == 0, sample
+    # what members were told about their checklist matches the database
+    assert writes["reported, not stored"] == writes["unreported"] == 0, writes
