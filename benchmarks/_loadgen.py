@@ -224,6 +224,7 @@ class Member:
     quiz_message: FakeMessage | None = None  # the DM with the open quiz question
     quiz_finished: bool = False
     done: set[str] = field(default_factory=set)
+    noted_at: float = float("-inf")  # the last interaction whose reply had a "Saved earlier" note
 
 
 @dataclass
@@ -380,7 +381,7 @@ class LoadGenerator:
         self._trimmed = 0  # closed[:_trimmed] are forgotten by the fake
         #: (user id, item) → (done asked for, outcome) of the last /checklist done|undo that
         #: would change the item as the member knew it
-        self.last_write: dict[tuple[int, str], tuple[bool, str]] = {}
+        self.last_write: dict[tuple[int, str], tuple[bool, str, float]] = {}
         self.saved_notes = 0  # replies that carried the bot's "Saved earlier" note
 
     # -- choosing what a member does ---------------------------------------------------------
@@ -482,7 +483,7 @@ class LoadGenerator:
         # the last request about each (member, item) that would change it, for check_writes()
         key = (rec.member.user.id, item)
         if prior != done:
-            self.last_write[key] = (done, rec.outcome)
+            self.last_write[key] = (done, rec.outcome, rec.sent_at)
         else:
             self.last_write.pop(key, None)
 
@@ -500,7 +501,9 @@ class LoadGenerator:
             rec.outcome = _classify(rec.title, colour)
             footers = [str((e.get("footer") or {}).get("text") or "")
                        for m in h.touched for e in m.embeds]
-            self.saved_notes += any("Saved earlier" in f for f in footers)
+            if any("Saved earlier" in f for f in footers):
+                self.saved_notes += 1
+                rec.member.noted_at = rec.sent_at
         elif h.first_callback is not None:
             rec.outcome = STUCK
         elif h.rejected:
@@ -570,18 +573,21 @@ class LoadGenerator:
     async def check_writes(self, db_url: str) -> dict[str, int]:
         """After a run (bot stopped): for the last /checklist done|undo of each member and item,
         compare what the database holds with what the member was told. ``unreported``: the
-        change is stored though the member saw no answer (lost, late, stuck or an error);
+        change is stored though the member saw no answer (lost, late, stuck or an error) and
+        no later reply to them carried the bot's "Saved earlier" note (else ``told later``);
         ``shed but stored``: stored though the member was told "busy, nothing was changed";
         ``reported, not stored``: answered as done but the database disagrees."""
         from bot.storage import Store
 
-        out = {"checked": 0, "unreported": 0, "shed but stored": 0, "reported, not stored": 0}
+        out = {"checked": 0, "unreported": 0, "told later": 0, "shed but stored": 0,
+               "reported, not stored": 0}
         if not self.last_write:
             return out
+        noted = {m.user.id: m.noted_at for m in self.members}
         store = Store.open(db_url)
         try:
             states: dict[int, dict[str, bool]] = {}
-            for (user_id, item), (done, outcome) in self.last_write.items():
+            for (user_id, item), (done, outcome, sent_at) in self.last_write.items():
                 if user_id not in states:
                     rows = await store.checklist.states(user_id)
                     states[user_id] = {k: v.done for k, v in rows.items()}
@@ -592,7 +598,8 @@ class LoadGenerator:
                 elif outcome == BUSY and stored == done:
                     out["shed but stored"] += 1
                 elif outcome in (LOST, LATE, STUCK, ERROR) and stored == done:
-                    out["unreported"] += 1
+                    # a later reply to the member said "Saved earlier: …" (about their last one)
+                    out["told later" if noted[user_id] > sent_at else "unreported"] += 1
         finally:
             await store.close()
         return out
