@@ -12,7 +12,7 @@ PostgreSQL schema selected with ``?search_path=``, created and dropped here),
 ``REMINDERS_ENABLED=false`` and ``HTTP_PORT`` (its /metrics are scraped at the end).
 
 Many fake members of one guild send, open loop at a fixed ``--rate`` per second, a mix of
-40 % ``/ask`` (varied questions from tests/data/questions.yaml), 20 % quiz (``/quiz`` in the
+40 % ``/ask`` (varied questions from tests/data/dev.yaml), 20 % quiz (``/quiz`` in the
 guild, then clicks on the DM's yes/no buttons), 20 % ``/checklist done|undo|view``, 10 %
 ``/progress`` and 10 % browsing (``/faq``, ``/roadblock``, ``/phase``, ``/tools``…). A member
 has at most one interaction open; at most ``--max-in-flight`` are open at once (more are
