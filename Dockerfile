@@ -3,21 +3,27 @@
 #   other commands: docker run --rm mentorbot kb check | db upgrade | db current | invite-url
 # tests/ops/test_image_steps.py replays the builder's steps and the runtime ENV in a fresh venv.
 
-ARG PYTHON_VERSION=3.11
+# A full version, not a moving "3.11": rebuilds get the same interpreter. Pin the digest too where
+# the registry is reachable (README: Upgrading).
+ARG PYTHON_VERSION=3.11.11
 
 # --- builder: a venv with mentorbot and its runtime dependencies only ---------------------------
-FROM python:${PYTHON_VERSION}-slim AS builder
+FROM python:${PYTHON_VERSION}-slim-bookworm AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 RUN python -m venv /opt/venv
+# The runtime dependencies exactly as locked (versions and hashes: requirements.lock, made
+# with pip-compile from pyproject.toml), then the package itself without resolving again.
+COPY requirements.lock ./
+RUN /opt/venv/bin/pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY bot ./bot
-RUN /opt/venv/bin/pip install --no-cache-dir .
+RUN /opt/venv/bin/pip install --no-cache-dir --no-deps .
 
 # --- runtime ------------------------------------------------------------------------------------
-FROM python:${PYTHON_VERSION}-slim AS runtime
+FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime
 # The package finds knowledge/ and migrations/ through these (it is installed into
 # site-packages, away from the repository layout); DATABASE_URL defaults to a file in /data, and
 # the trained matcher is cached there too (trained once per knowledge base, read at every start).

@@ -25,9 +25,13 @@ def test_dockerfile_is_multi_stage_slim_non_root_with_healthcheck_and_entrypoint
     builder, runtime = stages()
     assert builder[0][1].endswith("AS builder") and "-slim" in builder[0][1]
     assert runtime[0][1].startswith("python:${PYTHON_VERSION}-slim")
-    assert ("ARG", "PYTHON_VERSION=3.11") in instructions()
-    # only the builder installs; the runtime copies its venv, knowledge/ and migrations/
-    assert any(w == "RUN" and "pip install" in r and "--no-cache-dir ." in r for w, r in builder)
+    # the base image is a full interpreter version, not a moving tag
+    assert any(w == "ARG" and re.fullmatch(r"PYTHON_VERSION=3\.11\.\d+", r)
+               for w, r in instructions())
+    # only the builder installs (the locked dependencies with their hashes, then the package
+    # without resolving again); the runtime copies its venv, knowledge/ and migrations/
+    runs = [r for w, r in builder if w == "RUN" and "pip install" in r]
+    assert "--require-hashes -r requirements.lock" in runs[0] and runs[1].endswith("--no-deps .")
     assert not any(w == "RUN" and "pip " in r for w, r in runtime)
     copies = [r for w, r in runtime if w == "COPY"]
     assert copies == ["--from=builder /opt/venv /opt/venv", "knowledge /app/knowledge",
@@ -123,3 +127,24 @@ def test_no_line_of_the_deploy_files_holds_a_secret():
     token_shape = re.compile(r"[A-Za-z0-9_-]{18,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}")
     for name in ("Dockerfile", "docker-compose.yml", ".dockerignore"):
         assert not token_shape.search((REPO / name).read_text()), name
+
+
+def test_the_lock_file_pins_every_dependency_within_pyproject_with_hashes():
+    """requirements.lock (the image's install) must satisfy pyproject's ranges: a dependency
+    changed in one and not the other fails here."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    root = Path(__file__).resolve().parents[2]
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    lock = (root / "requirements.lock").read_text(encoding="utf-8")
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^ \\\n]+) \\\n\s+--hash=sha256:", lock, re.M))
+    pins = {re.sub(r"[-_.]+", "-", name).lower(): v for name, v in pins.items()}
+    for dep in project["dependencies"]:
+        req = Requirement(dep)
+        name = re.sub(r"[-_.]+", "-", req.name).lower()
+        assert name in pins, f"{req.name} is not in requirements.lock (run pip-compile)"
+        assert req.specifier.contains(pins[name]), f"{req.name}=={pins[name]} breaks {dep}"
+    for line in (ln for ln in lock.splitlines() if "==" in ln and not ln.startswith("#")):
+        assert line.endswith("\\"), f"no hash for {line.strip()}"
