@@ -6,9 +6,10 @@ instant is computed per occurrence, so a reminder stays at 09:00 local across DS
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DEFAULT_WEEKDAY = 0
@@ -20,9 +21,27 @@ class ScheduleError(ValueError):
     """A weekday, hour or timezone the member gave that cannot be used."""
 
 
+# Fixed-offset and legacy names that look like zones but have no daylight saving rules of a
+# place (EST is UTC-5 all year, even when New York is on UTC-4), and the tz database's own
+# copies under posix/ and right/ (right/ counts leap seconds).
+_NOT_PLACES = re.compile(r"(?i)^(?:posix|right|etc|systemv|us|canada|mexico|brazil|chile)/|"
+                         r"^(?:[A-Z]{3,4}\d?[A-Z]{0,4}|GMT.*|UCT|Universal|Zulu|Factory|"
+                         r"localtime|posixrules)$")
+#: Names members type for a fixed-offset abbreviation, and the place zone they usually mean.
+_ABBREVIATIONS = {"EST": "America/New_York", "EDT": "America/New_York",
+                  "CST": "America/Chicago", "CDT": "America/Chicago",
+                  "MST": "America/Denver", "MDT": "America/Denver",
+                  "PST": "America/Los_Angeles", "PDT": "America/Los_Angeles",
+                  "CET": "Europe/Berlin", "CEST": "Europe/Berlin", "EET": "Europe/Athens",
+                  "WET": "Europe/Lisbon", "BST": "Europe/London", "GMT": "Europe/London",
+                  "IST": "Asia/Kolkata", "JST": "Asia/Tokyo", "AEST": "Australia/Sydney"}
+
+
 @lru_cache(maxsize=1)
 def timezone_names() -> tuple[str, ...]:
-    return tuple(sorted(n for n in available_timezones() if "/" in n or n == "UTC"))
+    """The IANA place zones (``Europe/Berlin``), and UTC."""
+    return tuple(sorted(n for n in available_timezones()
+                        if n == "UTC" or ("/" in n and not _NOT_PLACES.match(n))))
 
 
 @lru_cache(maxsize=1)
@@ -35,15 +54,15 @@ def parse_timezone(name: str | None) -> str:
         return DEFAULT_TIMEZONE
     key = name.strip().replace(" ", "_")
     canonical = _lower_names().get(key.lower())
-    if canonical is None:
-        try:
-            ZoneInfo(key)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ScheduleError(
-                f"unknown timezone {name.strip()[:60]!r}: use an IANA name like Europe/Berlin"
-            ) from exc
-        canonical = key
-    return canonical
+    if canonical is not None:
+        return canonical
+    place = _ABBREVIATIONS.get(key.upper())
+    if place is not None:  # EST, CET …: a fixed offset, wrong half the year
+        raise ScheduleError(
+            f"{key.upper()} is a fixed offset with no daylight saving, so your reminder would "
+            f"move by an hour for half the year: use a place, e.g. {place}")
+    raise ScheduleError(
+        f"unknown timezone {name.strip()[:60]!r}: use an IANA name like Europe/Berlin")
 
 
 def parse_weekday(value: str | int | None) -> int:

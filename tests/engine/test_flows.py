@@ -426,3 +426,12 @@ async def test_a_topic_the_sources_dont_cover_is_said_so(engine, kb):
     assert [a.label for a in reply.actions] == [kb.intent_by_id[i].title for i in topic.nearest]
     assert reply.match is not None and reply.match.to_json()["intent"] is None
     assert reply.match.to_json()["status"] == "unanswered"
+
+
+@pytest.mark.parametrize("zone", ["EST", "localtime", "Factory", "posix/Europe/Berlin",
+                                  "right/UTC", "Etc/GMT+5"])
+async def test_only_iana_place_zones_are_accepted(engine, zone):
+    reply = await engine.run("reminders on", ALICE, weekday="friday", hour="18", timezone=zone)
+    assert reply.tone == "warning"
+    if zone == "EST":  # says why, and what to use instead
+        assert "daylight saving" in reply.body and "America/New_York" in reply.body
