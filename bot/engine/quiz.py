@@ -38,6 +38,11 @@ class QuizFlow:
         attempt = await self.deps.store.quiz.start(member.user_id, restart=restart)
         return await self._next(member, attempt)
 
+    async def resume(self, member: Member) -> Reply | None:
+        """The question an open quiz waits at, or None when no quiz is open."""
+        attempt = await self.deps.store.quiz.open_attempt(member.user_id)
+        return await self._next(member, attempt) if attempt is not None else None
+
     @route("quiz:start", updates=True)
     async def start_button(self, member: Member) -> Reply:
         return await self.start(member)

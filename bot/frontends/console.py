@@ -397,6 +397,14 @@ class Console:
         return self.pending and bool(self.choices)
 
     async def _question(self, line: str) -> bool:
+        if not self.choices and line.casefold() in _AFFIRM | _DENY:
+            # "yes" with nothing open: an answer to a quiz this console no longer shows (a
+            # restart): show the question the quiz waits at, to answer it
+            waiting = await self.engine.quizzing.resume(self.member)
+            if waiting is not None:
+                self.show(waiting)
+                self.say("(Your quiz was waiting at this question: answer it with yes or no.)")
+                return True
         if self.choices:
             status = self.engine.deps.matcher.match(line).status
             # "ok?", "🤖", "-1" while a choice is open, or anything I can't answer while a

@@ -166,3 +166,14 @@ def test_stdin_from_dev_null_or_closed_is_an_empty_session(tmp_path, sqlite_url)
     for proc in procs:
         out, err = proc.communicate(timeout=60)
         assert (proc.returncode, out, err) == (0, b"", b""), err
+
+
+async def test_a_typed_answer_after_a_restart_shows_the_waiting_question(tmp_path, sqlite_url):
+    first = run_chat(tmp_path, sqlite_url, lines("/quiz", "no", "yes"))
+    first.assert_clean()
+    second = run_chat(tmp_path, sqlite_url, lines("yes", "yes"))  # a new session: no choices
+    second.assert_clean()
+    assert "Your quiz was waiting at this question" in second.out
+    assert re.findall(r"^Question (\d) of 6$", second.out, re.M) == ["3", "4"]
+    fresh = run_chat(tmp_path, sqlite_url.replace(".db", "-other.db"), lines("yes"))
+    assert "Question" not in fresh.out  # no quiz open: "yes" is just a line

@@ -164,3 +164,13 @@ async def test_random_walk_matches_a_list_model(store: Store) -> None:
             continue
         assert rec.answers == tuple(model)
     assert (await store.quiz.get(att.id)).answers == tuple(model)
+
+
+async def test_open_attempt_is_the_one_to_resume(store):
+    assert await store.quiz.open_attempt(4711) is None
+    attempt = await store.quiz.start(4711)
+    await store.quiz.answer(attempt.id, 4711, 0, True)
+    found = await store.quiz.open_attempt(4711)
+    assert found is not None and found.id == attempt.id and found.answers == (True,)
+    await store.quiz.start(4711, restart=True)  # the old one is abandoned, a new one is open
+    assert (await store.quiz.open_attempt(4711)).answers == ()

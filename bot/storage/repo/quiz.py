@@ -97,6 +97,17 @@ class QuizRepo(Repo):
 
         return await self._db.run(tx)
 
+    async def open_attempt(self, user_id: int) -> QuizAttemptRecord | None:
+        """The member's open attempt, if any (a typed "yes" after a restart resumes it)."""
+        check_id(user_id)
+
+        async def tx(s: AsyncSession) -> QuizAttemptRecord | None:
+            att = await s.scalar(select(QuizAttempt).where(
+                QuizAttempt.member_id == user_id, QuizAttempt.status == "open"))
+            return _record(att, await _answers(s, att.id)) if att is not None else None
+
+        return await self._db.run(tx, readonly=True)
+
     async def get(self, attempt_id: int) -> QuizAttemptRecord:
         async def tx(s: AsyncSession) -> QuizAttemptRecord:
             att = await s.get(QuizAttempt, attempt_id)
