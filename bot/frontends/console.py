@@ -500,6 +500,10 @@ class Console:
             return None, words
         if p.kind == "item":
             others = [w for w in words if not _LINK.fullmatch(w)] if len(words) > 1 else words
+            if len(others) > 1 and others[0] in self.engine.kb.item_by_id and given is None:
+                # "/done p1.drift-event notalink": an id, then something that is no link
+                extra = " ".join(others[1:])[:40]
+                return _Problem(f"“{extra}” is not a link: evidence is a full https:// link"), []
             typed = given if given is not None else " ".join(others)
             if not typed:
                 return None, words

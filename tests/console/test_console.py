@@ -158,6 +158,13 @@ async def test_checklist_choices_toggle_items_and_completing_a_phase_moves_on(ch
     assert f"↩️ {p4[0].title} is open again." in s.out
 
 
+async def test_an_item_id_with_something_that_is_no_link_marks_nothing(chat):
+    s = await chat(lines("/done p1.drift-event notalink", "/checklist 1"))
+    s.assert_clean()
+    assert "“notalink” is not a link" in s.out
+    assert "✅" not in s.out  # nothing was marked
+
+
 async def test_done_and_undo_with_bad_items(chat, kb):
     item = kb.phase_by_number[2].checklist[0]
     s = await chat(lines("/done zzzz-not-an-item", "/undo qqqq-nothing", "/done", "/undo",
