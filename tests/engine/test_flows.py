@@ -435,3 +435,16 @@ async def test_only_iana_place_zones_are_accepted(engine, zone):
     assert reply.tone == "warning"
     if zone == "EST":  # says why, and what to use instead
         assert "daylight saving" in reply.body and "America/New_York" in reply.body
+
+
+@pytest.mark.parametrize(("question", "part_says"), [
+    ("how much do staff mlops engineers earn", "$240K-$330K"),  # the level asked about
+    ("salary numbers from the mentorcruise roadmap?", "$95K-$115K"),  # the source named
+    ("bentoml vs ray serve", "Ray Serve"),  # the tool pair
+    ("how long until senior?", "4-7 years"),  # a level in a tenure answer
+])
+async def test_the_first_answer_is_the_part_the_question_names(engine, question, part_says):
+    reply = await engine.run("ask", ALICE, question=question)
+    intent = engine.kb.intent_by_id[reply.intent]
+    assert reply.body.split("\n\n")[0] in [p.text.strip() for p in intent.parts]
+    assert part_says in reply.body
