@@ -154,18 +154,28 @@ def downgrade_losses(url: str, revision: str) -> list[str]:
     now, target = _target(url, revision)
     if now is None or now == target:
         return []
-    cfg = alembic_config(url)
-    buffer = io.StringIO()
-    cfg.output_buffer = buffer
-    try:
-        _run(url, lambda: command.downgrade(cfg, f"{now}:{target}", sql=True))
-    except StorageError:
-        return [f"whatever the migrations between {now} and {target} remove (could not list it)"]
-    sql = buffer.getvalue()
+    # One revision at a time: a step whose SQL can't be rendered offline (SQLite's batch
+    # mode needs the live table) is named as such, and the others are still listed.
+    script = ScriptDirectory.from_config(alembic_config(url))
+    steps = [r for r in script.iterate_revisions(now, target) if r.revision != target]
+    sql, unknown = "", []
+    for rev in steps:
+        down = rev.down_revision if isinstance(rev.down_revision, str) else None
+        cfg = alembic_config(url)
+        buffer = io.StringIO()
+        cfg.output_buffer = buffer
+        try:
+            _run(url, lambda c=cfg, r=rev.revision, d=down: command.downgrade(  # type: ignore[misc]
+                c, f"{r}:{d or 'base'}", sql=True))
+        except StorageError:
+            unknown.append(rev.revision)
+            continue
+        sql += buffer.getvalue()
     tables = [t for t in _DROP_TABLE.findall(sql) if t != "alembic_version"]
     counts = _row_counts(url, tables)
     losses = [f"table {t} ({counts[t]} rows)" if t in counts else f"table {t}" for t in tables]
     losses += [f"column {t}.{c}" for t, c in _DROP_COLUMN.findall(sql)]
+    losses += [f"whatever revision {r} removes (could not list it)" for r in unknown]
     return losses
 
 

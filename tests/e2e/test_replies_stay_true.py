@@ -105,3 +105,32 @@ async def test_autocomplete_answers_from_its_cache_when_the_database_hangs(runni
     metrics = running.bot.metrics.exposition().decode()
     assert 'command="autocomplete:checklist",outcome="slow"' in metrics
     assert 'command="autocomplete:checklist",outcome="ok"' in metrics
+
+
+@pytest.mark.backends("sqlite")
+async def test_a_defer_that_fails_still_reports_the_saved_change_later(running, world, kb):
+    """The database is slow, so the bot defers; Discord refuses the defer and the reply (the
+    interaction expired): the change is stored and the member's next interaction says so."""
+    import sqlite3
+
+    fake = world.fake
+    item = kb.phase_by_number[1].checklist[3]
+    fake.fail("POST", "/interactions/{id}/{token}/callback", 404, UNKNOWN_INTERACTION, count=2)
+    path = running.settings.database_url.split("///", 1)[1]
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # writers wait; the bot defers after 0.4 s
+    try:
+        await fake.slash(world.alice, "checklist done", {"item": item.id}, guild=world.guild)
+        await asyncio.sleep(1.0)
+    finally:
+        blocker.execute("COMMIT")
+        blocker.close()
+    for _ in range(200):
+        if b'outcome="undelivered"' in running.bot.metrics.exposition():
+            break
+        await asyncio.sleep(0.025)
+    states = await running.bot.engine.deps.store.checklist.states(world.alice.id)
+    assert states[item.id].done
+    nxt = await (await fake.slash(world.alice, "levels", guild=world.guild)).final_message()
+    assert "Saved earlier" in str(nxt.embeds)
+    assert b'outcome="error"' not in running.bot.metrics.exposition()  # no internal error

@@ -313,7 +313,7 @@ async def test_exactly_once_at_the_minimum_lease_with_a_send_that_hangs(db_url: 
         assert counts == Counter(members), counts
         assert all(n >= 2 for n in sender.attempts.values())  # each first send was cut off
         for uid in members[:3]:
-            statuses = [d.status for d in await one.reminders.deliveries(uid)]
+            statuses = [d.status for d in await stored_deliveries(one, uid)]
             assert statuses == ["sent"], statuses
     finally:
         await one.close()

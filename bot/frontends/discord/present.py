@@ -150,10 +150,15 @@ async def run_in_time(
     task = asyncio.ensure_future(work())
     done, _ = await asyncio.wait({task}, timeout=ACK_BUDGET)
     if not done and not interaction.response.is_done():
-        if update:
-            await interaction.response.defer()
-        else:
-            await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+        try:
+            if update:
+                await interaction.response.defer()
+            else:
+                await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+        except discord.HTTPException as exc:
+            # Too late (10062) or refused: the work goes on and its reply is attempted; if
+            # that fails too, the caller remembers a saved change for the next interaction.
+            log.warning("could not defer the interaction (%s %s)", exc.status, exc.code)
     return await task
 
 
