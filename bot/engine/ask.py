@@ -50,7 +50,8 @@ class AskFlow:
             return False
         try:
             await self.deps.store.questions.log(
-                question, status, result.intent, result.score, guild_id=member.guild_id
+                question, status, result.intent, result.score, guild_id=member.guild_id,
+                user_id=member.user_id if member.user_id > 0 else None,
             )
         except StorageError:  # never lose the answer because the review log is down
             log.warning("could not log a question for review", exc_info=True)
