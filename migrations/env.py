@@ -56,10 +56,33 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _sqlite_pragma(connection: Connection, pragma: str) -> list[tuple[object, ...]]:
+    """Run a PRAGMA on the driver connection itself: SQLAlchemy would open a transaction
+    first, and ``foreign_keys`` is a no-op inside one."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA {pragma}")
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 def _do_run_migrations(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Batch mode re-creates a table by copying it; with foreign keys on, dropping the old
+        # ``member`` would cascade-delete every row that refers to it. SQLite's procedure for
+        # such changes: keys off outside the transaction, checked before the commit.
+        _sqlite_pragma(connection, "foreign_keys = OFF")
     _configure(connection=connection)
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"migration left {len(broken)} rows with broken foreign keys")
+    if sqlite:
+        _sqlite_pragma(connection, "foreign_keys = ON")
 
 
 async def run_migrations_online() -> None:

@@ -1,4 +1,5 @@
-"""The phase quiz: six yes/no questions, one at a time, with back, restart and resume.
+"""The phase quiz: yes/no questions (as many as quiz.yaml has), one at a time, with back,
+restart and resume.
 
 Every answer is stored as it is given, so a member who leaves half-way resumes where they were,
 and a button pressed after a restart acts on the stored attempt. Buttons carry the attempt id
@@ -54,6 +55,8 @@ class QuizFlow:
     @route("quiz:ans", Arg("attempt_id", "int"), Arg("index", "int"), Arg("yes", "yn"),
            updates=True)
     async def answer(self, member: Member, attempt_id: int, index: int, yes: bool) -> Reply:
+        if index >= self.total:  # a button of a longer quiz than the knowledge base has now
+            return self._stale("the quiz has changed since")
         try:
             attempt = await self.deps.store.quiz.answer(attempt_id, member.user_id, index, yes)
         except NotFound:
@@ -91,7 +94,8 @@ class QuizFlow:
         index = len(attempt.answers)
         if index >= self.total:
             phase = self.deps.kb.phase_for_score(sum(attempt.answers))
-            attempt = await self.deps.store.quiz.finish(attempt.id, member.user_id, phase)
+            attempt = await self.deps.store.quiz.finish(attempt.id, member.user_id, phase,
+                                                         questions=self.total)
             return self.result(attempt)
         question = self.deps.kb.quiz.questions[index]
         buttons = [

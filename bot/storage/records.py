@@ -11,8 +11,6 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Literal, NamedTuple, TypeVar
 
-from bot.storage.models import QUIZ_LENGTH
-
 PhaseSource = Literal["quiz", "chosen"]
 QuizStatus = Literal["open", "finished", "abandoned"]
 ChecklistAction = Literal["done", "undone"]
@@ -54,11 +52,6 @@ class QuizAttemptRecord:
     def next_index(self) -> int:
         """Index of the next question to ask (== number of answers so far)."""
         return len(self.answers)
-
-    @property
-    def complete(self) -> bool:
-        """All questions answered (ready for :meth:`QuizRepo.finish`)."""
-        return len(self.answers) >= QUIZ_LENGTH
 
     @property
     def is_open(self) -> bool:

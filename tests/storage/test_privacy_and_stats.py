@@ -32,7 +32,7 @@ async def _populate(store: Store, user: int, guild: int) -> None:
     att = await store.quiz.start(user)
     for i in range(6):
         await store.quiz.answer(att.id, user, i, i % 2 == 0)
-    await store.quiz.finish(att.id, user, 2)
+    await store.quiz.finish(att.id, user, 2, questions=6)
     await store.quiz.start(user)  # an open retake
     await store.checklist.mark(user, "p1-git", "https://github.com/me/repo")
     await store.checklist.mark(user, "p2-docker")
@@ -122,14 +122,14 @@ async def test_guild_stats(store: Store) -> None:
         att = await store.quiz.start(ALICE)
         for i in range(6):
             await store.quiz.answer(att.id, ALICE, i, False)
-        await store.quiz.finish(att.id, ALICE, 1)
+        await store.quiz.finish(att.id, ALICE, 1, questions=6)
     await store.members.set_phase(BOB, 2)
     att = await store.quiz.start(CAROL)  # unfinished: not a completion
     await store.members.set_phase(DAVE, 4)
     att = await store.quiz.start(DAVE)
     for i in range(6):
         await store.quiz.answer(att.id, DAVE, i, True)
-    await store.quiz.finish(att.id, DAVE, 4)
+    await store.quiz.finish(att.id, DAVE, 4, questions=6)
 
     for user, item in [
         (ALICE, "p1-git"),

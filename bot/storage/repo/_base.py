@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import Database, utcnow
 from bot.storage.errors import InvalidInput, StorageError
-from bot.storage.models import PHASES, Member
+from bot.storage.models import Member
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
@@ -106,11 +106,24 @@ def check_optional_id(value: object, what: str = "guild id") -> int | None:
     return None if value is None else check_id(value, what)
 
 
+_MAX_SMALLINT = 2**15 - 1
+
+
 def check_phase(phase: object) -> int:
-    if isinstance(phase, bool) or phase not in PHASES:
-        raise InvalidInput(f"phase must be one of {PHASES}, got {phase!r}")
-    assert isinstance(phase, int)
-    return phase
+    """A phase number as storage sees it: a positive SMALLINT. Which phases exist is the
+    knowledge base's to say, and the engine checks that before it calls storage."""
+    return _check_small(phase, "phase", 1)
+
+
+def check_index(index: object) -> int:
+    """A quiz question's index: 0 or more (the engine knows how many questions there are)."""
+    return _check_small(index, "question index", 0)
+
+
+def _check_small(value: object, what: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= _MAX_SMALLINT:
+        raise InvalidInput(f"{what} must be a whole number from {low}, got {value!r}")
+    return value
 
 
 def check_text_id(value: object, what: str, max_len: int) -> str:

@@ -16,10 +16,10 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.errors import Conflict, InvalidInput, NotFound
-from bot.storage.models import QUIZ_LENGTH, Member, QuizAnswer, QuizAttempt
+from bot.storage.errors import Conflict, NotFound
+from bot.storage.models import Member, QuizAnswer, QuizAttempt
 from bot.storage.records import QuizAttemptRecord
-from bot.storage.repo._base import Repo, check_id, check_phase
+from bot.storage.repo._base import Repo, check_id, check_index, check_phase
 
 
 def _record(att: QuizAttempt, answers: Sequence[bool]) -> QuizAttemptRecord:
@@ -126,10 +126,7 @@ class QuizRepo(Repo):
         skipping ahead or re-answering an earlier question raises :class:`Conflict`.
         """
         check_id(user_id)
-        if isinstance(question_index, bool) or question_index not in range(QUIZ_LENGTH):
-            raise InvalidInput(
-                f"question index must be 0..{QUIZ_LENGTH - 1}, got {question_index!r}"
-            )
+        check_index(question_index)
         now = self.now()
 
         async def tx(s: AsyncSession) -> QuizAttemptRecord:
@@ -190,13 +187,17 @@ class QuizRepo(Repo):
 
         return await self._db.run(tx)
 
-    async def finish(self, attempt_id: int, user_id: int, phase: int) -> QuizAttemptRecord:
-        """Close a complete attempt: score = number of "yes"; sets the member's phase (quiz).
+    async def finish(
+        self, attempt_id: int, user_id: int, phase: int, *, questions: int
+    ) -> QuizAttemptRecord:
+        """Close an attempt that has answers to all ``questions`` (the knowledge base's quiz
+        length): score = number of "yes"; sets the member's phase (source "quiz").
 
         Finishing an already finished attempt returns it unchanged (double click).
         """
         check_id(user_id)
         check_phase(phase)
+        check_phase(questions)  # a positive count, as small as a phase number
         now = self.now()
 
         async def tx(s: AsyncSession) -> QuizAttemptRecord:
@@ -207,9 +208,9 @@ class QuizRepo(Repo):
                 return _record(att, answers)
             if att.status != "open":
                 raise Conflict(f"quiz attempt {attempt_id} is {att.status}")
-            if len(answers) < QUIZ_LENGTH:
+            if len(answers) < questions:
                 raise Conflict(
-                    f"quiz attempt {attempt_id} has {len(answers)} of {QUIZ_LENGTH} answers"
+                    f"quiz attempt {attempt_id} has {len(answers)} of {questions} answers"
                 )
             att.status = "finished"
             att.finished_at = now

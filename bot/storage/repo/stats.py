@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import PHASES, ChecklistProgress, GuildMembership, Member, QuizAttempt
+from bot.storage.models import ChecklistProgress, GuildMembership, Member, QuizAttempt
 from bot.storage.records import GuildStats
 from bot.storage.repo._base import Repo, check_id
 from bot.storage.repo.questions import UNANSWERED_OUTCOMES, top_unanswered_for
@@ -21,7 +21,8 @@ class StatsRepo(Repo):
         top_limit: int = 10,
     ) -> GuildStats:
         """Phase distribution, checklist funnel (knowledge-base order), quiz completions and the
-        top unanswered questions of ``guild_id``."""
+        top unanswered questions of ``guild_id``. ``items_by_phase`` is the knowledge base's
+        checklist: its keys are the phases the distribution lists."""
         check_id(guild_id, "guild id")
         valid = sorted({i for ids in items_by_phase.values() for i in ids})
         gm = GuildMembership
@@ -38,7 +39,7 @@ class StatsRepo(Repo):
                 .group_by(Member.current_phase)
             )
             by_phase = {phase: int(n) for phase, n in phases}
-            distribution = {p: by_phase.get(p, 0) for p in PHASES}
+            distribution = {p: by_phase.get(p, 0) for p in sorted(items_by_phase)}
             done_counts: dict[str, int] = {}
             if valid:
                 rows = await s.execute(
