@@ -40,7 +40,7 @@ from pathlib import Path
 import yaml
 
 from bot.knowledge.loader import load_knowledge
-from bot.matching.build import build_matcher, documents, quiz_routing, tool_names
+from bot.matching.build import build_matcher, documents, kb_shape
 from bot.matching.matcher import UNCOVERED_PREFIX, MatchDoc, Matcher, MatcherConfig
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
@@ -239,14 +239,12 @@ def main(argv: list[str] | None = None) -> int:
         synthetic = synthetic_docs(args.scale, real, all_questions)
         before = rss_mib()
         t0 = time.process_time()
-        big = Matcher([*real, *synthetic], matcher.config, tools=tool_names(kb),
-                      routing=quiz_routing(kb))
+        big = Matcher([*real, *synthetic], matcher.config, **kb_shape(kb))
         build = time.process_time() - t0
         grown = rss_mib() - before
         del big
         tracemalloc.start()  # a second build, traced: what the matcher holds, and the peak
-        big = Matcher([*real, *synthetic], matcher.config, tools=tool_names(kb),
-                      routing=quiz_routing(kb))
+        big = Matcher([*real, *synthetic], matcher.config, **kb_shape(kb))
         held, peak = (x / 2**20 for x in tracemalloc.get_traced_memory())
         tracemalloc.stop()
         for q in all_questions[:20]:

@@ -14,7 +14,6 @@ from bot.knowledge.loader import KnowledgeBase
 from bot.knowledge.schema import Intent, source_name, tool_slug
 from bot.limits import MAX_QUESTION_CHARS
 from bot.matching.matcher import MatchResult
-from bot.matching.slots import ALL_YES, quiz_score
 from bot.render import render, source_list
 from bot.storage.errors import StorageError
 
@@ -311,9 +310,8 @@ def slots_of(result: MatchResult, kb: KnowledgeBase) -> dict[str, object]:
              if "not named" not in s.publisher and s.publisher.casefold() in text]
     if len(named) == 1:  # "what does DecipherU say about pay"
         found["source"] = named[0]
-    yes = quiz_score(text)  # "what does 4 yes mean"
-    if yes is not None:
-        found["yes_count"] = len(kb.quiz.questions) if yes == ALL_YES else yes
+    if slots.yes is not None:  # "what does 4 yes mean"
+        found["yes_count"] = slots.yes
     return {k: v for k, v in found.items() if v is not None}
 
 

@@ -73,6 +73,13 @@ def tool_names(kb: KnowledgeBase) -> list[tuple[str, tuple[str, ...]]]:
     return [(n, tuple(content_tokens(raw_tokens(n)))) for n in names]
 
 
+def kb_shape(kb: KnowledgeBase) -> dict[str, Any]:
+    """What the matcher takes from the knowledge base besides its documents: tool names, the
+    quiz's routing (its length with it) and the phase numbers."""
+    return {"tools": tool_names(kb), "routing": quiz_routing(kb),
+            "phases": sorted(kb.phase_by_number)}
+
+
 def cache_dir() -> Path | None:
     env = os.environ.get("MENTORBOT_CACHE_DIR")
     if env:
@@ -86,9 +93,8 @@ def quiz_routing(kb: KnowledgeBase) -> list[int]:
     return [kb.phase_for_score(n) for n in range(len(kb.quiz.questions) + 1)]
 
 
-def content_key(docs: list[MatchDoc], tools: list[tuple[str, tuple[str, ...]]],
-                routing: list[int], config: MatcherConfig) -> str:
-    payload = json.dumps([MODEL_VERSION, [asdict(d) for d in docs], tools, routing,
+def content_key(docs: list[MatchDoc], shape: dict[str, Any], config: MatcherConfig) -> str:
+    payload = json.dumps([MODEL_VERSION, [asdict(d) for d in docs], shape,
                           config.training_key()], ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
@@ -119,16 +125,15 @@ def build_matcher(kb: KnowledgeBase, config: MatcherConfig | None = None,
                   use_cache: bool = True) -> Matcher:
     config = config or MatcherConfig()
     docs = documents(kb)
-    tools = tool_names(kb)
-    routing = quiz_routing(kb)
+    shape = kb_shape(kb)
     directory = cache_dir() if use_cache else None
-    key = content_key(docs, tools, routing, config)
+    key = content_key(docs, shape, config)
     path = directory / f"matcher-{key}.npz" if directory else None
     if path is not None and path.is_file():
         cached = _load(path, config)
         if cached is not None:
             return cached
-    matcher = Matcher(docs, config, anchors=FIELD_TERMS, tools=tools, routing=routing)
+    matcher = Matcher(docs, config, anchors=FIELD_TERMS, **shape)
     if path is not None:
         _save(path, matcher)
     return matcher

@@ -40,14 +40,14 @@ from typing import Any, Literal
 import numpy as np
 
 from bot.matching.normalize import FIELD_TERMS, clean_text, content_tokens, raw_tokens, stem
-from bot.matching.slots import PHASE_WORD, SLOT_PREFIX, Slots, read_slots
+from bot.matching.slots import PHASE_WORD, SLOT_PREFIX, SlotGrammar, Slots
 from bot.matching.spelling import Corrector
 
 NEGATIVE_PREFIX = "oos."
 UNCOVERED_PREFIX = "uncovered."  # in the field, not in the sources (knowledge/uncovered.yaml)
 MAX_QUESTION_CHARS = 2000  # longer text is cut before matching (the start carries the intent)
 LARGE = 4000  # columns above which Csr.dot skips near-ubiquitous features
-MODEL_VERSION = 4  # bump when features, training or arrays change: part of the cache key
+MODEL_VERSION = 5  # bump when features, training or arrays change: part of the cache key
 
 Status = Literal["answered", "ambiguous", "unanswered", "empty"]
 
@@ -149,8 +149,8 @@ def char_features(tokens: Sequence[str]) -> Counter[str]:
     return feats
 
 
-def text_tokens(text: str) -> list[str]:
-    return content_tokens(raw_tokens(text))
+def text_tokens(text: str, grammar: SlotGrammar | None = None) -> list[str]:
+    return content_tokens(raw_tokens(text, grammar))
 
 
 Vec = tuple[np.ndarray, np.ndarray]  # (feature ids, weights), L2-normalised
@@ -294,17 +294,18 @@ class Matcher:
     def __init__(self, docs: Iterable[MatchDoc], config: MatcherConfig | None = None,
                  anchors: Iterable[str] = FIELD_TERMS,
                  tools: Iterable[tuple[str, tuple[str, ...]]] = (), routing: Sequence[int] = (),
-                 train: bool = True):
+                 phases: Sequence[int] = (), train: bool = True):
         self.config = cfg = config or MatcherConfig()
         docs = list(docs)
         if not docs:
             raise ValueError("the matcher needs at least one document")
         ids = [d.id for d in docs]
         memo: dict[str, list[str]] = {}
+        grammar = SlotGrammar.of(phases, len(routing) - 1)
 
         def tokens_of(text: str) -> list[str]:
             if text not in memo:
-                memo[text] = text_tokens(text)
+                memo[text] = text_tokens(text, grammar)
             return memo[text]
 
         pooled = [_pooled(d, tokens_of) for d in docs]
@@ -329,6 +330,7 @@ class Matcher:
             "tool_names": pack([n for n, _ in tools]),
             "tool_tokens": pack([" ".join(t) for _, t in tools]),
             "quiz_routing": np.array(list(routing), dtype=np.int32),
+            "phases": np.array(grammar.phases, dtype=np.int32),
         }
         for name, space, feats in (("doc_word", word, doc_word), ("doc_char", char, doc_char),
                                    ("examples", word, [word_features(t) for _, t in examples])):
@@ -374,6 +376,7 @@ class Matcher:
         self.tools = [(n, tuple(t.split())) for n, t in
                       zip(unpack(a["tool_names"]), unpack(a["tool_tokens"]), strict=True)]
         self.routing: list[int] = a["quiz_routing"].tolist()
+        self.grammar = SlotGrammar.of(a["phases"].tolist(), len(self.routing) - 1)
         self.vocabulary = frozenset(unpack(a["vocabulary"]))
         self.corrector = Corrector(self.vocabulary, self.config.correction_cutoff)
 
@@ -386,7 +389,7 @@ class Matcher:
     def analyse(self, question: str) -> tuple[list[str], list[tuple[str, str]], bool, Slots]:
         """Tokens after correction, the corrections, whether a field term is named, slots."""
         text = question[:MAX_QUESTION_CHARS]
-        raw = raw_tokens(text)
+        raw = raw_tokens(text, self.grammar)
         typed = content_tokens(raw)
         fixed, corrections = [], []
         for t in typed:
@@ -395,7 +398,7 @@ class Matcher:
                 corrections.append((t, c))
             fixed.append(c)
         anchored = any(t in self.anchors for t in typed)  # as typed: corrections never anchor
-        slots = read_slots(clean_text(text), fixed, self.tools, self.routing)
+        slots = self.grammar.read(clean_text(text), fixed, self.tools, self.routing)
         if slots.phase is not None and not any(t.startswith(SLOT_PREFIX) for t in fixed):
             fixed += [PHASE_WORD, f"{SLOT_PREFIX}{slots.phase}"]  # a quiz result names a phase
         return fixed, corrections, anchored, slots

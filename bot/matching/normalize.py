@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import snowballstemmer
 
-from bot.matching.slots import rewrite_phase
+from bot.matching.slots import SlotGrammar
 
 # Phrases first (longest wins), applied on the casefolded text before punctuation is removed.
 # The right side is what the knowledge base's own text is folded to as well, so both meet.
@@ -174,14 +174,17 @@ def fold_phrases(text: str) -> str:
     return _PHRASE_RE.sub(lambda m: PHRASES[m.group(1)], text)
 
 
-def raw_tokens(text: str) -> list[str]:
+def raw_tokens(text: str, grammar: SlotGrammar | None = None) -> list[str]:
     """Word tokens after cleaning and phrase folding, before stop words and stemming.
 
     A mention of a roadmap phase ("before phase 2", "the third phase") becomes the word
     ``phase`` plus one slot token for the phase the member is *in* (``phaseslot1``), see
-    :func:`bot.matching.slots.rewrite_phase`.
+    :meth:`bot.matching.slots.SlotGrammar.rewrite_phase` (none without a ``grammar``: a tool's
+    name, say).
     """
-    text = rewrite_phase(fold_phrases(clean_text(text)))
+    text = fold_phrases(clean_text(text))
+    if grammar is not None:
+        text = grammar.rewrite_phase(text)
     text = text.replace("'", "").replace("’", "")
     text = _GLUED_NUMBER.sub(r"\1 \2", text)
     out = []

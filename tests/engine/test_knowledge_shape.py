@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.engine.context import Member
 from bot.engine.core import Engine
 from bot.knowledge.loader import load_knowledge
+from bot.matching.build import build_matcher
 from tests.engine.test_flows import action, take_quiz
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,3 +76,18 @@ async def test_seven_yes_of_eight_and_a_button_past_the_end(engine):
     # a button of a longer quiz than the knowledge base has now: the stale reply, no error
     stale = await engine.act(ALICE, f"quiz:ans:{attempt}:9:y")
     assert stale.title == "This quiz has ended" and stale.error is None
+
+
+def test_the_matcher_reads_the_fifth_phase_and_the_eighth_question(tmp_path):
+    kb = load_knowledge(_five_phases(tmp_path))
+    matcher = build_matcher(kb, use_cache=False)
+    assert matcher.match("whats the last phase about").slots.phase == 5
+    assert matcher.match("just finished phase 4, what now?").slots.phase == 5
+    assert matcher.match("what do I need before phase 5").slots.phase == 4
+    scored = matcher.match("I got 8/8 on the quiz, what now").slots
+    assert (scored.yes, scored.phase) == (8, 5)
+    assert matcher.match("yes to all of them on the quiz").slots.yes == 8
+    # the same sentence on the knowledge base as shipped: four phases, six questions
+    shipped = build_matcher(load_knowledge(ROOT / "knowledge"))
+    assert shipped.match("whats the last phase about").slots.phase == 4
+    assert shipped.match("yes to all of them on the quiz").slots.yes == 6

@@ -171,7 +171,7 @@ def test_level_and_tenure_parts_cover_the_ladder(kb):
 
 def test_quiz_score_parts_match_the_routing(kb):
     which = kb.intent_by_id["faq.which-phase"]
-    for yes in range(7):
+    for yes in range(len(kb.quiz.questions) + 1):
         parts = which.parts_for(yes_count=yes)
         assert len(parts) == 1, yes
         assert f"phase {kb.phase_for_score(yes)}" in parts[0].text, yes
