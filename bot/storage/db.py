@@ -4,20 +4,27 @@
 ``postgresql+asyncpg://user@host/db``; plain ``sqlite:///`` / ``postgresql://`` URLs are
 upgraded to the async drivers.
 
-SQLite connections get ``journal_mode=WAL``, ``foreign_keys=ON``, a short ``busy_timeout`` and
-``synchronous=NORMAL``. Pysqlite's own transaction handling is switched off and every write
-transaction starts with ``BEGIN IMMEDIATE`` (the SQLAlchemy recipe for pysqlite/aiosqlite), so a
-writer takes the write lock up front instead of failing with "database is locked" when it
-upgrades a read lock. Read-only units of work use ``BEGIN DEFERRED`` so readers never wait for
-writers (WAL).
+SQLite connections get ``journal_mode=WAL``, ``foreign_keys=ON`` and ``synchronous=NORMAL``. On
+a SQLite file the statements of the hot paths run on the event loop's own thread
+(:class:`_InlineConnection`): a statement there takes tens of microseconds, and handing each one
+to aiosqlite's worker thread and back cost several times that in CPU. Those connections cannot
+wait: their ``busy_timeout`` is 0 and their WAL checkpoints run in a thread
+(:class:`_Checkpointer`). Units of work that touch many rows (``run(..., offload=True)``: stats,
+export, delete, purges) use a second, threaded pool with a short ``busy_timeout``.
+
+Pysqlite's own transaction handling is switched off and every write transaction starts with
+``BEGIN IMMEDIATE`` (the SQLAlchemy recipe for pysqlite/aiosqlite), so a writer takes the write
+lock up front instead of failing with "database is locked" when it upgrades a read lock.
+Read-only units of work use ``BEGIN DEFERRED`` so readers never wait for writers (WAL).
 
 Nothing blocks the event loop and every wait is bounded:
 
 * SQLite writes of one process are serialised by one :class:`asyncio.Lock` per database file
   (per event loop), so the process's writers queue on the loop, not in SQLite's busy handler.
-  Only another process can make a writer wait there, for at most ``busy_timeout`` (0.25 s);
-  :meth:`Database.run` then retries with jittered back-off until ``retry_budget`` (4 s) is
-  spent and raises :class:`~bot.storage.errors.Busy`.
+  Only another process can make a writer wait there: an inline connection fails at once, a
+  threaded one after ``busy_timeout`` (0.25 s, in its worker thread); :meth:`Database.run`
+  retries with jittered back-off until ``retry_budget`` (4 s) is spent and raises
+  :class:`~bot.storage.errors.Busy`.
 * aiosqlite cursors are closed in the connection's worker thread even when a statement fails
   (SQLAlchemy's adapter leaves a failed cursor to the garbage collector, which finalises it on
   the loop thread — and ``sqlite3_reset`` there waits for the connection mutex while the worker
@@ -42,7 +49,7 @@ import random
 import sqlite3
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Generator, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -76,6 +83,10 @@ T = TypeVar("T")
 #: SQLite busy timeout (ms): how long a connection waits (in its worker thread) for a writer of
 #: another process before :meth:`Database.run` backs off and retries.
 SQLITE_BUSY_TIMEOUT_MS = 250
+#: connections on the event loop: checkpoint the WAL (in a thread) after this many commits ...
+CHECKPOINT_EVERY = 500
+#: ... or this many seconds after the last one, whichever comes first
+CHECKPOINT_AFTER_S = 5.0
 #: asyncpg connect timeout (s): an unreachable server fails within this.
 PG_CONNECT_TIMEOUT_S = 5.0
 #: Default bounds of every wait (seconds); parameters of :class:`Database` / ``Store.open``.
@@ -167,10 +178,68 @@ class _ClosingConnection(aiosqlite.Connection):
         return _ClosingCursor(self, await self._execute(self._conn.cursor))
 
 
-def _sqlite_creator(path: Path) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+class _InlineQueue:
+    """Stands in for aiosqlite's request queue: SQLAlchemy's adapter puts work there directly
+    (its ``isolation_level`` setter); run it at once on the calling thread."""
+
+    def put_nowait(self, item: tuple[asyncio.Future[Any], Callable[[], Any]]) -> None:
+        future, function = item
+        try:
+            future.set_result(function())
+        except Exception as exc:
+            future.set_exception(exc)
+
+
+class _InlineConnection(aiosqlite.Connection):
+    """aiosqlite's interface, run on the calling (event-loop) thread: no worker thread.
+
+    A statement of the bot's hot paths takes tens of microseconds in SQLite; handing each call
+    to a worker thread and back (aiosqlite) cost ~5-10x that in CPU. This is safe on the loop
+    only because nothing here can wait: the connection's ``busy_timeout`` is 0 (a lock held by
+    another process fails at once and :meth:`Database.run` retries after an ``asyncio.sleep``),
+    writers of this process queue on an :class:`asyncio.Lock`, WAL readers never wait, and
+    automatic checkpoints (an fsync) are off here and run in a thread instead
+    (:class:`_Checkpointer`). Heavy reads (``Database.run(..., offload=True)``)
+    use the threaded engine.
+    """
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
+        super().__init__(connector, 64)
+        self._tx = _InlineQueue()  # type: ignore[assignment]
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+    async def _connect(self) -> aiosqlite.Connection:
+        if self._connection is None:
+            self._connection = self._connector()
+        return self
+
+    def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
+        return self._connect().__await__()
+
+    def stop(self) -> None:
+        self._running = False
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    async def close(self) -> None:
+        self.stop()
+
+
+def _sqlite_creator(path: Path, *, inline: bool = False
+                    ) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(str(path), check_same_thread=not inline)
+
     async def create() -> aiosqlite.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = _ClosingConnection(lambda: sqlite3.connect(str(path)), 64)
+        if inline:
+            return await _InlineConnection(connect)
+        conn = _ClosingConnection(connect, 64)
         conn._thread.daemon = True  # as SQLAlchemy's aiosqlite dialect does
         return await conn
 
@@ -218,6 +287,83 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def _install_sqlite_hooks(
+    engine: AsyncEngine, path: Path | None, *, busy_ms: int, autocheckpoint: bool
+) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "do_connect")
+    def _make_parent_dir(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> None:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        # Let SQLAlchemy (the "begin" hook below) emit BEGIN, not the sqlite3 module.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            if path is not None:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                if not autocheckpoint:
+                    cursor.execute("PRAGMA wal_autocheckpoint = 0")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class _Checkpointer:
+    """Moves the WAL's pages into the database file in a worker thread.
+
+    Connections that run on the event loop have SQLite's automatic checkpoint off (it runs
+    inside a ``COMMIT`` and fsyncs); this runs a ``PASSIVE`` checkpoint — which never waits for
+    readers or writers — after every :data:`CHECKPOINT_EVERY` commits or :data:`CHECKPOINT_AFTER_S`
+    seconds, whichever comes first, on its own connection in a thread.
+    """
+
+    def __init__(self, path: Path, busy_timeout: float) -> None:
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self.commits = 0
+        self.last = time.monotonic()
+        self.task: asyncio.Future[None] | None = None
+        self._conn: sqlite3.Connection | None = None
+        self.runs = 0
+
+    def committed(self) -> None:
+        self.commits += 1
+        due = (self.commits >= CHECKPOINT_EVERY
+               or time.monotonic() - self.last >= CHECKPOINT_AFTER_S)
+        if due and (self.task is None or self.task.done()):
+            self.commits = 0
+            self.last = time.monotonic()
+            self.task = asyncio.ensure_future(asyncio.to_thread(self._checkpoint))
+
+    def _checkpoint(self) -> None:
+        try:
+            if self._conn is None:
+                self._conn = sqlite3.connect(str(self.path), check_same_thread=False,
+                                             timeout=self.busy_timeout)
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self.runs += 1
+        except sqlite3.Error:  # the next one catches up; nothing is lost (the WAL keeps it)
+            log.warning("WAL checkpoint failed", exc_info=True)
+
+    async def close(self) -> None:
+        if self.task is not None:
+            await asyncio.wait([self.task])
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 def utcnow() -> datetime:
@@ -279,6 +425,7 @@ class Database:
         self.dialect_name: str = self.url.get_backend_name()
         self.safe_url: str = self.url.render_as_string(hide_password=True)
         kwargs: dict[str, Any] = {"echo": echo}
+        inline = False
         if self.is_sqlite:
             database = self.url.database or ""
             if database in ("", ":memory:") or database.startswith("file::memory:"):
@@ -291,7 +438,8 @@ class Database:
                 self._sqlite_path = Path(database.removeprefix("file:").split("?")[0])
                 self._write_key = str(self._sqlite_path.resolve())
                 if not database.startswith("file:") and not self.url.query:
-                    kwargs["async_creator"] = _sqlite_creator(self._sqlite_path)
+                    kwargs["async_creator"] = _sqlite_creator(self._sqlite_path, inline=True)
+                    inline = True
         else:
             server_settings = {
                 "statement_timeout": str(int(statement_timeout * 1000)),
@@ -315,16 +463,38 @@ class Database:
             )
         engine_url = self.url.difference_update_query(["search_path"])
         self.engine: AsyncEngine = create_async_engine(engine_url, **kwargs)
+        #: the engine of ``run(..., offload=True)``: heavy statements off the event loop. Only a
+        #: file SQLite database runs its hot paths inline; there a second, threaded pool
+        #: (aiosqlite) takes the heavy ones. Elsewhere both are the same engine.
+        self._offload_engine: AsyncEngine = self.engine
+        self._checkpointer: _Checkpointer | None = None
+        if inline:
+            kwargs.pop("async_creator")
+            kwargs.update(pool_size=2, max_overflow=2)
+            assert self._sqlite_path is not None
+            self._offload_engine = create_async_engine(
+                engine_url, async_creator=_sqlite_creator(self._sqlite_path), **kwargs
+            )
+            self._checkpointer = _Checkpointer(self._sqlite_path, busy_timeout)
         if self.is_sqlite:
-            self._install_sqlite_hooks()
+            _install_sqlite_hooks(self.engine, self._sqlite_path,
+                                  busy_ms=0 if inline else int(busy_timeout * 1000),
+                                  autocheckpoint=not inline)
+            if inline:
+                _install_sqlite_hooks(self._offload_engine, self._sqlite_path,
+                                      busy_ms=int(busy_timeout * 1000), autocheckpoint=False)
         self.session: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
-        reader = self.engine.execution_options(sqlite_begin="DEFERRED")
-        self._reader: AsyncEngine = reader
-        self._read_session: async_sessionmaker[AsyncSession] = async_sessionmaker(
-            reader, expire_on_commit=False
-        )
+        self._reader: AsyncEngine = self.engine.execution_options(sqlite_begin="DEFERRED")
+        self._factories: dict[tuple[bool, bool], async_sessionmaker[AsyncSession]] = {}
+        for offload in (False, True):
+            engine = self._offload_engine if offload else self.engine
+            for readonly in (False, True):
+                bound = engine.execution_options(sqlite_begin="DEFERRED") if readonly else engine
+                self._factories[offload, readonly] = async_sessionmaker(
+                    bound, expire_on_commit=False
+                )
 
     @property
     def is_sqlite(self) -> bool:
@@ -333,37 +503,6 @@ class Database:
     @property
     def is_postgres(self) -> bool:
         return self.dialect_name == "postgresql"
-
-    # -- SQLite connection set-up -------------------------------------------------------------
-
-    def _install_sqlite_hooks(self) -> None:
-        sync_engine = self.engine.sync_engine
-        path = self._sqlite_path
-        busy_ms = int(self.busy_timeout * 1000)
-
-        @event.listens_for(sync_engine, "do_connect")
-        def _make_parent_dir(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> None:
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-
-        @event.listens_for(sync_engine, "connect")
-        def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
-            # Let SQLAlchemy (the "begin" hook below) emit BEGIN, not the sqlite3 module.
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            try:
-                cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
-                if path is not None:
-                    cursor.execute("PRAGMA journal_mode = WAL")
-                cursor.execute("PRAGMA foreign_keys = ON")
-                cursor.execute("PRAGMA synchronous = NORMAL")
-            finally:
-                cursor.close()
-
-        @event.listens_for(sync_engine, "begin")
-        def _on_begin(conn: Any) -> None:
-            mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-            conn.exec_driver_sql(f"BEGIN {mode}")
 
     # -- public API -----------------------------------------------------------------------------
 
@@ -376,16 +515,28 @@ class Database:
             raise self.translate(exc) from exc
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            await self._checkpointer.close()
+        if self._offload_engine is not self.engine:
+            await self._offload_engine.dispose()
         await self.engine.dispose()
 
-    async def run(self, fn: Callable[[AsyncSession], Awaitable[T]], *, readonly: bool = False) -> T:
+    async def run(
+        self,
+        fn: Callable[[AsyncSession], Awaitable[T]],
+        *,
+        readonly: bool = False,
+        offload: bool = False,
+    ) -> T:
         """Run ``fn(session)`` in one transaction: commit on success, roll back on any error.
 
         Transient lock/serialisation failures are retried with jittered back-off; driver
         errors are translated (:meth:`translate`), so callers only ever see
-        :class:`~bot.storage.errors.StorageError` subclasses.
+        :class:`~bot.storage.errors.StorageError` subclasses. ``offload=True`` is for units of
+        work that read or write many rows (stats, export, delete, purges): on a SQLite file
+        they run in a worker thread rather than on the event loop.
         """
-        factory = self._read_session if readonly else self.session
+        factory = self._factories[offload, readonly]
         lock = None if readonly or self._write_key is None else _write_lock(self._write_key)
         attempt = 0
         deadline = time.monotonic() + self.retry_budget
@@ -397,9 +548,12 @@ class Database:
                 await self._acquire(lock, deadline)
                 try:
                     async with factory() as session, session.begin():
-                        return await fn(session)
+                        result = await fn(session)
                 finally:
                     lock.release()
+                if self._checkpointer is not None:
+                    self._checkpointer.committed()
+                return result
             except StorageError:
                 raise
             except Exception as exc:

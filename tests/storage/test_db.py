@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event, select, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage import (
@@ -66,11 +66,49 @@ async def test_sqlite_pragmas_and_parent_directory(tmp_path: Path) -> None:
     try:
         await db.check()
         assert path.parent.is_dir()
-        async with db.engine.connect() as conn:
-            mode = await conn.scalar(text("PRAGMA journal_mode"))
-            fks = await conn.scalar(text("PRAGMA foreign_keys"))
-            busy = await conn.scalar(text("PRAGMA busy_timeout"))
-        assert (mode, fks, busy) == ("wal", 1, db_module.SQLITE_BUSY_TIMEOUT_MS)
+        seen = {}
+        for name, engine in (("loop", db.engine), ("offload", db._offload_engine)):
+            async with engine.connect() as conn:
+                seen[name] = [await conn.scalar(text(f"PRAGMA {pragma}")) for pragma in
+                              ("journal_mode", "foreign_keys", "busy_timeout",
+                               "wal_autocheckpoint")]
+        # on the loop nothing may wait (busy 0, checkpoints in a thread); the threaded pool
+        # waits briefly in its worker
+        assert seen == {"loop": ["wal", 1, 0, 0],
+                        "offload": ["wal", 1, db_module.SQLITE_BUSY_TIMEOUT_MS, 0]}
+    finally:
+        await db.close()
+
+
+async def test_sqlite_file_hot_paths_run_on_the_loop_heavy_ones_in_a_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_module, "CHECKPOINT_EVERY", 10)
+    db = Database(f"sqlite:///{tmp_path / 'bot.db'}")
+    for engine in (db.engine, db._offload_engine):  # which thread SQLite itself runs on
+        event.listen(engine.sync_engine, "connect",
+                     lambda conn, _: conn.create_function("thread_id", 0, threading.get_ident))
+    try:
+        async def create(s: AsyncSession) -> None:
+            await s.execute(text("CREATE TABLE t (x INTEGER)"))
+
+        await db.run(create)
+        for i in range(25):
+            async def insert(s: AsyncSession, i: int = i) -> None:
+                await s.execute(text("INSERT INTO t VALUES (:x)"), {"x": i})
+            await db.run(insert)
+
+        async def count(s: AsyncSession) -> tuple[int, int]:
+            row = (await s.execute(text("SELECT count(*), thread_id() FROM t"))).one()
+            return int(row[0]), int(row[1])
+
+        assert await db.run(count, readonly=True) == (25, threading.get_ident())
+        rows, thread = await db.run(count, readonly=True, offload=True)
+        assert rows == 25 and thread != threading.get_ident()
+        checkpointer = db._checkpointer
+        assert checkpointer is not None and checkpointer.task is not None
+        await checkpointer.task
+        assert checkpointer.runs >= 2  # 26 commits, one checkpoint per 10
     finally:
         await db.close()
 

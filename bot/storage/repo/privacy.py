@@ -207,7 +207,7 @@ class PrivacyRepo(Repo):
             }
             return _jsonable(data)
 
-        return await self._db.run(tx, readonly=True)
+        return await self._db.run(tx, readonly=True, offload=True)
 
     async def delete(self, user_id: int) -> int:
         """Delete everything stored about ``user_id`` in one transaction; returns rows deleted."""
@@ -224,4 +224,4 @@ class PrivacyRepo(Repo):
                 total += int(result.rowcount)  # type: ignore[attr-defined]
             return total
 
-        return await self._db.run(tx)
+        return await self._db.run(tx, offload=True)

@@ -161,7 +161,7 @@ class QuestionsRepo(Repo):
                 out.setdefault(intent, [0, 0])[0 if helpful else 1] += int(count)
             return {k: (v[0], v[1]) for k, v in sorted(out.items())}
 
-        return await self._db.run(tx, readonly=True)
+        return await self._db.run(tx, readonly=True, offload=True)
 
     async def top_unanswered(
         self,
@@ -184,7 +184,7 @@ class QuestionsRepo(Repo):
                 s, guild_id=guild_id, limit=limit, since=since, outcomes=outcomes
             )
 
-        return await self._db.run(tx, readonly=True)
+        return await self._db.run(tx, readonly=True, offload=True)
 
     async def purge(self, older_than_days: int) -> int:
         """Delete logged questions older than ``older_than_days``; returns how many."""
@@ -196,4 +196,4 @@ class QuestionsRepo(Repo):
             result = await s.execute(delete(QuestionLog).where(QuestionLog.created_at < cutoff))
             return int(result.rowcount)  # type: ignore[attr-defined]
 
-        return await self._db.run(tx)
+        return await self._db.run(tx, offload=True)

@@ -79,4 +79,4 @@ class StatsRepo(Repo):
                 top_unanswered=tuple(top),
             )
 
-        return await self._db.run(tx, readonly=True)
+        return await self._db.run(tx, readonly=True, offload=True)
