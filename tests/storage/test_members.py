@@ -67,3 +67,17 @@ async def test_max_snowflake_fits(store: Store) -> None:
     big = 2**63 - 1
     rec = await store.members.touch(big, guild_id=big)
     assert rec.user_id == big and rec.guild_ids == (big,)
+
+
+async def test_touch_keeps_last_seen_to_its_precision(store: Store, clock: FakeClock) -> None:
+    from bot.storage.repo.members import TOUCH_PRECISION
+
+    first = await store.members.touch(ALICE, guild_id=G1)
+    clock.advance(seconds=TOUCH_PRECISION.total_seconds() - 1)
+    again = await store.members.touch(ALICE, guild_id=G1)
+    assert again.last_seen_at == first.last_seen_at  # read only: an active member costs no write
+    moved = await store.members.touch(ALICE, guild_id=G2)  # a new server is always written
+    assert moved.guild_ids == (G1, G2) and moved.last_seen_at > first.last_seen_at
+    clock.advance(seconds=TOUCH_PRECISION.total_seconds())
+    later = await store.members.touch(ALICE)
+    assert later.last_seen_at - moved.last_seen_at >= TOUCH_PRECISION  # written again

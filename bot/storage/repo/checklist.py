@@ -5,11 +5,11 @@ knowledge base is kept (history) but no longer counts: :meth:`ChecklistRepo.summ
 counts the ids it is given, and :meth:`ChecklistRepo.orphaned_item_ids` lets ``kb check`` warn
 before a rename orphans stored progress.
 
-Concurrency: a mark/unmark first upserts the ``(member, item)`` row (``INSERT .. ON CONFLICT DO
-UPDATE .. RETURNING``), which creates it exactly once and locks it (row lock on PostgreSQL, the
-``BEGIN IMMEDIATE`` write lock on SQLite) while returning the previous state; the change and
-its ``checklist_event`` are then written under that lock. Concurrent calls therefore serialise
-per item: no duplicate rows, no lost update, and events record exactly the real transitions.
+Concurrency: a mark/unmark first takes the member's lock (:meth:`Repo.lock_member`: an advisory
+lock on PostgreSQL, the ``BEGIN IMMEDIATE`` write lock on SQLite), then reads the ``(member,
+item)`` row, creates it if new, and writes the change and its ``checklist_event`` under that
+lock. Concurrent calls therefore serialise per member: no duplicate rows, no lost update, and
+events record exactly the real transitions.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.errors import InvalidInput
@@ -35,6 +36,15 @@ from bot.storage.repo._base import (
     check_text_id,
     is_fk_violation,
 )
+
+
+class _Prev(NamedTuple):
+    done: bool
+    done_at: datetime | None
+    undone_at: datetime | None
+    updated_at: datetime
+    evidence_url: str | None
+
 
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
 
@@ -132,28 +142,25 @@ class ChecklistRepo(Repo):
         async def tx(s: AsyncSession) -> ItemState:
             await self.lock_member(s, user_id, create=False)  # a missing member: the FK below
             cp = ChecklistProgress
-            ins = self.insert(cp).values(
-                member_id=user_id, item_id=item_id, done=False, updated_at=self.now()
-            )
-            # Creates the row once, locks it, and returns the state before this call.
-            upsert = ins.on_conflict_do_update(
-                index_elements=[cp.member_id, cp.item_id],
-                set_={"updated_at": cp.updated_at},
-            ).returning(cp.done, cp.done_at, cp.undone_at, cp.updated_at, cp.evidence_url)
-            try:
-                prev = (await s.execute(upsert)).one()
-            except sa_exc.IntegrityError as exc:
-                if is_fk_violation(exc):
-                    raise MemberMissing(f"member {user_id} not found") from None
-                raise
+            # Dialect upserts are never in SQLAlchemy's statement cache (compiled every call);
+            # under the member's lock a plain read, then an insert if new, is just as safe.
+            row = (await s.execute(
+                select(cp.done, cp.done_at, cp.undone_at, cp.updated_at, cp.evidence_url)
+                .where(cp.member_id == user_id, cp.item_id == item_id)
+            )).one_or_none()
+            prev = None if row is None else _Prev(*row)
+            if prev is None:
+                created = self.now()
+                try:
+                    await s.execute(insert(cp).values(
+                        member_id=user_id, item_id=item_id, done=False, updated_at=created))
+                except sa_exc.IntegrityError as exc:
+                    if is_fk_violation(exc):
+                        raise MemberMissing(f"member {user_id} not found") from None
+                    raise
+                prev = _Prev(False, None, None, created, None)
             now = self.now()  # taken under the lock: event times follow the serial order
-            state = {
-                "done": prev.done,
-                "done_at": prev.done_at,
-                "undone_at": prev.undone_at,
-                "updated_at": prev.updated_at,
-                "evidence_url": prev.evidence_url,
-            }
+            state: dict[str, Any] = prev._asdict()
             changes: dict[str, object] = {}
             changed = prev.done != done
             if done:
@@ -172,15 +179,9 @@ class ChecklistRepo(Repo):
                 )
                 state.update(changes)
             if changed:
-                s.add(
-                    EventRow(
-                        member_id=user_id,
-                        item_id=item_id,
-                        action="done" if done else "undone",
-                        at=now,
-                    )
-                )
-                await s.flush()
+                await s.execute(insert(EventRow).values(
+                    member_id=user_id, item_id=item_id, action="done" if done else "undone",
+                    at=now))
             return ItemState(item_id=item_id, **state)
 
         return await self.run_for_member(user_id, tx)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,6 +13,10 @@ from bot.storage.records import MemberRecord
 from bot.storage.repo._base import Repo, check_id, check_optional_id, check_phase
 
 _SOURCES = ("quiz", "chosen")
+
+#: ``last_seen`` is kept to this precision: a member seen again within it costs one read, not a
+#: write transaction (most interactions of an active member)
+TOUCH_PRECISION = timedelta(minutes=5)
 
 
 async def load_member(session: AsyncSession, user_id: int) -> MemberRecord | None:
@@ -35,10 +41,18 @@ async def load_member(session: AsyncSession, user_id: int) -> MemberRecord | Non
 
 class MembersRepo(Repo):
     async def touch(self, user_id: int, guild_id: int | None = None) -> MemberRecord:
-        """Record that the member was seen now (in ``guild_id``, if given); create if new."""
+        """Record that the member was seen now (in ``guild_id``, if given); create if new.
+
+        ``last_seen`` is kept to :data:`TOUCH_PRECISION`: a member already known in that server
+        and seen within it is only read.
+        """
         check_id(user_id)
         check_optional_id(guild_id)
         now = self.now()
+        known = await self.get(user_id)
+        if (known is not None and (guild_id is None or guild_id in known.guild_ids)
+                and now - known.last_seen_at < TOUCH_PRECISION):
+            return known
 
         async def tx(s: AsyncSession) -> MemberRecord:
             ins = self.insert(Member).values(
