@@ -9,15 +9,24 @@ The ``mentorbot db`` command is in ``bot.cli`` (through ``bot.app``, like every 
 
 The functions are synchronous (Alembic drives its own event loop in ``migrations/env.py``).
 From async code use :func:`upgrade_async` & co, which run them in a worker thread.
+
+Two processes that start on one SQLite file at the same moment (two consoles, a bot and a
+``mentorbot db upgrade``) would both try to create the schema, and the second would fail on the
+first's lock: upgrades and downgrades of a SQLite file take an exclusive lock on
+``<file>.migrate.lock`` first (``flock``; waiting at most :data:`MIGRATION_LOCK_WAIT_S`), so the
+second waits and then finds the schema current. PostgreSQL needs no such lock: Alembic's DDL
+runs in one transaction there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +39,8 @@ from bot.storage.db import Database, normalize_url
 from bot.storage.errors import StorageError
 
 ENV_MIGRATIONS_DIR = "MENTORBOT_MIGRATIONS_DIR"
+#: how long an upgrade waits for another process's upgrade of the same SQLite file
+MIGRATION_LOCK_WAIT_S = 60.0
 
 
 def migrations_dir() -> Path:
@@ -81,16 +92,51 @@ def _run(url: str, fn: Callable[[], Any]) -> Any:
         raise translated from exc
 
 
+@contextlib.contextmanager
+def _migration_lock(url: str) -> Iterator[None]:
+    """Hold ``<file>.migrate.lock`` (a SQLite file only; elsewhere nothing)."""
+    u = normalize_url(url)
+    database = (u.database or "").removeprefix("file:").split("?")[0]
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock (documented in the README)
+        fcntl = None  # type: ignore[assignment]
+    if u.get_backend_name() != "sqlite" or database in ("", ":memory:") or fcntl is None:
+        yield
+        return
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".migrate.lock"), "a") as handle:
+        deadline = time.monotonic() + MIGRATION_LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StorageError(
+                        f"another process has been migrating {path} for more than "
+                        f"{MIGRATION_LOCK_WAIT_S:.0f} s (lock file {handle.name})"
+                    ) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database at ``url`` up to ``revision`` (creating the schema if empty)."""
     cfg = alembic_config(url)
-    _run(url, lambda: command.upgrade(cfg, revision))
+    with _migration_lock(url):
+        _run(url, lambda: command.upgrade(cfg, revision))
 
 
 def downgrade(url: str, revision: str = "base") -> None:
     """Migrate down to ``revision`` (``base`` drops every mentorbot table)."""
     cfg = alembic_config(url)
-    _run(url, lambda: command.downgrade(cfg, revision))
+    with _migration_lock(url):
+        _run(url, lambda: command.downgrade(cfg, revision))
 
 
 def current(url: str) -> str | None:

@@ -171,3 +171,34 @@ async def test_db_command_unreachable_is_one_line(capsys: pytest.CaptureFixture[
     assert err.count("\n") == 1 and err.startswith("mentorbot: database unavailable (")
     with pytest.raises(StorageError):
         await m.current_async(url)
+
+
+def test_two_processes_upgrading_one_new_sqlite_file_both_succeed(tmp_path: Path) -> None:
+    """Two upgrades of one fresh file at once (two consoles starting together): the second
+    waits for the first's lock file, then finds the schema current — neither fails."""
+    import subprocess
+    import sys
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'race.db'}"
+    code = "import sys; from bot.storage import migrate; migrate.upgrade(sys.argv[1])"
+    for _ in range(3):
+        procs = [subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE)
+                 for _ in range(3)]
+        errors = [p.communicate(timeout=120)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], errors
+        assert m.current(url) == m.head_revision()
+        (tmp_path / "race.db").unlink()
+
+
+def test_a_stuck_migration_lock_gives_a_clear_error(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import fcntl
+
+    monkeypatch.setattr(m, "MIGRATION_LOCK_WAIT_S", 0.2)
+    path = tmp_path / "held.db"
+    with open(tmp_path / "held.db.migrate.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(StorageError, match="another process has been migrating"):
+            m.upgrade(f"sqlite:///{path}")
+    m.upgrade(f"sqlite:///{path}")  # released: it goes through
+    assert m.current(f"sqlite:///{path}") == m.head_revision()
