@@ -76,7 +76,7 @@ from bot.reminders.sender import (
     TransientError,
 )
 from bot.storage.db import utcnow
-from bot.storage.errors import DatabaseUnavailable, NotFound
+from bot.storage.errors import Busy, CapacityExceeded, DatabaseUnavailable, NotFound
 from bot.storage.records import DeliveryClaim, ReminderPrefRecord
 from bot.storage.repo.reminders import ReminderSnapshot
 from bot.storage.store import Store
@@ -485,13 +485,17 @@ class Dispatcher:
         await self.store.reminders.advance(claim.user_id, plan.pref.next_due_utc, plan.end)
 
     async def _mark_sent(self, claim: DeliveryClaim, plan: _Plan, now: datetime) -> None:
+        """Close the delivery and move the schedule on from the due time this send was planned
+        from (compare-and-set: a member who changed their schedule while the DM was on its way
+        keeps their change). A database that is down, busy or at capacity is retried."""
         for attempt in range(4):
             try:
-                await self.store.reminders.mark_sent(claim.delivery_id, now, plan.end)
+                await self.store.reminders.mark_sent(
+                    claim.delivery_id, now, plan.end, expected_due=plan.pref.next_due_utc)
                 return
             except NotFound:  # deleted right after we sent: nothing left to mark
                 return
-            except DatabaseUnavailable:
+            except (DatabaseUnavailable, Busy, CapacityExceeded):
                 if attempt == 3:
                     raise
                 await asyncio.sleep(0.5 * 2**attempt)

@@ -305,3 +305,52 @@ async def test_token_bucket_rate_burst_and_hold(fake_sleep: FakeSleep) -> None:
     assert times[-1] - held >= 3.0 - 1e-6
     with pytest.raises(ValueError):
         TokenBucket(0)
+
+
+async def test_a_schedule_changed_while_the_dm_is_on_its_way_is_kept(
+    store: Store, dispatcher, sender: RecordingSender, clock: FakeClock
+) -> None:
+    due = await _setup(store, clock, ALICE, BOB)
+    moved = due + timedelta(days=3, hours=2)
+
+    async def alice_moves_her_reminder() -> None:  # /reminders on … during the send
+        pref = await store.reminders.get(ALICE)
+        assert pref is not None
+        await store.reminders.set(ALICE, enabled=True, weekday=pref.weekday, hour=pref.hour + 2,
+                                  timezone=pref.timezone, next_due_utc=moved)
+
+    sender.faults[ALICE] = [alice_moves_her_reminder]
+    report = await dispatcher.run_once()
+    assert report.sent == 2 and {s.user_id for s in sender.sent} == {ALICE, BOB}
+    alice, bob = await store.reminders.get(ALICE), await store.reminders.get(BOB)
+    assert alice is not None and bob is not None
+    assert alice.next_due_utc == moved  # her change, not the dispatcher's plan
+    assert alice.last_sent_at is not None
+    assert bob.next_due_utc == due + timedelta(days=7)  # untouched schedules move on a week
+
+
+async def test_marking_sent_waits_out_a_busy_database(
+    store: Store, dispatcher, sender: RecordingSender, clock: FakeClock
+) -> None:
+    from bot.storage import Busy
+
+    due = await _setup(store, clock, ALICE)
+    original = store.reminders.mark_sent
+    calls: list[int] = []
+
+    async def busy_twice(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) <= 2:
+            raise Busy("database busy (test): database is locked")
+        return await original(*args, **kwargs)
+
+    store.reminders.mark_sent = busy_twice  # type: ignore[method-assign]
+    try:
+        report = await dispatcher.run_once()
+    finally:
+        store.reminders.mark_sent = original  # type: ignore[method-assign]
+    assert report.sent == 1 and len(calls) == 3
+    [d] = await stored_deliveries(store, ALICE)
+    assert d.status == "sent"
+    pref = await store.reminders.get(ALICE)
+    assert pref is not None and pref.next_due_utc == due + timedelta(days=7)
