@@ -115,6 +115,30 @@ class ReminderDigest:
 
 
 @dataclass(frozen=True)
+class RoleEffect:
+    """The phase roles a member should have in a server, applied by a front end that can
+    (Discord) after the reply is sent: give ``add`` (if any), take away ``remove``."""
+
+    guild_id: int
+    user_id: int
+    phase: int | None  # the phase whose role it is (None: no phase role at all)
+    add: int | None
+    remove: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A message for a server's channel (a milestone), posted after the reply, mentions off."""
+
+    guild_id: int
+    channel_id: int
+    user_id: int
+    phase: int
+    title: str
+    body: str  # markdown
+
+
+@dataclass(frozen=True)
 class Reply:
     title: str
     body: str  # markdown
@@ -133,6 +157,8 @@ class Reply:
     checklist: ChecklistState | None = None
     overall: tuple[int, int] | None = None  # progress: items done / all items
     reminder: ReminderDigest | None = None
+    roles: tuple[RoleEffect, ...] = ()  # phase roles to set after the reply, per server
+    announce: tuple[Announcement, ...] = ()  # channel posts to make after the reply
     pending: bool = False  # it asks something (a quiz question, "delete?"): keep it open
 
     @property

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.engine.commands import Param, command
 from bot.engine.context import Deps, Member, UserError
-from bot.engine.replies import Kind, Reply
+from bot.engine.replies import Kind, Reply, Tone
 from bot.render import render
 
 MAX_FORUMS = 25
@@ -68,17 +68,22 @@ class SetupFlow:
         updated = current.model_copy(update=changes)
         GuildSetup.model_validate(updated.model_dump())  # the same rules as a stored one
         await self.deps.store.guilds.set(guild_id, updated.model_dump(mode="json"))
-        return self._shown(updated, "Setup saved")
+        return await self._shown(guild_id, updated, "Setup saved")
 
-    def _shown(self, setup: GuildSetup, title: str = "This server's setup") -> Reply:
+    async def _shown(self, guild_id: int, setup: GuildSetup,
+                     title: str = "This server's setup") -> Reply:
         phases = sorted(self.deps.kb.phase_by_number)
-        return Reply(title, render("setup", setup=setup, phases=phases), kind=Kind.ADMIN,
-                     private=True, tone="success" if title != "This server's setup" else "info")
+        notes = await self.deps.store.community.notes(guild_id)  # what the bot couldn't do
+        tone: Tone = ("success" if title != "This server's setup"
+                      else "warning" if notes else "info")
+        return Reply(title, render("setup", setup=setup, phases=phases, notes=notes),
+                     kind=Kind.ADMIN, private=True, tone=tone)
 
     @command("setup show", "this server's setup (Manage Server)", private=True, admin=True,
              default=True)
     async def show(self, member: Member) -> Reply:
-        return self._shown(await self.of(self._check(member)))
+        guild_id = self._check(member)
+        return await self._shown(guild_id, await self.of(guild_id))
 
     @command("setup mentors", "the mentor role and the channel where questions reach them",
              Param("role", "role", "the mentors' role"),
@@ -133,5 +138,6 @@ class SetupFlow:
 
     @command("setup reset", "forget this server's setup", private=True, admin=True)
     async def reset(self, member: Member) -> Reply:
-        await self.deps.store.guilds.reset(self._check(member))
-        return self._shown(GuildSetup(), "Setup reset")
+        guild_id = self._check(member)
+        await self.deps.store.guilds.reset(guild_id)
+        return await self._shown(guild_id, GuildSetup(), "Setup reset")

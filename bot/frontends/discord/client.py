@@ -29,6 +29,7 @@ from bot.frontends.discord.cogs.answer import AnswerCog
 from bot.frontends.discord.cogs.ask import AskCog
 from bot.frontends.discord.cogs.browse import BrowseCog
 from bot.frontends.discord.cogs.checklist import ChecklistCog
+from bot.frontends.discord.cogs.community import CommunityCog
 from bot.frontends.discord.cogs.forum import ForumCog
 from bot.frontends.discord.cogs.privacy import PrivacyCog
 from bot.frontends.discord.cogs.progress import ProgressCog
@@ -47,7 +48,7 @@ from bot.ops.metrics import Metrics
 log = logging.getLogger(__name__)
 
 COGS = (AskCog, BrowseCog, QuizCog, ChecklistCog, ProgressCog, RemindersCog, PrivacyCog,
-        StatsCog, SetupCog, AdminCog, AnswerCog, ForumCog)
+        StatsCog, SetupCog, CommunityCog, AdminCog, AnswerCog, ForumCog)
 SYNC_STATE_KEY = "command_tree_hash"
 STOP_TIMEOUT = 10.0  # seconds the gateway (and the background jobs) get to close
 JOB_GRACE = 5.0  # seconds a background job gets to end its current step when the bot stops
@@ -109,6 +110,10 @@ class MentorBot(commands.AutoShardedBot):
         if self.settings.reminders_enabled:
             self._spawn(reminder_loop(self), "reminders")
         self._spawn(purge_loop(self), "question-log purge")
+
+    def spawn(self, job: Coroutine[Any, Any, None], name: str) -> None:
+        """Run ``job`` beside the gateway; :meth:`close` waits for it (then cancels it)."""
+        self._spawn(job, name)
 
     def _spawn(self, job: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(job, name=name)
