@@ -176,3 +176,26 @@ async def test_a_finished_phase_is_announced_once_with_mentions_off(running, wor
     await finish_phase(fake, world.bob, g, kb, 1)
     await asyncio.sleep(0.5)
     assert len(posts()) == 1
+
+
+async def test_an_announcement_channel_the_bot_cant_post_in_tells_the_admins(running, world,
+                                                                                kb):
+    fake, g = world.fake, world.guild
+    channel = fake.add_channel(g, "milestones")
+    await (await fake.slash(world.admin, "setup announcements", {"channel": channel.id},
+                            guild=g)).final_message()
+    for command, state in (("milestones", "on"), ("privacy share", "on")):
+        await (await fake.slash(world.bob, command, {"state": state}, guild=g)).final_message()
+    fake.fail("POST", f"/channels/{channel.id}/messages", 403,
+              {"message": "Missing Permissions", "code": 50013})
+    replies = await finish_phase(fake, world.bob, g, kb, 1)
+    assert all(title(r) == "Checklist updated" for r in replies)
+    store = running.bot.engine.deps.store
+
+    async def noted() -> bool:
+        return [n.topic for n in await store.community.notes(g.id)] == ["milestones"]
+
+    await eventually(noted)
+    shown = await (await fake.slash(world.admin, "setup show", guild=g)).final_message()
+    assert "Needs your attention" in text(shown) and f"<#{channel.id}>" in text(shown)
+    assert not [m for m in fake.channel_messages(channel) if m.author.id == fake.bot_user.id]
