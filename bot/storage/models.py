@@ -56,6 +56,7 @@ MAX_INTENT_ID = 100
 MAX_URL = 500
 MAX_REASON = 200
 MAX_ERROR = 500
+MAX_CHECKIN_TEXT = 500
 
 # Surrogate keys: BIGINT on PostgreSQL, INTEGER (the rowid alias, autoincrementing) on SQLite.
 SurrogateKey = BigInteger().with_variant(Integer(), "sqlite")
@@ -289,10 +290,29 @@ class GuildNotice(Base):
     noted_at: Mapped[datetime]
 
 
+class CheckIn(Base):
+    """A member's weekly check-in (what they did, what's next, what blocks them), or a week
+    they snoozed: one row per member and ISO week (``2026-W49``, in their time zone). The
+    private streak is read from these rows."""
+
+    __tablename__ = "checkin"
+    __table_args__ = (CheckConstraint("kind IN ('checkin', 'snoozed')", name="kind"),)
+
+    member_id: Mapped[int] = mapped_column(BigInteger, _fk_member(), primary_key=True)
+    week: Mapped[str] = mapped_column(String(8), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    done: Mapped[str | None] = mapped_column(String(MAX_CHECKIN_TEXT))
+    next_step: Mapped[str | None] = mapped_column(String(MAX_CHECKIN_TEXT))
+    blocker: Mapped[str | None] = mapped_column(String(MAX_CHECKIN_TEXT))
+    blocker_intent: Mapped[str | None] = mapped_column(String(MAX_INTENT_ID))
+    at: Mapped[datetime]
+
+
 __all__ = [
     "AnswerFeedback",
     "Base",
     "BotState",
+    "CheckIn",
     "ChecklistEvent",
     "ChecklistProgress",
     "GuildConfig",

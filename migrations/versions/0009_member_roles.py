@@ -1,4 +1,5 @@
-"""member_opt_in, milestone, guild_notice: phase roles and milestone announcements
+"""member_opt_in, milestone, guild_notice, checkin: phase roles, milestone announcements and
+the weekly check-in
 
 Revision ID: 0009
 Revises: 0006
@@ -48,9 +49,25 @@ def upgrade() -> None:
         sa.Column("noted_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("guild_id", "topic", name=op.f("pk_guild_notice")),
     )
+    op.create_table(
+        "checkin",
+        sa.Column("member_id", sa.BigInteger(), nullable=False),
+        sa.Column("week", sa.String(length=8), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("done", sa.String(length=500), nullable=True),
+        sa.Column("next_step", sa.String(length=500), nullable=True),
+        sa.Column("blocker", sa.String(length=500), nullable=True),
+        sa.Column("blocker_intent", sa.String(length=100), nullable=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("kind IN ('checkin', 'snoozed')", name=op.f("ck_checkin_kind")),
+        sa.ForeignKeyConstraint(["member_id"], ["member.id"],
+                                name=op.f("fk_checkin_member_id_member"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("member_id", "week", name=op.f("pk_checkin")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("checkin")
     op.drop_table("guild_notice")
     op.drop_table("milestone")
     op.drop_table("member_opt_in")

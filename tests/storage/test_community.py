@@ -64,3 +64,26 @@ async def test_privacy_delete_takes_opt_ins_and_milestones(store):
     assert [m.phase for m in await store.community.milestones(BOB)] == [1]
     # after a deletion the member starts over: the milestone may be reached again
     assert await store.community.claim_milestone(ALICE, 1, G1)
+
+
+async def test_check_ins_one_per_week_a_snooze_never_replaces_one(store):
+    await store.checkins.snoozed(ALICE, "2026-W48")
+    first = await store.checkins.check_in(ALICE, "2026-W49", done="shipped the pipeline",
+                                          next_step="alerts", blocker="  ",
+                                          blocker_intent=None)
+    assert first.blocker is None  # blank is nothing
+    await store.checkins.check_in(ALICE, "2026-W49", done="x" * 900, next_step=None,
+                                  blocker="no prod access", blocker_intent="roadblock.x")
+    await store.checkins.snoozed(ALICE, "2026-W49")  # too late: checked in that week
+    await store.checkins.check_in(ALICE, "2026-W48", done="a", next_step=None, blocker=None,
+                                  blocker_intent=None)  # a check-in replaces a snooze
+    weeks = await store.checkins.history(ALICE)
+    assert [(w.week, w.kind) for w in weeks] == [("2026-W49", "checkin"), ("2026-W48", "checkin")]
+    assert len(weeks[0].done or "") == 500 and weeks[0].blocker == "no prod access"
+    assert await store.checkins.history(BOB) == []
+    with pytest.raises(InvalidInput):
+        await store.checkins.snoozed(ALICE, "last week")
+    data = await store.privacy.export(ALICE)
+    assert [c["week"] for c in data["checkins"]] == ["2026-W49", "2026-W48"]
+    await store.privacy.delete(ALICE)
+    assert await store.checkins.history(ALICE) == []
