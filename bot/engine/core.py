@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from bot.config import Settings
 from bot.engine.ask import AskFlow
 from bot.engine.browse import BrowseFlow
+from bot.engine.checkin import CheckInFlow
 from bot.engine.checklist import ChecklistFlow
 from bot.engine.commands import CommandSpec, RouteSpec, Table, command
 from bot.engine.community import CommunityFlow
@@ -114,7 +115,8 @@ class HelpFlow:
 
 
 FLOW_CLASSES: tuple[type, ...] = (AskFlow, BrowseFlow, QuizFlow, ChecklistFlow, RemindersFlow,
-                                  PrivacyFlow, StatsFlow, SetupFlow, CommunityFlow, HelpFlow)
+                                  PrivacyFlow, StatsFlow, SetupFlow, CommunityFlow, CheckInFlow,
+                                  HelpFlow)
 
 
 class Engine:
@@ -135,7 +137,8 @@ class Engine:
         self.setup = SetupFlow(deps)
         flows: list[object] = [self.asking, self.browsing, self.quizzing, self.checklist,
                                self.reminders, self.privacy, StatsFlow(deps), self.setup,
-                               CommunityFlow(deps), HelpFlow(self)]
+                               CommunityFlow(deps), CheckInFlow(deps, self.asking),
+                               HelpFlow(self)]
         self.table = Table.collect(flows)
 
     @property

@@ -28,6 +28,7 @@ from bot.frontends.discord.cogs.admin import AdminCog
 from bot.frontends.discord.cogs.answer import AnswerCog
 from bot.frontends.discord.cogs.ask import AskCog
 from bot.frontends.discord.cogs.browse import BrowseCog
+from bot.frontends.discord.cogs.checkin import CheckInCog
 from bot.frontends.discord.cogs.checklist import ChecklistCog
 from bot.frontends.discord.cogs.community import CommunityCog
 from bot.frontends.discord.cogs.forum import ForumCog
@@ -37,7 +38,7 @@ from bot.frontends.discord.cogs.quiz import QuizCog
 from bot.frontends.discord.cogs.reminders import RemindersCog
 from bot.frontends.discord.cogs.setup import SetupCog
 from bot.frontends.discord.cogs.stats import StatsCog
-from bot.frontends.discord.components import EngineButton
+from bot.frontends.discord.components import EngineButton, FormButton
 from bot.frontends.discord.endpoints import configure_endpoints
 from bot.frontends.discord.handling import MAX_IN_FLIGHT, Undelivered
 from bot.frontends.discord.ops import StopSignals, operations
@@ -48,7 +49,7 @@ from bot.ops.metrics import Metrics
 log = logging.getLogger(__name__)
 
 COGS = (AskCog, BrowseCog, QuizCog, ChecklistCog, ProgressCog, RemindersCog, PrivacyCog,
-        StatsCog, SetupCog, CommunityCog, AdminCog, AnswerCog, ForumCog)
+        StatsCog, SetupCog, CommunityCog, CheckInCog, AdminCog, AnswerCog, ForumCog)
 SYNC_STATE_KEY = "command_tree_hash"
 STOP_TIMEOUT = 10.0  # seconds the gateway (and the background jobs) get to close
 JOB_GRACE = 5.0  # seconds a background job gets to end its current step when the bot stops
@@ -105,7 +106,7 @@ class MentorBot(commands.AutoShardedBot):
     async def setup_hook(self) -> None:
         for cog in COGS:
             await self.add_cog(cog(self))
-        self.add_dynamic_items(EngineButton)
+        self.add_dynamic_items(EngineButton, FormButton)
         self.synced = await self.sync_if_changed()
         if self.settings.reminders_enabled:
             self._spawn(reminder_loop(self), "reminders")

@@ -8,10 +8,12 @@ whether a press edits the message it sits on both come from the engine's route t
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.engine.checkin import FIELDS, FORM_FAMILY, FORM_TITLE, MAX_FIELD, OPEN_FORM
 from bot.engine.commands import declared_routes
 from bot.engine.core import FLOW_CLASSES
 from bot.frontends.discord.handling import handle
@@ -19,7 +21,11 @@ from bot.frontends.discord.handling import handle
 if TYPE_CHECKING:
     from bot.frontends.discord.client import MentorBot
 
-FAMILIES = sorted({spec.family for spec in declared_routes(FLOW_CLASSES)})
+#: Button families the engine answers; a form button (``form:…``) opens its form instead.
+log = logging.getLogger(__name__)
+
+FAMILIES = sorted({spec.family for spec in declared_routes(FLOW_CLASSES)} - {FORM_FAMILY})
+MODAL_TIMEOUT = 15 * 60.0  # seconds an open check-in form is listened for
 
 
 class EngineButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
@@ -42,3 +48,55 @@ class EngineButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
                      lambda member: bot.engine.act(member, self.action),
                      ephemeral=interaction.guild_id is not None,
                      update=route is not None and route.updates)
+
+
+class CheckInModal(discord.ui.Modal):
+    """The weekly check-in form (done / next / blocker, all optional); its answers go to the
+    engine's ``checkin`` command and are answered like any interaction."""
+
+    def __init__(self) -> None:
+        super().__init__(title=FORM_TITLE, timeout=MODAL_TIMEOUT, custom_id=OPEN_FORM)
+        self.inputs: dict[str, discord.ui.TextInput[CheckInModal]] = {}
+        for spec in FIELDS:
+            field: discord.ui.TextInput[CheckInModal] = discord.ui.TextInput(
+                label=spec.label, placeholder=spec.placeholder, custom_id=spec.name,
+                style=discord.TextStyle.paragraph if spec.long else discord.TextStyle.short,
+                required=False, max_length=MAX_FIELD)
+            self.inputs[spec.name] = field
+            self.add_item(field)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        bot: MentorBot = interaction.client  # type: ignore[assignment]
+        values = {name: field.value or None for name, field in self.inputs.items()}
+        await handle(bot, interaction, "form:checkin",
+                     lambda member: bot.engine.run("checkin", member, **values),
+                     ephemeral=interaction.guild_id is not None)
+
+
+async def open_check_in(interaction: discord.Interaction) -> None:
+    """Answer with the check-in form at once (a form must be the first answer: no engine call
+    before it, so it never waits on the database)."""
+    bot: MentorBot = interaction.client  # type: ignore[assignment]
+    try:
+        await interaction.response.send_modal(CheckInModal())
+        bot.metrics.interaction("form:checkin", "ok")
+    except discord.HTTPException as exc:
+        bot.metrics.interaction("form:checkin", "undelivered")
+        log.warning("form:checkin: Discord refused the form (%s %s)", exc.status, exc.code)
+
+
+class FormButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
+                 template=rf"^(?P<action>{OPEN_FORM})$"):
+    """*Check in* on the reminder DM: opens the check-in form, after a restart too."""
+
+    def __init__(self, action: str = OPEN_FORM) -> None:
+        super().__init__(discord.ui.Button(label="Check in", custom_id=action))
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any, /
+    ) -> FormButton:
+        return cls(match["action"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await open_check_in(interaction)

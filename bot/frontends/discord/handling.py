@@ -39,7 +39,7 @@ UNDELIVERED_TTL = 15 * 60.0  # seconds a "saved earlier" note waits for the next
 
 #: Replies that report a change the engine has stored.
 WRITES = (Kind.CHECKLIST, Kind.QUIZ, Kind.QUIZ_RESULT, Kind.REMINDERS, Kind.PRIVACY,
-          Kind.FEEDBACK)
+          Kind.FEEDBACK, Kind.CHECKIN)
 
 
 class Undelivered:
