@@ -60,3 +60,18 @@ async def test_slash_checkin_opens_the_form_or_takes_the_lines(running, world):
     store = running.bot.engine.deps.store
     [week] = await store.checkins.history(world.bob.id)  # one row per week: the latest
     assert week.done == "read the ADR" and week.blocker is None
+
+
+async def test_forms_open_at_once_are_not_mixed_up_and_survive_a_restart(running, world):
+    fake = world.fake
+    alice = await fake.slash(world.alice, "checkin", guild=world.guild)
+    bob = await fake.slash(world.bob, "checkin", guild=world.guild)
+    for h in (alice, bob):
+        assert (await h.response()).type == MODAL
+    await (await fake.submit_modal(bob, {"done": "bob's week"})).final_message()
+    await running.restart()  # alice's form was open meanwhile
+    mine = await (await fake.submit_modal(alice, {"done": "alice's week"})).final_message()
+    assert "alice's week" in text(mine) and "bob" not in text(mine)
+    store = running.bot.engine.deps.store
+    assert [w.done for w in await store.checkins.history(world.alice.id)] == ["alice's week"]
+    assert [w.done for w in await store.checkins.history(world.bob.id)] == ["bob's week"]

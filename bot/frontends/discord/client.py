@@ -38,7 +38,12 @@ from bot.frontends.discord.cogs.quiz import QuizCog
 from bot.frontends.discord.cogs.reminders import RemindersCog
 from bot.frontends.discord.cogs.setup import SetupCog
 from bot.frontends.discord.cogs.stats import StatsCog
-from bot.frontends.discord.components import EngineButton, FormButton
+from bot.frontends.discord.components import (
+    EngineButton,
+    FormButton,
+    is_check_in,
+    submit_check_in,
+)
 from bot.frontends.discord.endpoints import configure_endpoints
 from bot.frontends.discord.handling import MAX_IN_FLIGHT, Undelivered
 from bot.frontends.discord.ops import StopSignals, operations
@@ -163,6 +168,11 @@ class MentorBot(commands.AutoShardedBot):
         return True
 
     # --- lifecycle -----------------------------------------------------------------------------
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """A submitted check-in form (read from the submission: no form is kept in memory)."""
+        if is_check_in(interaction):
+            await submit_check_in(interaction)
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d guild(s), shards %s", self.user, len(self.guilds),
