@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.engine.ask import AskFlow
@@ -19,7 +20,9 @@ from bot.engine.commands import Param, command, route
 from bot.engine.context import Deps, Member, UserError
 from bot.engine.replies import CheckInOutcome, Kind, Reply
 from bot.render import render
-from bot.storage.repo.checkins import CheckInRecord
+
+if TYPE_CHECKING:
+    from bot.storage.repo.checkins import CheckInRecord
 
 #: The action id of the *Check in* button: a front end with forms (Discord) answers it with
 #: the form at once, without the engine; the form's answers go to the ``checkin`` command.
