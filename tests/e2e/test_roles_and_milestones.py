@@ -38,11 +38,12 @@ def role_ids(fake, guild, user) -> set[int]:  # type: ignore[no-untyped-def]
     return {r.id for r in fake.member_roles(guild, user)}
 
 
-async def map_phase_roles(fake, guild, admin, roles) -> None:  # type: ignore[no-untyped-def]
+async def map_phase_roles(fake, guild, admin, roles):  # type: ignore[no-untyped-def]
     for phase, role in roles.items():
         msg = await (await fake.slash(admin, "setup phase-role", {"phase": phase, "role": role.id},
                                       guild=guild)).final_message()
         assert title(msg) == "Setup saved"
+    return msg
 
 
 async def quiz_to_phase_2(fake, user, guild, kb):  # type: ignore[no-untyped-def]
@@ -70,7 +71,8 @@ async def test_phase_roles_follow_the_quiz_and_the_checklist(running, world, kb)
     carol = fake.add_user("carol", guild=g)
     dave = fake.add_user("dave", guild=g)
     roles = {n: fake.add_role(g, f"Phase {n}", position=1) for n in sorted(kb.phase_by_number)}
-    await map_phase_roles(fake, g, boss, roles)
+    saved = await map_phase_roles(fake, g, boss, roles)
+    assert "Needs your attention" not in text(saved)
     fake.give_role(g, carol, roles[4])  # a phase role from before: it goes
 
     on = await (await fake.slash(carol, "roles", {"state": "on"}, guild=g)).final_message()
@@ -100,8 +102,11 @@ async def test_phase_roles_follow_the_quiz_and_the_checklist(running, world, kb)
 async def test_a_refused_role_tells_the_admins_never_the_member(running, world, kb, caplog):
     fake, g = world.fake, world.guild  # the bot has no Manage Roles here
     roles = {n: fake.add_role(g, f"Phase {n}") for n in sorted(kb.phase_by_number)}
-    await map_phase_roles(fake, g, world.admin, roles)
+    saved = await map_phase_roles(fake, g, world.admin, roles)
+    # told at once: the bot lacks Manage Roles here
+    assert "Needs your attention" in text(saved) and "Manage Roles" in text(saved)
     store = running.bot.engine.deps.store
+    await store.community.clear_note(g.id, "phase_roles")  # so the refusal below notes again
     caplog.set_level(logging.WARNING, logger="bot.frontends.discord.effects")
 
     on = await (await fake.slash(world.alice, "roles", {"state": "on"}, guild=g)).final_message()

@@ -11,7 +11,9 @@ again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
@@ -43,7 +45,8 @@ ANNOUNCE_GONE = ("The announcement channel is gone, so milestones aren't posted:
                  "with `/setup announcements`.")
 
 
-async def _note(bot: MentorBot, guild_id: int, topic: str, message: str | None) -> None:
+async def note_for_admins(bot: MentorBot, guild_id: int, topic: str,
+                          message: str | None) -> None:
     """Keep (``message``) or clear (None) the admins' note; a database hiccup only logs."""
     community = bot.engine.deps.store.community
     try:
@@ -72,7 +75,7 @@ async def apply_roles(bot: MentorBot, effect: RoleEffect,
         log.warning("guild %s: cannot set phase roles (Discord 403, code %s): the bot needs "
                     "Manage Roles and a role above the phase roles", effect.guild_id, exc.code)
         bot.metrics.interaction("effect:roles", "forbidden")
-        await _note(bot, effect.guild_id, ROLES_TOPIC,
+        await note_for_admins(bot, effect.guild_id, ROLES_TOPIC,
                     ROLES_FORBIDDEN.format(code=exc.code or MISSING_PERMISSIONS))
         return False
     except discord.NotFound as exc:
@@ -80,7 +83,7 @@ async def apply_roles(bot: MentorBot, effect: RoleEffect,
                     effect.guild_id, exc.code)
         bot.metrics.interaction("effect:roles", "gone")
         if exc.code == 10011:  # Unknown Role (a member who left is not the admins' business)
-            await _note(bot, effect.guild_id, ROLES_TOPIC, ROLE_GONE)
+            await note_for_admins(bot, effect.guild_id, ROLES_TOPIC, ROLE_GONE)
         return False
     except discord.HTTPException as exc:
         log.warning("guild %s: setting phase roles failed (Discord %s, code %s)",
@@ -89,7 +92,7 @@ async def apply_roles(bot: MentorBot, effect: RoleEffect,
         return False
     bot.metrics.interaction("effect:roles", "ok")
     if add is not None or remove:
-        await _note(bot, effect.guild_id, ROLES_TOPIC, None)
+        await note_for_admins(bot, effect.guild_id, ROLES_TOPIC, None)
     return True
 
 
@@ -102,14 +105,14 @@ async def announce(bot: MentorBot, post: Announcement) -> bool:
         log.warning("guild %s: cannot post milestones in channel %s (Discord 403, code %s)",
                     post.guild_id, post.channel_id, exc.code)
         bot.metrics.interaction("effect:milestone", "forbidden")
-        await _note(bot, post.guild_id, MILESTONES_TOPIC,
+        await note_for_admins(bot, post.guild_id, MILESTONES_TOPIC,
                     ANNOUNCE_FORBIDDEN.format(channel=post.channel_id, code=exc.code))
         return False
     except discord.NotFound:
         log.warning("guild %s: the announcement channel %s is gone", post.guild_id,
                     post.channel_id)
         bot.metrics.interaction("effect:milestone", "gone")
-        await _note(bot, post.guild_id, MILESTONES_TOPIC, ANNOUNCE_GONE)
+        await note_for_admins(bot, post.guild_id, MILESTONES_TOPIC, ANNOUNCE_GONE)
         return False
     except discord.HTTPException as exc:
         log.warning("guild %s: posting a milestone failed (Discord %s, code %s)",
@@ -117,7 +120,7 @@ async def announce(bot: MentorBot, post: Announcement) -> bool:
         bot.metrics.interaction("effect:milestone", "error")
         return False
     bot.metrics.interaction("effect:milestone", "ok")
-    await _note(bot, post.guild_id, MILESTONES_TOPIC, None)
+    await note_for_admins(bot, post.guild_id, MILESTONES_TOPIC, None)
     return True
 
 
@@ -133,15 +136,32 @@ def member_role_ids(interaction: discord.Interaction, reply: Reply) -> dict[int,
     return {guild.id: {role.id for role in user.roles} | unknown}
 
 
+#: One lock per member: a member's effects are applied in the order of their replies (a
+#: quick second click can't have its role overtaken by the first's).
+_member_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def _lock(user_id: int) -> asyncio.Lock:
+    lock = _member_locks.get(user_id)
+    if lock is None:
+        lock = _member_locks[user_id] = asyncio.Lock()
+    return lock
+
+
 async def apply_effects(bot: MentorBot, reply: Reply,
                         has: Mapping[int, Collection[int]] | None = None) -> None:
     """Everything ``reply`` asks for besides itself (never raises). ``has``: per server, the
     member's role ids where known."""
-    try:
-        for effect in reply.roles:
-            await apply_roles(bot, effect, (has or {}).get(effect.guild_id))
-        for post in reply.announce:
-            await announce(bot, post)
-    except Exception:
-        log.exception("applying a reply's effects failed")
+    users = [e.user_id for e in reply.roles] + [p.user_id for p in reply.announce]
+    if not users:
+        return
+    lock = _lock(users[0])  # held (strongly) until this reply's effects are done
+    async with lock:
+        try:
+            for effect in reply.roles:
+                await apply_roles(bot, effect, (has or {}).get(effect.guild_id))
+            for post in reply.announce:
+                await announce(bot, post)
+        except Exception:
+            log.exception("applying a reply's effects failed")
 
