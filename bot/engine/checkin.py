@@ -5,7 +5,9 @@ three fields (:data:`FIELDS`); ``/checkin`` does the same, and takes them as opt
 The blocker is matched at once, as ``/ask`` would, and answered with the roadblock or topic it
 fits — or an honest "I don't know", noted for the mentors. A private streak counts the weeks
 in a row with a check-in; a week the member snoozed the reminder is skipped, not a break, and
-the week under way counts only once it has one.
+the week under way counts only once it has one. A member who shares their progress has what
+they did and what's next posted in the server's progress channel (``/setup
+progress-channel``), if it has one; the blocker is never posted.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from zoneinfo import ZoneInfo
 from bot.engine.ask import AskFlow
 from bot.engine.commands import Param, command, route
 from bot.engine.context import Deps, Member, UserError
-from bot.engine.replies import CheckInOutcome, Kind, Reply
+from bot.engine.replies import Announcement, CheckInOutcome, Kind, Reply
+from bot.engine.setup import setup_of
 from bot.render import render
 
 if TYPE_CHECKING:
@@ -87,10 +90,23 @@ class CheckInFlow:
         self.deps = deps
         self.asking = asking
 
+    async def _posts(self, user_id: int, guilds: list[int] | tuple[int, ...],
+                     done: str | None, next_step: str | None) -> tuple[Announcement, ...]:
+        """The check-in for the progress channels of ``guilds`` that have one and let members
+        share (done and next only: the blocker stays private)."""
+        body = render("checkin_post", user_id=user_id, done=done, next_step=next_step)
+        posts = []
+        for guild_id in guilds:
+            setup = await setup_of(self.deps, guild_id)
+            if setup.progress_channel is not None and setup.sharing == "members":
+                posts.append(Announcement(guild_id, setup.progress_channel, user_id, None,
+                                          "Weekly check-in", body, what="checkin"))
+        return tuple(posts)
+
     @route(OPEN_FORM)
     async def open_form(self, member: Member) -> Reply:
         return Reply(FORM_TITLE, render("checkin", streak=None, done=None, next_step=None,
-                                        blocker=None, answer=None),
+                                        blocker=None, answer=None, posted=[]),
                      kind=Kind.CHECKIN, private=True)
 
     async def week_now(self, member: Member) -> str:
@@ -108,7 +124,7 @@ class CheckInFlow:
         if not (done or next_step or blocker):
             raise UserError("A check-in needs at least one line: what you got done, what's "
                             "next, or what's in your way.")
-        await self.deps.store.members.touch(member.user_id, guild_id=member.guild_id)
+        record = await self.deps.store.members.touch(member.user_id, guild_id=member.guild_id)
         answer = await self.asking.ask(member, blocker) if blocker else None
         fits = answer.match.intent if answer and answer.match and answer.match.status == \
             "answered" and not answer.match.uncovered else None
@@ -118,11 +134,15 @@ class CheckInFlow:
                                                 blocker_intent=fits)
         weeks = await self.deps.store.checkins.history(member.user_id)
         count = streak(weeks, week)
+        posts: tuple[Announcement, ...] = ()
+        if record.sharing and (done or next_step):
+            guilds = [member.guild_id] if member.guild_id is not None else record.guild_ids
+            posts = await self._posts(member.user_id, guilds, done, next_step)
         body = render("checkin", streak=count, done=done, next_step=next_step,
-                      blocker=blocker, answer=answer)
+                      blocker=blocker, answer=answer, posted=[p.channel_id for p in posts])
         reply = Reply(f"Checked in · {count} week{'s' if count != 1 else ''} in a row", body,
                       kind=Kind.CHECKIN, private=True, tone="success",
-                      checkin=CheckInOutcome(week, count, fits))
+                      checkin=CheckInOutcome(week, count, fits), announce=posts)
         if answer is not None:  # the answer's buttons (More, Helpful, the closest topics)
             reply = replace(reply, actions=answer.actions, match=answer.match,
                             intent=answer.intent)

@@ -139,14 +139,16 @@ class RoleEffect:
 
 @dataclass(frozen=True)
 class Announcement:
-    """A message for a server's channel (a milestone), posted after the reply, mentions off."""
+    """A message for a server's channel — a milestone, or a check-in shared in the progress
+    channel — posted after the reply, mentions off."""
 
     guild_id: int
     channel_id: int
     user_id: int
-    phase: int
+    phase: int | None  # the phase a milestone is for
     title: str
     body: str  # markdown
+    what: Literal["milestone", "checkin"] = "milestone"
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ set up; each setting switches on one thing:
   bot can't answer are passed on (the knowledge loop);
 * phase roles: the role a member gets for their phase, when they opt in;
 * the announcement channel: milestones, when members opt in;
+* the progress channel: weekly check-ins of members who share their progress;
 * who may use *Answer with mentorbot* on others' messages (a role; default: everyone);
 * what members may share: their progress with other members, or nothing;
 * forum channels whose new posts the bot answers first, when it is sure.
@@ -32,6 +33,7 @@ class GuildSetup(BaseModel):
     mentor_role: int | None = None
     mentor_channel: int | None = None
     announce_channel: int | None = None
+    progress_channel: int | None = None
     answer_role: int | None = None
     phase_roles: dict[int, int] = Field(default_factory=dict)
     forums: tuple[int, ...] = ()
@@ -110,6 +112,12 @@ class SetupFlow:
              Param("channel", "channel", "a text channel"), private=True, admin=True)
     async def announcements(self, member: Member, channel: int | None = None) -> Reply:
         return await self._change(member, announce_channel=channel)
+
+    @command("setup progress-channel", "where check-ins of members who share are posted "
+             "(leave out to switch off)",
+             Param("channel", "channel", "a text channel"), private=True, admin=True)
+    async def progress_channel(self, member: Member, channel: int | None = None) -> Reply:
+        return await self._change(member, progress_channel=channel)
 
     @command("setup answer-role", "who may use Answer with mentorbot (leave out: everyone)",
              Param("role", "role", "the role allowed to use it"), private=True, admin=True)

@@ -75,3 +75,21 @@ async def test_forms_open_at_once_are_not_mixed_up_and_survive_a_restart(running
     store = running.bot.engine.deps.store
     assert [w.done for w in await store.checkins.history(world.alice.id)] == ["alice's week"]
     assert [w.done for w in await store.checkins.history(world.bob.id)] == ["bob's week"]
+
+
+async def test_a_shared_check_in_is_posted_with_mentions_off_and_no_blocker(running, world):
+    fake, g = world.fake, world.guild
+    channel = fake.add_channel(g, "progress")
+    await (await fake.slash(world.admin, "setup progress-channel", {"channel": channel.id},
+                            guild=g)).final_message()
+    await (await fake.slash(world.alice, "privacy share", {"state": "on"},
+                            guild=g)).final_message()
+    reply = await (await fake.slash(world.alice, "checkin",
+                                    {"done": "@everyone shipped it", "blocker": "secret woes"},
+                                    guild=g)).final_message()
+    assert f"<#{channel.id}>" in text(reply)
+    post = await fake.wait_for_message(
+        lambda m: m.channel_id == channel.id and m.author.id == fake.bot_user.id)
+    assert post.allowed_mentions == {"parse": []}
+    assert "shipped it" in text(post) and "@everyone" not in text(post)
+    assert "secret woes" not in text(post) and f"<@{world.alice.id}>" in text(post)

@@ -94,3 +94,26 @@ async def test_an_empty_check_in_is_refused_and_the_form_route_says_how(engine):
     assert empty.kind == "error" and empty.tone == "warning"
     prompt = await engine.act(ALICE, OPEN_FORM)
     assert prompt.kind == "checkin" and "/checkin" in prompt.body
+
+
+async def test_a_check_in_is_posted_only_for_members_who_share_never_the_blocker(engine, kb):
+    admin = Member(1003, guild_id=77, name="admin", is_admin=True)
+    member = Member(1001, guild_id=77, name="alice")
+    saved = await engine.run("setup progress-channel", admin, channel=555)
+    assert "<#555>" in saved.body
+    private = await engine.run("checkin", member, done="the ADR", blocker="no prod access")
+    assert private.announce == ()  # not sharing
+    await engine.run("privacy share", member, state=True)
+    shared = await engine.run("checkin", member, done="the **ADR**", next_step="alerts",
+                              blocker="no prod access")
+    [post] = shared.announce
+    assert (post.guild_id, post.channel_id, post.what) == (77, 555, "checkin")
+    assert "\\*\\*ADR\\*\\*" in post.body and "alerts" in post.body
+    assert "prod access" not in post.body and "<@1001>" in post.body
+    assert "<#555>" in shared.body
+    # only a blocker: nothing to post; from DMs: the member's servers with a channel
+    assert (await engine.run("checkin", member, blocker="stuck")).announce == ()
+    from_dm = await engine.run("checkin", Member(1001, name="alice"), done="more")
+    assert [p.guild_id for p in from_dm.announce] == [77]
+    await engine.run("setup sharing", admin, policy="nobody")
+    assert (await engine.run("checkin", member, done="x")).announce == ()

@@ -38,11 +38,15 @@ ROLES_FORBIDDEN = (
     "Roles.")
 ROLE_GONE = ("A phase role no longer exists, so I couldn't give it: set the phase roles again "
              "with `/setup phase-role`.")
+CHECKINS_TOPIC = "checkins"
 ANNOUNCE_FORBIDDEN = (
-    "I couldn't post a milestone in <#{channel}>: Discord refused (error {code}). Let me send "
-    "messages and embed links there, or choose another channel with `/setup announcements`.")
-ANNOUNCE_GONE = ("The announcement channel is gone, so milestones aren't posted: choose one "
-                 "with `/setup announcements`.")
+    "I couldn't post {what} in <#{channel}>: Discord refused (error {code}). Let me send "
+    "messages and embed links there, or choose another channel with `/setup {command}`.")
+ANNOUNCE_GONE = ("The {channel_name} channel is gone, so {what}s aren't posted: choose one "
+                 "with `/setup {command}`.")
+#: per kind of post: (the admins' note topic, what it is, its channel, the setup command)
+POSTS = {"milestone": (MILESTONES_TOPIC, "a milestone", "announcement", "announcements"),
+         "checkin": (CHECKINS_TOPIC, "a check-in", "progress", "progress-channel")}
 
 
 async def note_for_admins(bot: MentorBot, guild_id: int, topic: str,
@@ -97,30 +101,33 @@ async def apply_roles(bot: MentorBot, effect: RoleEffect,
 
 
 async def announce(bot: MentorBot, post: Announcement) -> bool:
-    """Post a milestone in its channel, mentions disabled; True when it was posted."""
+    """Post a milestone or a shared check-in in its channel, mentions disabled; True when it
+    was posted."""
+    topic, what, channel_name, command = POSTS[post.what]
     reply = Reply(post.title, post.body, kind=Kind.PROGRESS, tone="success")
     try:
         await bot.http.send_message(post.channel_id, params=message_params(reply))
     except discord.Forbidden as exc:
-        log.warning("guild %s: cannot post milestones in channel %s (Discord 403, code %s)",
-                    post.guild_id, post.channel_id, exc.code)
-        bot.metrics.interaction("effect:milestone", "forbidden")
-        await note_for_admins(bot, post.guild_id, MILESTONES_TOPIC,
-                    ANNOUNCE_FORBIDDEN.format(channel=post.channel_id, code=exc.code))
+        log.warning("guild %s: cannot post %s in channel %s (Discord 403, code %s)",
+                    post.guild_id, what, post.channel_id, exc.code)
+        bot.metrics.interaction(f"effect:{post.what}", "forbidden")
+        await note_for_admins(bot, post.guild_id, topic, ANNOUNCE_FORBIDDEN.format(
+            what=what, channel=post.channel_id, code=exc.code, command=command))
         return False
     except discord.NotFound:
-        log.warning("guild %s: the announcement channel %s is gone", post.guild_id,
+        log.warning("guild %s: the %s channel %s is gone", post.guild_id, channel_name,
                     post.channel_id)
-        bot.metrics.interaction("effect:milestone", "gone")
-        await note_for_admins(bot, post.guild_id, MILESTONES_TOPIC, ANNOUNCE_GONE)
+        bot.metrics.interaction(f"effect:{post.what}", "gone")
+        await note_for_admins(bot, post.guild_id, topic, ANNOUNCE_GONE.format(
+            channel_name=channel_name, what=post.what, command=command))
         return False
     except discord.HTTPException as exc:
-        log.warning("guild %s: posting a milestone failed (Discord %s, code %s)",
-                    post.guild_id, exc.status, exc.code)
-        bot.metrics.interaction("effect:milestone", "error")
+        log.warning("guild %s: posting %s failed (Discord %s, code %s)",
+                    post.guild_id, what, exc.status, exc.code)
+        bot.metrics.interaction(f"effect:{post.what}", "error")
         return False
-    bot.metrics.interaction("effect:milestone", "ok")
-    await note_for_admins(bot, post.guild_id, MILESTONES_TOPIC, None)
+    bot.metrics.interaction(f"effect:{post.what}", "ok")
+    await note_for_admins(bot, post.guild_id, topic, None)
     return True
 
 

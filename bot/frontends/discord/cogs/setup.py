@@ -54,6 +54,14 @@ class SetupCog(EngineCog):
         await self.run(interaction, "setup announcements",
                        channel=channel.id if channel else None)
 
+    @setup.command(name="progress-channel",
+                   description="Where check-ins of members who share are posted")
+    @app_commands.describe(channel="A text channel (leave out to switch off)")
+    async def progress_channel(self, interaction: discord.Interaction,
+                               channel: discord.TextChannel | None = None) -> None:
+        await self.run(interaction, "setup progress-channel",
+                       channel=channel.id if channel else None)
+
     @setup.command(name="answer-role", description="Who may use Answer with mentorbot")
     @app_commands.describe(role="The role allowed to use it (leave out: everyone)")
     async def answer_role(self, interaction: discord.Interaction,
