@@ -9,9 +9,18 @@ from typing import TYPE_CHECKING
 from rapidfuzz import fuzz, process, utils
 
 from bot.engine.commands import Arg, Param, action_id, command, route
+from bot.engine.community import milestones, role_effects
 from bot.engine.context import Deps, Member, UserError
 from bot.engine.privacy import PrivacyFlow
-from bot.engine.replies import Action, Attachment, ChecklistState, Kind, Reply
+from bot.engine.replies import (
+    Action,
+    Announcement,
+    Attachment,
+    ChecklistState,
+    Kind,
+    Reply,
+    RoleEffect,
+)
 from bot.engine.setup import setup_of
 from bot.knowledge.schema import ChecklistItem, Phase
 from bot.render import progress_bar, render
@@ -178,6 +187,14 @@ class ChecklistFlow:
             buttons.append(Action(action_id(self.set_phase, next_phase.number),
                                   f"Move to phase {next_phase.number}", "primary"))
         buttons.append(Action(action_id(self.view_phase, phase.number), "Open checklist"))
+        effects: tuple[RoleEffect, ...] = ()
+        announce: tuple[Announcement, ...] = ()
+        if done and complete:
+            current = await self.member_phase(member)
+            if current is None or phase.number >= current:  # not when catching up on an old one
+                target = next_phase.number if next_phase else phase.number
+                effects = await role_effects(self.deps, member, target)
+            announce = await milestones(self.deps, member, phase.number)
         return Reply(
             "Checklist updated",
             render("checklist_marked", done=done, item=item, evidence=evidence, phase=phase,
@@ -189,6 +206,8 @@ class ChecklistFlow:
             tone="success",
             checklist=ChecklistState(phase.number, (item.id,), n_done, changed_item=item.id,
                                      changed_to_done=done, phase_complete=complete),
+            roles=effects,
+            announce=announce,
         )
 
     @route("phase:set", Arg("number", "int"), updates=True)
@@ -199,7 +218,8 @@ class ChecklistFlow:
         reply = await self.view_phase(member, number)
         return Reply(f"You're now in phase {number}", reply.body, kind=Kind.CHECKLIST,
                      actions=reply.actions, private=True, tone="success",
-                     checklist=reply.checklist)
+                     checklist=reply.checklist,
+                     roles=await role_effects(self.deps, member, number))
 
     # --- progress -----------------------------------------------------------------------------
 

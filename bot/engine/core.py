@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 from bot.config import Settings
 from bot.engine.ask import AskFlow
 from bot.engine.browse import BrowseFlow
+from bot.engine.checkin import CheckInFlow
 from bot.engine.checklist import ChecklistFlow
 from bot.engine.commands import CommandSpec, RouteSpec, Table, command
+from bot.engine.community import CommunityFlow
 from bot.engine.context import Deps, Member, UserError, utcnow
 from bot.engine.privacy import PrivacyFlow
 from bot.engine.quiz import QuizFlow
@@ -113,7 +115,8 @@ class HelpFlow:
 
 
 FLOW_CLASSES: tuple[type, ...] = (AskFlow, BrowseFlow, QuizFlow, ChecklistFlow, RemindersFlow,
-                                  PrivacyFlow, StatsFlow, SetupFlow, HelpFlow)
+                                  PrivacyFlow, StatsFlow, SetupFlow, CommunityFlow, CheckInFlow,
+                                  HelpFlow)
 
 
 class Engine:
@@ -134,6 +137,7 @@ class Engine:
         self.setup = SetupFlow(deps)
         flows: list[object] = [self.asking, self.browsing, self.quizzing, self.checklist,
                                self.reminders, self.privacy, StatsFlow(deps), self.setup,
+                               CommunityFlow(deps), CheckInFlow(deps, self.asking),
                                HelpFlow(self)]
         self.table = Table.collect(flows)
 

@@ -8,9 +8,11 @@ and question index, so a double click or a stale message cannot answer the wrong
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.engine.commands import Arg, Param, action_id, command, route
+from bot.engine.community import role_effects
 from bot.engine.context import Deps, Member, UserError
 from bot.engine.replies import Action, Kind, QuizOutcome, QuizStep, Reply
 from bot.render import progress_bar, render
@@ -96,7 +98,9 @@ class QuizFlow:
             phase = self.deps.kb.phase_for_score(sum(attempt.answers))
             attempt = await self.deps.store.quiz.finish(attempt.id, member.user_id, phase,
                                                          questions=self.total)
-            return self.result(attempt)
+            result = self.result(attempt)
+            effects = await role_effects(self.deps, member, attempt.phase or phase)
+            return replace(result, roles=effects) if effects else result
         question = self.deps.kb.quiz.questions[index]
         buttons = [
             Action(action_id(self.answer, attempt.id, index, True), "Yes", "success"),

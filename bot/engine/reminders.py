@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.engine.checkin import week_of
 from bot.engine.commands import Param, action_id, command, route
 from bot.engine.context import Deps, Member, UserError
 from bot.engine.replies import Action, Kind, Reply
@@ -102,6 +103,8 @@ class RemindersFlow:
             raise UserError("Weekly reminders are off, so there is nothing to snooze.")
         after = max(prefs.next_due_utc or self.deps.clock(), self.deps.clock())
         due = next_occurrence(prefs.weekday, prefs.hour, prefs.timezone, after)
+        # the skipped week keeps the member's check-in streak alive
+        await self.deps.store.checkins.snoozed(member.user_id, week_of(after, prefs.timezone))
         await self.deps.store.reminders.set(
             member.user_id, enabled=True, weekday=prefs.weekday, hour=prefs.hour,
             timezone=prefs.timezone, next_due_utc=due,

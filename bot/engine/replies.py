@@ -32,6 +32,7 @@ class Kind(StrEnum):
     PROGRESS = "progress"
     REMINDERS = "reminders"
     REMINDER = "reminder"  # the weekly DM itself
+    CHECKIN = "checkin"  # a weekly check-in's answer
     PRIVACY = "privacy"
     STATS = "stats"
     ADMIN = "admin"  # /kb reload
@@ -115,6 +116,42 @@ class ReminderDigest:
 
 
 @dataclass(frozen=True)
+class CheckInOutcome:
+    """A stored check-in: its ISO week, the member's streak, and the intent the blocker fits
+    (None: no blocker, or none that fits)."""
+
+    week: str
+    streak: int
+    blocker_intent: str | None
+
+
+@dataclass(frozen=True)
+class RoleEffect:
+    """The phase roles a member should have in a server, applied by a front end that can
+    (Discord) after the reply is sent: give ``add`` (if any), take away ``remove``."""
+
+    guild_id: int
+    user_id: int
+    phase: int | None  # the phase whose role it is (None: no phase role at all)
+    add: int | None
+    remove: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A message for a server's channel — a milestone, or a check-in shared in the progress
+    channel — posted after the reply, mentions off."""
+
+    guild_id: int
+    channel_id: int
+    user_id: int
+    phase: int | None  # the phase a milestone is for
+    title: str
+    body: str  # markdown
+    what: Literal["milestone", "checkin"] = "milestone"
+
+
+@dataclass(frozen=True)
 class Reply:
     title: str
     body: str  # markdown
@@ -133,6 +170,9 @@ class Reply:
     checklist: ChecklistState | None = None
     overall: tuple[int, int] | None = None  # progress: items done / all items
     reminder: ReminderDigest | None = None
+    checkin: CheckInOutcome | None = None
+    roles: tuple[RoleEffect, ...] = ()  # phase roles to set after the reply, per server
+    announce: tuple[Announcement, ...] = ()  # channel posts to make after the reply
     pending: bool = False  # it asks something (a quiz question, "delete?"): keep it open
 
     @property

@@ -5,6 +5,7 @@ set up; each setting switches on one thing:
   bot can't answer are passed on (the knowledge loop);
 * phase roles: the role a member gets for their phase, when they opt in;
 * the announcement channel: milestones, when members opt in;
+* the progress channel: weekly check-ins of members who share their progress;
 * who may use *Answer with mentorbot* on others' messages (a role; default: everyone);
 * what members may share: their progress with other members, or nothing;
 * forum channels whose new posts the bot answers first, when it is sure.
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.engine.commands import Param, command
 from bot.engine.context import Deps, Member, UserError
-from bot.engine.replies import Kind, Reply
+from bot.engine.replies import Kind, Reply, Tone
 from bot.render import render
 
 MAX_FORUMS = 25
@@ -32,6 +33,7 @@ class GuildSetup(BaseModel):
     mentor_role: int | None = None
     mentor_channel: int | None = None
     announce_channel: int | None = None
+    progress_channel: int | None = None
     answer_role: int | None = None
     phase_roles: dict[int, int] = Field(default_factory=dict)
     forums: tuple[int, ...] = ()
@@ -68,17 +70,22 @@ class SetupFlow:
         updated = current.model_copy(update=changes)
         GuildSetup.model_validate(updated.model_dump())  # the same rules as a stored one
         await self.deps.store.guilds.set(guild_id, updated.model_dump(mode="json"))
-        return self._shown(updated, "Setup saved")
+        return await self._shown(guild_id, updated, "Setup saved")
 
-    def _shown(self, setup: GuildSetup, title: str = "This server's setup") -> Reply:
+    async def _shown(self, guild_id: int, setup: GuildSetup,
+                     title: str = "This server's setup") -> Reply:
         phases = sorted(self.deps.kb.phase_by_number)
-        return Reply(title, render("setup", setup=setup, phases=phases), kind=Kind.ADMIN,
-                     private=True, tone="success" if title != "This server's setup" else "info")
+        notes = await self.deps.store.community.notes(guild_id)  # what the bot couldn't do
+        tone: Tone = ("success" if title != "This server's setup"
+                      else "warning" if notes else "info")
+        return Reply(title, render("setup", setup=setup, phases=phases, notes=notes),
+                     kind=Kind.ADMIN, private=True, tone=tone)
 
     @command("setup show", "this server's setup (Manage Server)", private=True, admin=True,
              default=True)
     async def show(self, member: Member) -> Reply:
-        return self._shown(await self.of(self._check(member)))
+        guild_id = self._check(member)
+        return await self._shown(guild_id, await self.of(guild_id))
 
     @command("setup mentors", "the mentor role and the channel where questions reach them",
              Param("role", "role", "the mentors' role"),
@@ -105,6 +112,12 @@ class SetupFlow:
              Param("channel", "channel", "a text channel"), private=True, admin=True)
     async def announcements(self, member: Member, channel: int | None = None) -> Reply:
         return await self._change(member, announce_channel=channel)
+
+    @command("setup progress-channel", "where check-ins of members who share are posted "
+             "(leave out to switch off)",
+             Param("channel", "channel", "a text channel"), private=True, admin=True)
+    async def progress_channel(self, member: Member, channel: int | None = None) -> Reply:
+        return await self._change(member, progress_channel=channel)
 
     @command("setup answer-role", "who may use Answer with mentorbot (leave out: everyone)",
              Param("role", "role", "the role allowed to use it"), private=True, admin=True)
@@ -133,5 +146,6 @@ class SetupFlow:
 
     @command("setup reset", "forget this server's setup", private=True, admin=True)
     async def reset(self, member: Member) -> Reply:
-        await self.deps.store.guilds.reset(self._check(member))
-        return self._shown(GuildSetup(), "Setup reset")
+        guild_id = self._check(member)
+        await self.deps.store.guilds.reset(guild_id)
+        return await self._shown(guild_id, GuildSetup(), "Setup reset")

@@ -5,7 +5,8 @@
 * the next unchecked item with its hint, and the phase's tools,
 * when they have stalled for three weeks or more (no checklist change in 21 days), the
   ``unlock`` of the roadblock that fits the phase,
-* how to update, with buttons: snooze a week (``rem:snooze``), stop (``rem:off``) and open
+* how to update, with buttons: *Check in* (``form:checkin``: the weekly check-in form), snooze
+  a week (``rem:snooze``), stop (``rem:off``) and open
   the checklist (``chk:view:<phase>``) — ids the engine already handles.
 
 The roadblock is chosen from the knowledge base, not a table in code: among the roadblock
@@ -31,6 +32,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol, overload
 
+from bot.engine.checkin import OPEN_FORM
 from bot.engine.checklist import ChecklistFlow
 from bot.engine.commands import action_id
 from bot.engine.reminders import RemindersFlow
@@ -56,6 +58,7 @@ TIP_LEN = 280
 #: rendered bodies kept per composer (keyed by everything a body depends on)
 BODY_CACHE_SIZE = 4096
 
+CHECK_IN = Action(OPEN_FORM, "Check in", "success")  # opens the check-in form
 SNOOZE = Action(action_id(RemindersFlow.snooze_button), "Snooze a week")
 STOP = Action(action_id(RemindersFlow.off_button), "Stop reminders", "danger")
 
@@ -131,7 +134,8 @@ class ReminderComposer:
         self._bodies: dict[tuple[object, ...], str] = {}
         self._titles = {n: f"Your weekly check-in · phase {n}" for n in self._phases}
         self._actions = {
-            n: (Action(action_id(ChecklistFlow.view_phase, n), "Open checklist", "primary"),
+            n: (CHECK_IN,
+                Action(action_id(ChecklistFlow.view_phase, n), "Open checklist", "primary"),
                 SNOOZE, STOP)
             for n in self._phases
         }

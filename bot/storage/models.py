@@ -56,6 +56,7 @@ MAX_INTENT_ID = 100
 MAX_URL = 500
 MAX_REASON = 200
 MAX_ERROR = 500
+MAX_CHECKIN_TEXT = 500
 
 # Surrogate keys: BIGINT on PostgreSQL, INTEGER (the rowid alias, autoincrementing) on SQLite.
 SurrogateKey = BigInteger().with_variant(Integer(), "sqlite")
@@ -253,15 +254,73 @@ class GuildConfig(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class MemberOptIn(Base):
+    """What a member opted in to beyond the defaults: a phase role in the servers that map
+    them, and milestone announcements (``/roles``, ``/milestones``)."""
+
+    __tablename__ = "member_opt_in"
+
+    member_id: Mapped[int] = mapped_column(BigInteger, _fk_member(), primary_key=True)
+    phase_roles: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    milestones: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    updated_at: Mapped[datetime]
+
+
+class Milestone(Base):
+    """A phase a member completed, announced (or considered) once: never again for that phase."""
+
+    __tablename__ = "milestone"
+    __table_args__ = (CheckConstraint("phase >= 1", name="phase_range"),)
+
+    member_id: Mapped[int] = mapped_column(BigInteger, _fk_member(), primary_key=True)
+    phase: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger)
+    reached_at: Mapped[datetime]
+
+
+class GuildNotice(Base):
+    """Something a server's admins should fix (e.g. the bot may not give phase roles), shown
+    in ``/setup show`` until it works again. Keyed by the server and a topic, never a member."""
+
+    __tablename__ = "guild_notice"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    topic: Mapped[str] = mapped_column(String(32), primary_key=True)
+    message: Mapped[str] = mapped_column(String(MAX_ERROR))
+    noted_at: Mapped[datetime]
+
+
+class CheckIn(Base):
+    """A member's weekly check-in (what they did, what's next, what blocks them), or a week
+    they snoozed: one row per member and ISO week (``2026-W49``, in their time zone). The
+    private streak is read from these rows."""
+
+    __tablename__ = "checkin"
+    __table_args__ = (CheckConstraint("kind IN ('checkin', 'snoozed')", name="kind"),)
+
+    member_id: Mapped[int] = mapped_column(BigInteger, _fk_member(), primary_key=True)
+    week: Mapped[str] = mapped_column(String(8), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    done: Mapped[str | None] = mapped_column(String(MAX_CHECKIN_TEXT))
+    next_step: Mapped[str | None] = mapped_column(String(MAX_CHECKIN_TEXT))
+    blocker: Mapped[str | None] = mapped_column(String(MAX_CHECKIN_TEXT))
+    blocker_intent: Mapped[str | None] = mapped_column(String(MAX_INTENT_ID))
+    at: Mapped[datetime]
+
+
 __all__ = [
     "AnswerFeedback",
     "Base",
     "BotState",
+    "CheckIn",
     "ChecklistEvent",
     "ChecklistProgress",
     "GuildConfig",
     "GuildMembership",
+    "GuildNotice",
     "Member",
+    "MemberOptIn",
+    "Milestone",
     "QuestionLog",
     "QuizAnswer",
     "QuizAttempt",

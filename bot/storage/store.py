@@ -19,6 +19,8 @@ from bot.storage.repo import (
     StatsRepo,
 )
 from bot.storage.repo._base import Clock
+from bot.storage.repo.checkins import CheckInsRepo
+from bot.storage.repo.community import CommunityRepo
 from bot.storage.repo.guilds import GuildsRepo
 from bot.storage.repo.state import StateRepo
 
@@ -43,6 +45,8 @@ class Store:
         self.stats = StatsRepo(db, clock)
         self.state = StateRepo(db, clock)
         self.guilds = GuildsRepo(db, clock)
+        self.community = CommunityRepo(db, clock)
+        self.checkins = CheckInsRepo(db, clock)
 
     @classmethod
     def open(cls, url: str | URL, *, clock: Clock = utcnow, **engine_options: Any) -> Store:

@@ -100,7 +100,7 @@ def test_terminal_banner_prompt_rich_panels_completion_and_ctrl_d(terminal):
     assert b"[1]" in shown and b"Yes" in shown and b"Start over" in shown
     terminal.send(b"y\n")
     assert b"Question 2 of 6" in terminal.expect(b"you> ")
-    terminal.send(b"/chec\t 2\n")  # tab completes commands ...
+    terminal.send(b"/checkl\t 2\n")  # tab completes commands (not /chec: /checkin) ...
     assert b"Phase 2 checklist" in terminal.expect(b"you> ")
     terminal.send(b"/done p2.po\t\n")  # ... and checklist item ids
     shown = terminal.expect(b"you> ")

@@ -64,7 +64,7 @@ async def test_first_reminder_for_a_new_member(store: Store, kb: KnowledgeBase,
     phase = kb.phase_by_number[1]
     first = phase.checklist[0]
     assert reply.kind == "reminder" and reply.private
-    assert [a.id for a in reply.actions] == ["chk:view:1", "rem:snooze", "rem:off"]
+    assert [a.id for a in reply.actions] == ["form:checkin", "chk:view:1", "rem:snooze", "rem:off"]
     assert "▱▱▱▱▱▱▱▱▱▱ 0/4" in reply.body
     assert first.title in reply.body and f"`{first.id}`" in reply.body
     assert first.hint[:60] in reply.body
@@ -100,7 +100,7 @@ async def test_done_since_the_last_reminder_and_the_next_item(
     assert f"✅ {shorten(items[2].title, 60)}" in second.body
     assert f"**Next:** {items[1].title}" in second.body  # first unchecked, in list order
     assert progress_bar(2, 4) in second.body
-    assert [a.id for a in second.actions] == ["chk:view:2", "rem:snooze", "rem:off"]
+    assert [a.id for a in second.actions] == ["form:checkin", "chk:view:2", "rem:snooze", "rem:off"]
 
 
 @pytest.mark.parametrize("phase", [1, 2, 3, 4])

@@ -153,7 +153,7 @@ async def test_run_once_cli_sends_dms_over_rest_and_pauses_closed_dms(
         assert (report.due, report.claimed, report.sent, report.paused) == (2, 2, 1, 1)
         [dm] = fake.dm_messages(alice)
         assert dm.allowed_mentions == {"parse": []}
-        assert dm.custom_ids == ["chk:view:2", "rem:snooze", "rem:off"]
+        assert dm.custom_ids == ["form:checkin", "chk:view:2", "rem:snooze", "rem:off"]
         assert dm.embeds and "Phase 2" in dm.embeds[0]["description"]
         assert fake.dm_messages(bob) == []
         bob_pref = await store.reminders.get(bob.id)

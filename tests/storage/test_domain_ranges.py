@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from bot.storage import Database, Store
 from bot.storage import migrate as m
@@ -21,8 +21,10 @@ async def _counts(url: str) -> dict[str, int]:
     db = Database(url)
     try:
         async with db.engine.connect() as conn:
+            # the tables of this revision (later revisions add tables it doesn't have)
+            present = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
             return {t.name: int(await conn.scalar(text(f'SELECT count(*) FROM "{t.name}"')) or 0)
-                    for t in Base.metadata.sorted_tables}
+                    for t in Base.metadata.sorted_tables if t.name in present}
     finally:
         await db.close()
 
@@ -54,6 +56,7 @@ async def test_upgrade_to_0006_keeps_every_row(db_url: str) -> None:
     await m.upgrade_async(db_url, "0006")
     assert await _counts(db_url) == before
 
+    await m.upgrade_async(db_url, "head")  # the store (privacy delete) knows every table
     async with Store.open(db_url) as store:
         # the copied tables kept their keys, indexes and cascades
         assert (await store.quiz.start(ALICE)).answers == (True, True, True)  # one open attempt

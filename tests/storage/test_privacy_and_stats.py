@@ -44,6 +44,10 @@ async def _populate(store: Store, user: int, guild: int) -> None:
     assert claim is not None
     await store.reminders.mark_sent(claim.delivery_id, T0, T0 + timedelta(days=7))
     await store.questions.feedback(user, "deploy", True, guild)
+    await store.community.set_opt_ins(user, phase_roles=True, milestones=True)
+    assert await store.community.claim_milestone(user, 1, guild)
+    await store.checkins.check_in(user, "2025-W11", done="shipped", next_step="tests",
+                                  blocker="flaky CI", blocker_intent=None)
 
 
 async def test_export_contains_everything_about_the_member_only(store: Store) -> None:
@@ -102,8 +106,8 @@ async def test_delete_removes_everything_in_one_go(store: Store) -> None:
     after = await _row_counts(store)
     assert deleted == sum(before.values()) - sum(after.values())
     # Alice had: member, 2 guilds, 2 attempts, 6 answers, 2 items, 3 events, prefs,
-    # 1 delivery, 1 feedback
-    assert deleted == 1 + 2 + 2 + 6 + 2 + 3 + 1 + 1 + 1
+    # 1 delivery, 1 feedback, opt-ins, 1 milestone, 1 check-in
+    assert deleted == 1 + 2 + 2 + 6 + 2 + 3 + 1 + 1 + 1 + 1 + 1 + 1
     assert await store.members.get(ALICE) is None
     assert (await store.privacy.export(ALICE))["member"] is None
     assert await attempt_ids(store, ALICE) == []

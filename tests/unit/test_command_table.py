@@ -13,7 +13,7 @@ from bot.engine.commands import Arg, RouteSpec, declared_routes
 from bot.engine.core import FLOW_CLASSES, Engine
 from bot.frontends.console import Console
 from bot.frontends.discord.client import COGS, MentorBot
-from bot.frontends.discord.components import EngineButton
+from bot.frontends.discord.components import EngineButton, FormButton
 from bot.knowledge.loader import load_knowledge
 
 # Commands that only make sense in Discord (they act on the running bot, not on a member).
@@ -64,6 +64,7 @@ async def test_every_discord_option_is_a_parameter_of_its_command(engine):
 
 def test_every_route_family_reaches_the_button_handler():
     pattern = re.compile(EngineButton.__discord_ui_compiled_template__.pattern)
+    forms = re.compile(FormButton.__discord_ui_compiled_template__.pattern)
     routes = declared_routes(FLOW_CLASSES)
     assert routes, "no routes declared"
     samples = {"int": 12, "flag": True, "yn": False, "yes_no": True, "on_off": False,
@@ -71,7 +72,9 @@ def test_every_route_family_reaches_the_button_handler():
                "item": "p1.drift-event"}
     for spec in routes:
         action = spec.make(*(samples[a.kind] for a in spec.args))
-        assert pattern.fullmatch(action), f"{action} is not routed to the button handler"
+        handler = forms if spec.family == "form" else pattern  # a form opens at once
+        assert handler.fullmatch(action), f"{action} is not routed to the button handler"
+        assert not (pattern.fullmatch(action) and forms.fullmatch(action)), action
         assert spec.parse(action) == {a.name: samples[a.kind] for a in spec.args}
 
 

@@ -28,7 +28,9 @@ from bot.frontends.discord.cogs.admin import AdminCog
 from bot.frontends.discord.cogs.answer import AnswerCog
 from bot.frontends.discord.cogs.ask import AskCog
 from bot.frontends.discord.cogs.browse import BrowseCog
+from bot.frontends.discord.cogs.checkin import CheckInCog
 from bot.frontends.discord.cogs.checklist import ChecklistCog
+from bot.frontends.discord.cogs.community import CommunityCog
 from bot.frontends.discord.cogs.forum import ForumCog
 from bot.frontends.discord.cogs.privacy import PrivacyCog
 from bot.frontends.discord.cogs.progress import ProgressCog
@@ -36,7 +38,12 @@ from bot.frontends.discord.cogs.quiz import QuizCog
 from bot.frontends.discord.cogs.reminders import RemindersCog
 from bot.frontends.discord.cogs.setup import SetupCog
 from bot.frontends.discord.cogs.stats import StatsCog
-from bot.frontends.discord.components import EngineButton
+from bot.frontends.discord.components import (
+    EngineButton,
+    FormButton,
+    is_check_in,
+    submit_check_in,
+)
 from bot.frontends.discord.endpoints import configure_endpoints
 from bot.frontends.discord.handling import MAX_IN_FLIGHT, Undelivered
 from bot.frontends.discord.ops import StopSignals, operations
@@ -47,7 +54,7 @@ from bot.ops.metrics import Metrics
 log = logging.getLogger(__name__)
 
 COGS = (AskCog, BrowseCog, QuizCog, ChecklistCog, ProgressCog, RemindersCog, PrivacyCog,
-        StatsCog, SetupCog, AdminCog, AnswerCog, ForumCog)
+        StatsCog, SetupCog, CommunityCog, CheckInCog, AdminCog, AnswerCog, ForumCog)
 SYNC_STATE_KEY = "command_tree_hash"
 STOP_TIMEOUT = 10.0  # seconds the gateway (and the background jobs) get to close
 JOB_GRACE = 5.0  # seconds a background job gets to end its current step when the bot stops
@@ -104,11 +111,15 @@ class MentorBot(commands.AutoShardedBot):
     async def setup_hook(self) -> None:
         for cog in COGS:
             await self.add_cog(cog(self))
-        self.add_dynamic_items(EngineButton)
+        self.add_dynamic_items(EngineButton, FormButton)
         self.synced = await self.sync_if_changed()
         if self.settings.reminders_enabled:
             self._spawn(reminder_loop(self), "reminders")
         self._spawn(purge_loop(self), "question-log purge")
+
+    def spawn(self, job: Coroutine[Any, Any, None], name: str) -> None:
+        """Run ``job`` beside the gateway; :meth:`close` waits for it (then cancels it)."""
+        self._spawn(job, name)
 
     def _spawn(self, job: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(job, name=name)
@@ -157,6 +168,11 @@ class MentorBot(commands.AutoShardedBot):
         return True
 
     # --- lifecycle -----------------------------------------------------------------------------
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """A submitted check-in form (read from the submission: no form is kept in memory)."""
+        if is_check_in(interaction):
+            await submit_check_in(interaction)
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d guild(s), shards %s", self.user, len(self.guilds),

@@ -25,6 +25,7 @@ from bot.engine.context import Member
 from bot.engine.core import busy_reply
 from bot.engine.replies import ErrorCause, Kind, Reply
 from bot.frontends.discord.context import member_from
+from bot.frontends.discord.effects import apply_effects, member_role_ids
 from bot.frontends.discord.present import run_in_time, send_error, send_reply
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ UNDELIVERED_TTL = 15 * 60.0  # seconds a "saved earlier" note waits for the next
 
 #: Replies that report a change the engine has stored.
 WRITES = (Kind.CHECKLIST, Kind.QUIZ, Kind.QUIZ_RESULT, Kind.REMINDERS, Kind.PRIVACY,
-          Kind.FEEDBACK)
+          Kind.FEEDBACK, Kind.CHECKIN)
 
 
 class Undelivered:
@@ -62,6 +63,14 @@ class Undelivered:
 
     def __len__(self) -> int:
         return len(self._notes)
+
+
+def _after(bot: MentorBot, interaction: discord.Interaction, reply: Reply) -> None:
+    """What the reply asks besides itself (phase roles, a milestone post), once the member
+    has their answer: in the background, so the interaction is done."""
+    if reply.roles or reply.announce:
+        bot.spawn(apply_effects(bot, reply, member_role_ids(interaction, reply)),
+                  "reply effects")
 
 
 def _with_note(reply: Reply, note: str) -> Reply:
@@ -103,6 +112,7 @@ async def handle(
             await send_reply(interaction, reply, ephemeral=ephemeral or reply.private,
                              update=update and reply.kind != Kind.ERROR)
         except discord.HTTPException as exc:
+            _after(bot, interaction, reply)  # saved all the same
             if reply.kind in WRITES and reply.error is None:
                 bot.undelivered.remember(member.user_id, reply.title)
             metrics.interaction(name, "undelivered")
@@ -110,6 +120,7 @@ async def handle(
                         exc.code, "the change is saved and will be reported next time"
                         if reply.kind in WRITES else "nothing was changed")
             return reply
+        _after(bot, interaction, reply)
     except Exception:
         metrics.interaction(name, "error")
         error_id = await send_error(interaction, "Something went wrong on my side.")

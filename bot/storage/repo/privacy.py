@@ -20,10 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import (
     AnswerFeedback,
+    CheckIn,
     ChecklistEvent,
     ChecklistProgress,
     GuildMembership,
     Member,
+    MemberOptIn,
+    Milestone,
     QuestionLog,
     QuizAnswer,
     QuizAttempt,
@@ -31,7 +34,9 @@ from bot.storage.models import (
     ReminderPref,
 )
 from bot.storage.repo._base import Repo, check_id
+from bot.storage.repo.checkins import checkins_for
 from bot.storage.repo.checklist import events_for, states_for
+from bot.storage.repo.community import milestones_for, opt_ins_for
 from bot.storage.repo.members import load_member
 from bot.storage.repo.reminders import deliveries_for, pref_for
 
@@ -78,6 +83,9 @@ PERSONAL_DATA: tuple[PersonalTable, ...] = (
     PersonalTable(
         _t(ReminderPref), lambda u: ReminderPref.member_id == u, "reminders.preferences"
     ),
+    PersonalTable(_t(CheckIn), lambda u: CheckIn.member_id == u, "checkins"),
+    PersonalTable(_t(Milestone), lambda u: Milestone.member_id == u, "milestones"),
+    PersonalTable(_t(MemberOptIn), lambda u: MemberOptIn.member_id == u, "opt_ins"),
     PersonalTable(_t(AnswerFeedback), lambda u: AnswerFeedback.member_id == u, "feedback"),
     PersonalTable(_t(QuestionLog), lambda u: QuestionLog.member_id == u, "questions"),
     PersonalTable(_t(GuildMembership), lambda u: GuildMembership.member_id == u, "guilds"),
@@ -152,6 +160,7 @@ class PrivacyRepo(Repo):
                 .order_by(QuestionLog.created_at, QuestionLog.id)
             )
             pref = await pref_for(s, user_id)
+            opt_ins = await opt_ins_for(s, user_id)
             member_dict = None
             if member is not None:
                 member_dict = asdict(member)
@@ -184,6 +193,9 @@ class PrivacyRepo(Repo):
                     "preferences": None if pref is None else asdict(pref),
                     "deliveries": [asdict(d) for d in await deliveries_for(s, user_id)],
                 },
+                "checkins": [asdict(c) for c in await checkins_for(s, user_id)],
+                "opt_ins": None if opt_ins is None else asdict(opt_ins),
+                "milestones": [asdict(m) for m in await milestones_for(s, user_id)],
                 "feedback": [
                     {
                         "intent_id": f.intent_id,

@@ -8,6 +8,12 @@ import discord
 from discord import app_commands
 
 from bot.frontends.discord.cogs._base import EngineCog, PhaseOption
+from bot.frontends.discord.effects import (
+    MISSING_PERMISSIONS,
+    ROLES_FORBIDDEN,
+    ROLES_TOPIC,
+    note_for_admins,
+)
 
 Channel = discord.TextChannel | discord.ForumChannel
 
@@ -33,6 +39,11 @@ class SetupCog(EngineCog):
     @app_commands.describe(phase="The phase", role="The role (leave out to clear)")
     async def phase_role(self, interaction: discord.Interaction, phase: PhaseOption,
                          role: discord.Role | None = None) -> None:
+        if role is not None and interaction.guild_id is not None and \
+                not interaction.app_permissions.manage_roles:
+            # said now, in the reply's "Needs your attention", not after a member's role fails
+            await note_for_admins(self.bot, interaction.guild_id, ROLES_TOPIC,
+                                  ROLES_FORBIDDEN.format(code=MISSING_PERMISSIONS))
         await self.run(interaction, "setup phase-role", phase=phase,
                        role=role.id if role else None)
 
@@ -41,6 +52,14 @@ class SetupCog(EngineCog):
     async def announcements(self, interaction: discord.Interaction,
                             channel: discord.TextChannel | None = None) -> None:
         await self.run(interaction, "setup announcements",
+                       channel=channel.id if channel else None)
+
+    @setup.command(name="progress-channel",
+                   description="Where check-ins of members who share are posted")
+    @app_commands.describe(channel="A text channel (leave out to switch off)")
+    async def progress_channel(self, interaction: discord.Interaction,
+                               channel: discord.TextChannel | None = None) -> None:
+        await self.run(interaction, "setup progress-channel",
                        channel=channel.id if channel else None)
 
     @setup.command(name="answer-role", description="Who may use Answer with mentorbot")
