@@ -1,7 +1,7 @@
 """member_opt_in, milestone, guild_notice, checkin: phase roles, milestone announcements and
 the weekly check-in
 
-Revision ID: 0009
+Revision ID: 0007
 Revises: 0006
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009"
+revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
