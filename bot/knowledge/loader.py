@@ -267,8 +267,14 @@ def _cross_check(kb: KnowledgeBase, intent_files: dict[str, str],
 
 
 def _check_uncovered(kb: KnowledgeBase) -> list[Problem]:
-    """uncovered.yaml: ids unique, and every 'nearest' topic is an intent that exists."""
+    """uncovered.yaml and out_of_scope.yaml: ids unique, and every 'nearest' topic is an
+    intent that exists."""
     problems: list[Problem] = []
+    seen_negative: set[str] = set()
+    for negative in kb.negatives:
+        if negative.id in seen_negative:
+            problems.append(Problem("out_of_scope.yaml", None, negative.id, "duplicate id"))
+        seen_negative.add(negative.id)
     seen: set[str] = set()
     for topic in kb.uncovered:
         if topic.id in seen:

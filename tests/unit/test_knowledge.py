@@ -154,3 +154,14 @@ def test_a_missing_catalogue_is_not_a_load_warning(tmp_path, monkeypatch):
     root = _broken_copy(tmp_path)
     monkeypatch.chdir(tmp_path)
     assert load_knowledge(root).warnings == []
+
+
+def test_duplicate_out_of_scope_ids_are_reported(tmp_path):
+    root = _broken_copy(tmp_path)
+    path = root / "out_of_scope.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["topics"][1]["id"] = data["topics"][0]["id"]
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    with pytest.raises(KnowledgeError) as exc:
+        load_knowledge(root)
+    assert f"{data['topics'][0]['id']}: duplicate id" in str(exc.value)
