@@ -270,8 +270,19 @@ async def serve(bot: MentorBot, token: str, stopping: asyncio.Event) -> None:
             start.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await start
+        await _close_late_shards(bot)
         return
     await start  # ended by itself: raise what it raised (a rejected token)
+
+
+async def _close_late_shards(bot: MentorBot) -> None:
+    """A stop that lands while a shard is identifying: discord.py's ``close`` only closes the
+    shards it has registered, and this one registers just after. Close it too (code 1000), so
+    Discord ends the session now instead of waiting for a dropped connection to time out."""
+    for info in list(bot.shards.values()):
+        with contextlib.suppress(Exception):
+            if not info.is_closed():
+                await asyncio.wait_for(info.disconnect(), STOP_TIMEOUT)
 
 
 async def sync(settings: Settings) -> int:
