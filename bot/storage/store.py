@@ -20,6 +20,8 @@ from bot.storage.repo import (
 )
 from bot.storage.repo._base import Clock
 from bot.storage.repo.guilds import GuildsRepo
+from bot.storage.repo.inbox import InboxRepo
+from bot.storage.repo.overlay import OverlayRepo
 from bot.storage.repo.state import StateRepo
 
 
@@ -43,6 +45,8 @@ class Store:
         self.stats = StatsRepo(db, clock)
         self.state = StateRepo(db, clock)
         self.guilds = GuildsRepo(db, clock)
+        self.inbox = InboxRepo(db, clock)
+        self.overlay = OverlayRepo(db, clock)
 
     @classmethod
     def open(cls, url: str | URL, *, clock: Clock = utcnow, **engine_options: Any) -> Store:

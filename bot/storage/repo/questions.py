@@ -115,17 +115,36 @@ class QuestionsRepo(Repo):
 
         return await self._db.run(tx)
 
+    async def text_of(self, log_id: int) -> str | None:
+        """The text of logged question ``log_id`` (None: purged, deleted, or never logged)."""
+        check_id(log_id, "question id")
+
+        async def tx(s: AsyncSession) -> str | None:
+            return await s.scalar(select(QuestionLog.text).where(QuestionLog.id == log_id))
+
+        return await self._db.run(tx, readonly=True)
+
     async def feedback(
         self, user_id: int, intent_id: str, helpful: bool, guild_id: int | None = None
     ) -> None:
-        """Record helpful / not helpful for an answer; a second vote replaces the first."""
+        """Record helpful / not helpful for an answer; a second vote replaces the first (and
+        moves the intent's quality counters: one vote per member)."""
         check_id(user_id)
         check_text_id(intent_id, "intent id", MAX_INTENT_ID)
         check_optional_id(guild_id)
         now = self.now()
 
         async def tx(s: AsyncSession) -> None:
+            from bot.storage.repo.inbox import bump_quality
+
             await self.lock_member(s, user_id, now)
+            before = await s.scalar(select(AnswerFeedback.helpful).where(
+                AnswerFeedback.member_id == user_id, AnswerFeedback.intent_id == intent_id))
+            if before is None or bool(before) != bool(helpful):  # the intent's counters move
+                deltas = {"helpful": 1} if helpful else {"not_helpful": 1}
+                if before is not None:
+                    deltas["not_helpful" if helpful else "helpful"] = -1
+                await bump_quality(s, self, intent_id, now, **deltas)
             ins = self.insert(AnswerFeedback).values(
                 member_id=user_id,
                 intent_id=intent_id,
