@@ -23,11 +23,11 @@ async def test_similar_questions_group_with_a_count(store: Store) -> None:
     other = await store.inbox.record("who pays for GPUs", "unanswered", None, None,
                                      user_id=BOB)
     assert a == b and len({a, c, other}) == 3
-    items = await store.inbox.list(G1)
+    items = await store.inbox.entries(G1)
     assert [(i.id, i.status, i.count, i.guess) for i in items] == [
         (a, "unanswered", 2, "faq.salary"), (c, "ambiguous", 1, "faq.salary")]
     assert items[0].question == "Who pays for GPUs?"  # the first wording
-    assert len(await store.inbox.list(all_guilds=True)) == 3
+    assert len(await store.inbox.entries(all_guilds=True)) == 3
     assert items[0].to_json() == {"id": a, "question": "Who pays for GPUs?",
                                   "status": "unanswered", "guess": "faq.salary", "count": 2}
 
@@ -36,7 +36,7 @@ async def test_concurrent_asks_of_one_question_make_one_entry(store: Store) -> N
     ids = await asyncio.gather(*(store.inbox.record("is rust worth it", "unanswered",
                                                     user_id=5000 + n) for n in range(8)))
     assert len(set(ids)) == 1
-    (item,) = await store.inbox.list(all_guilds=True)
+    (item,) = await store.inbox.entries(all_guilds=True)
     assert item.count == 8
 
 
@@ -48,10 +48,10 @@ async def test_resolved_entries_close_and_the_question_opens_a_new_one(store: St
         await store.inbox.dismiss(a)
     with pytest.raises(UnknownEntry):
         await store.inbox.dismiss(999999)
-    assert await store.inbox.list() == []
-    assert [i.id for i in await store.inbox.list(include_resolved=True)] == [a]
+    assert await store.inbox.entries() == []
+    assert [i.id for i in await store.inbox.entries(include_resolved=True)] == [a]
     b = await store.inbox.record("tell me a joke!", "unanswered", user_id=BOB)
-    assert b != a and [i.count for i in await store.inbox.list()] == [1]
+    assert b != a and [i.count for i in await store.inbox.entries()] == [1]
 
 
 async def test_teach_serves_the_phrasing_and_changes_the_version(store: Store) -> None:
@@ -82,7 +82,7 @@ async def test_a_proposed_answer_becomes_a_new_intent(store: Store) -> None:
     entry = await store.inbox.propose_answer(
         "how do I price GPU inference?", "Start from cost per thousand requests ...",
         mentor_id=MENTOR, mentor_name="ada", guild_id=G1)
-    (item,) = await store.inbox.list(G1)
+    (item,) = await store.inbox.entries(G1)
     assert item.status == "proposed_answer" and item.mentor_name == "ada"
     assert item.answer == "Start from cost per thousand requests ..."
     asked = await store.inbox.record("how do I price GPU inference", "unanswered", None, G1,

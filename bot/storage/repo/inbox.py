@@ -216,7 +216,7 @@ class InboxRepo(Repo):
 
         return await self._db.run(tx)
 
-    async def list(self, guild_id: int | None = None, *, include_resolved: bool = False,
+    async def entries(self, guild_id: int | None = None, *, include_resolved: bool = False,
                    limit: int = 200, all_guilds: bool = False) -> list[InboxItem]:
         """Entries, most asked first then most recent. ``guild_id``: that server's (and with
         ``all_guilds``, every server's and the console's)."""
