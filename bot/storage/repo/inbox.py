@@ -113,7 +113,7 @@ async def bump_quality(s: AsyncSession, repo: Repo, intent_id: str, now: datetim
     table = IntentQuality.__table__
     set_: dict[str, Any] = {"updated_at": ins.excluded.updated_at}
     for name, delta in deltas.items():
-        set_[name] = table.c[name] + delta  # type: ignore[attr-defined]
+        set_[name] = table.c[name] + delta
     await s.execute(ins.on_conflict_do_update(index_elements=[IntentQuality.intent_id],
                                               set_=set_))
 
