@@ -156,6 +156,7 @@ class Engine:
         entry = self.table.handler(name)
         if entry is None:
             return warning_reply(f"There is no command /{name[:40]}. Try /help.")
+        await self.deps.live.refresh(self.deps.store)
         return await guarded(name, lambda: entry.handler(member, **args))
 
     def route(self, action: str) -> RouteSpec | None:
@@ -169,5 +170,6 @@ class Engine:
             return warning_reply("That button no longer does anything. Try the command again.")
         spec, args = found
         entry = self.table.route_handler(spec)
+        await self.deps.live.refresh(self.deps.store)
         return await guarded(spec.prefix, lambda: entry.handler(member, **args))
 

@@ -115,12 +115,15 @@ class QuestionsRepo(Repo):
 
         return await self._db.run(tx)
 
-    async def text_of(self, log_id: int) -> str | None:
-        """The text of logged question ``log_id`` (None: purged, deleted, or never logged)."""
+    async def logged(self, log_id: int) -> tuple[str, str | None] | None:
+        """The text and matched intent of logged question ``log_id`` (None: purged, deleted
+        with its member, or never logged)."""
         check_id(log_id, "question id")
 
-        async def tx(s: AsyncSession) -> str | None:
-            return await s.scalar(select(QuestionLog.text).where(QuestionLog.id == log_id))
+        async def tx(s: AsyncSession) -> tuple[str, str | None] | None:
+            row = (await s.execute(select(QuestionLog.text, QuestionLog.intent_id)
+                                   .where(QuestionLog.id == log_id))).first()
+            return None if row is None else (row[0], row[1])
 
         return await self._db.run(tx, readonly=True)
 
