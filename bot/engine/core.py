@@ -22,6 +22,7 @@ from bot.engine.browse import BrowseFlow
 from bot.engine.checklist import ChecklistFlow
 from bot.engine.commands import CommandSpec, RouteSpec, Table, command
 from bot.engine.context import Deps, Member, UserError, utcnow
+from bot.engine.inbox import InboxFlow
 from bot.engine.privacy import PrivacyFlow
 from bot.engine.quiz import QuizFlow
 from bot.engine.reminders import RemindersFlow
@@ -113,7 +114,7 @@ class HelpFlow:
 
 
 FLOW_CLASSES: tuple[type, ...] = (AskFlow, BrowseFlow, QuizFlow, ChecklistFlow, RemindersFlow,
-                                  PrivacyFlow, StatsFlow, SetupFlow, HelpFlow)
+                                  PrivacyFlow, StatsFlow, SetupFlow, InboxFlow, HelpFlow)
 
 
 class Engine:
@@ -134,7 +135,7 @@ class Engine:
         self.setup = SetupFlow(deps)
         flows: list[object] = [self.asking, self.browsing, self.quizzing, self.checklist,
                                self.reminders, self.privacy, StatsFlow(deps), self.setup,
-                               HelpFlow(self)]
+                               InboxFlow(deps), HelpFlow(self)]
         self.table = Table.collect(flows)
 
     @property
