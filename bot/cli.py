@@ -87,11 +87,11 @@ def _kb_check(args: argparse.Namespace) -> int:
 
         for warning in asyncio.run(_orphan_warnings(App(app.settings, kb=kb), kb)):
             print(f"warning: {warning}", file=sys.stderr)
-        problems = overlay_problems(App(app.settings, kb=kb))
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        if problems:
-            print(f"overlay invalid: {len(problems)} problem(s)", file=sys.stderr)
+        overlay = overlay_problems(App(app.settings, kb=kb))
+        for line in overlay:
+            print(line, file=sys.stderr)
+        if overlay:
+            print(f"overlay invalid: {len(overlay)} problem(s)", file=sys.stderr)
             return 1
     items = sum(len(p.checklist) for p in kb.phases.phases)
     print(f"knowledge base OK: {len(kb.intents)} intents, {items} checklist items, "
