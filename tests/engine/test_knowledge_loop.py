@@ -172,3 +172,34 @@ async def test_feedback_reaches_the_inbox_and_the_counters(engine: Engine) -> No
     assert (q.asks, q.helpful, q.not_helpful, q.not_what_i_asked) == (1, 0, 1, 1)
     exported = (await store.privacy.export(BOB.user_id))["inbox"]
     assert [p["status"] for p in exported] == ["not_helpful", "not_helpful"]
+
+
+async def test_stats_show_the_weakest_answers(engine: Engine) -> None:
+    store = engine.deps.store
+    for n in range(3):
+        await store.questions.feedback(2000 + n, "faq.salary", n == 0)
+    await store.inbox.not_what_i_asked("faq.levels", "how much do staff earn", user_id=2009)
+    for n in range(3):
+        await store.questions.feedback(2010 + n, "faq.levels", True)
+    stats = await engine.run("stats", ADMIN)
+    section = stats.body.split("**Weakest answers**", 1)[1]
+    salary, levels = engine.kb.intent_by_id["faq.salary"], engine.kb.intent_by_id["faq.levels"]
+    assert f"• {salary.title}: 33% helpful of 3 votes, 0× not what I asked" in section
+    assert f"• {levels.title}: 100% helpful of 3 votes, 1× not what I asked" in section
+    assert section.index(salary.title) < section.index(levels.title)
+
+
+async def test_metrics_expose_the_quality_counters(store: Store) -> None:
+    from bot.ops.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.watch_quality(store)
+    for _ in range(2):
+        await store.inbox.count_ask("faq.salary")
+    await store.questions.feedback(2000, "faq.salary", False)
+    await store.inbox.record("best pizza in naples", "unanswered", user_id=2000)
+    await metrics.refresh()
+    text = metrics.exposition().decode()
+    assert 'mentorbot_intent_quality{intent="faq.salary",measure="asks"} 2.0' in text
+    assert 'mentorbot_intent_quality{intent="faq.salary",measure="not_helpful"} 1.0' in text
+    assert 'mentorbot_inbox_open{status="unanswered"} 1.0' in text

@@ -279,6 +279,16 @@ class InboxRepo(Repo):
 
         return await self._db.run(tx)
 
+    async def open_counts(self) -> dict[str, int]:
+        """Open entries by status (every server)."""
+
+        async def tx(s: AsyncSession) -> dict[str, int]:
+            rows = await s.execute(select(InboxEntry.status, func.count())
+                                   .where(OPEN).group_by(InboxEntry.status))
+            return {status: int(n) for status, n in rows}
+
+        return await self._db.run(tx, readonly=True)
+
     # --- answer quality ---------------------------------------------------------------------
 
     async def count_ask(self, intent_id: str) -> None:
