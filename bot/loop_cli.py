@@ -67,9 +67,11 @@ def load_live(app: App) -> LiveOverlay:
 
 
 def _app(args: argparse.Namespace) -> App:
-    from bot.cli import app_from
+    """The app of a command, with ``--db`` and ``--knowledge`` on top of the settings."""
+    from bot.app import App, load_settings
 
-    return app_from(args)
+    return App(load_settings({"database_url": "--db"}, database_url=getattr(args, "db", None),
+                             knowledge_dir=getattr(args, "knowledge", None)))
 
 
 def _known_intents(app: App, overlay: Overlay) -> set[str]:
@@ -232,7 +234,7 @@ def apply_overlay(knowledge: Path, data: dict[str, Any]) -> list[str]:
     comments, order and quoting kept); returns what was done, one line each."""
     from ruamel.yaml import YAML
 
-    from bot.storage.repo.questions import normalize_question
+    from bot.storage.overlay_data import normalize_question
 
     yaml = YAML()
     yaml.preserve_quotes = True
@@ -301,7 +303,7 @@ def _apply(args: argparse.Namespace) -> int:
 
 def _retire(args: argparse.Namespace) -> int:
     from bot.knowledge.loader import load_knowledge
-    from bot.storage.repo.questions import normalize_question
+    from bot.storage.overlay_data import normalize_question
 
     data = _read_overlay(Path(args.file))
     kb = load_knowledge(_app(args).settings.knowledge_dir)

@@ -13,12 +13,16 @@ Mentors are members with Manage Server or the mentor role of ``/setup mentors``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.engine.commands import Arg, action_id, command, route
 from bot.engine.context import Deps, Member, UserError
 from bot.engine.replies import Action, Kind, Reply
 from bot.engine.setup import setup_of
 from bot.render import render, user_text
-from bot.storage.repo.inbox import InboxItem
+
+if TYPE_CHECKING:
+    from bot.storage.repo.inbox import InboxItem
 
 SHOWN = 10  # entries listed
 WITH_BUTTONS = 5  # entries with buttons (Discord: 25 buttons a message)

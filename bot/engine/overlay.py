@@ -23,7 +23,7 @@ from bot.knowledge.schema import Intent
 from bot.limits import MAX_QUESTION_CHARS
 from bot.render import user_text
 from bot.storage.errors import StorageError
-from bot.storage.repo.overlay import CommunityIntent, Overlay, TaughtPhrase
+from bot.storage.overlay_data import CommunityIntent, Overlay, TaughtPhrase
 
 if TYPE_CHECKING:
     from bot.matching.matcher import Matcher, MatchResult

@@ -15,7 +15,6 @@ Per-intent counters (:class:`IntentQuality`) count answered asks, helpful / not 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,19 +34,14 @@ from bot.storage.models import (
     InboxEntry,
     IntentQuality,
 )
+from bot.storage.overlay_data import question_key
 from bot.storage.repo._base import Repo, check_id, check_optional_id, check_text_id
-from bot.storage.repo.questions import normalize_question
 
 OPEN = text("resolved_at IS NULL")
 
 
 class UnknownEntry(StorageError):
     """No inbox entry has that id (or it is already resolved, when an open one is needed)."""
-
-
-def question_key(question: str) -> str:
-    """The grouping key of a question: sha256 of :func:`normalize_question` (fits an index)."""
-    return hashlib.sha256(normalize_question(question).encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

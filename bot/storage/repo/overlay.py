@@ -17,7 +17,6 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -34,40 +33,13 @@ from bot.storage.models import (
     OverlayIntent,
     OverlayPhrase,
 )
+from bot.storage.overlay_data import CommunityIntent, Overlay, TaughtPhrase, question_key
 from bot.storage.repo._base import Repo, check_id, check_text_id
-from bot.storage.repo.inbox import InboxItem, UnknownEntry, question_key, resolve_entry
+from bot.storage.repo.inbox import InboxItem, UnknownEntry, resolve_entry
 
 VERSION_KEY = "overlay_version"
 COMMUNITY = "community"  # the kind of intents made from mentor answers
 _SLUG = re.compile(r"[^a-z0-9]+")
-
-
-@dataclass(frozen=True, slots=True)
-class TaughtPhrase:
-    phrasing: str
-    intent_id: str | None  # None: off-topic
-    taught_by: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CommunityIntent:
-    id: str
-    title: str
-    summary: str
-    short: str
-    source: str
-
-
-@dataclass(frozen=True)
-class Overlay:
-    """One consistent reading of the overlay."""
-
-    version: str | None = None
-    phrases: dict[str, TaughtPhrase] = field(default_factory=dict)  # question key → phrase
-    intents: tuple[CommunityIntent, ...] = ()
-
-    def lookup(self, question: str) -> TaughtPhrase | None:
-        return self.phrases.get(question_key(question)) if question.strip() else None
 
 
 def slug(text: str, limit: int = 60) -> str:

@@ -12,8 +12,6 @@ get logged (by default only those without a confident answer) is the caller's po
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -23,21 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.limits import MAX_QUESTION_CHARS
 from bot.storage.errors import InvalidInput
 from bot.storage.models import MAX_INTENT_ID, AnswerFeedback, QuestionLog
+from bot.storage.overlay_data import normalize_question
 from bot.storage.repo._base import Repo, check_id, check_optional_id, check_text_id
 
 OUTCOMES = ("answered", "ambiguous", "unanswered")
 #: what "unanswered" means for the review: no confident answer was given
 UNANSWERED_OUTCOMES: tuple[str, ...] = ("unanswered", "ambiguous")
 
-_SPACES = re.compile(r"\s+")
-_TRAILING = re.compile(r"[\s?!.…,;:]+$")
-
-
-def normalize_question(text: str) -> str:
-    """Grouping key: NFKC, case-folded, whitespace collapsed, trailing punctuation dropped."""
-    t = unicodedata.normalize("NFKC", text).casefold()
-    t = _SPACES.sub(" ", t).strip()
-    return (_TRAILING.sub("", t) or t)[:MAX_QUESTION_CHARS]
 
 
 async def top_unanswered_for(
