@@ -81,3 +81,52 @@ async def test_a_mentor_teaches_from_the_inbox_and_the_question_is_answered(runn
     assert title(again) == target.title
     after = await (await fake.slash(world.admin, "kb inbox", guild=world.guild)).final_message()
     assert "Nothing waiting" in text(after)
+
+
+async def test_a_mentor_answer_becomes_an_intent_answered_by_the_other_shard(db_url):
+    """The issue's loop: the inbox → a new intent → the same question, asked in a server of
+    the other shard process, is answered with it."""
+    import asyncio
+    import time
+
+    from bot.storage import Store
+
+    from .conftest import Running, bot_settings
+    from .fake_discord import FakeDiscord, perms
+
+    question = "is the berlin mlops meetup worth it"
+    async with FakeDiscord(shard_count=2) as fake:
+        g0 = fake.add_guild("zero", on_shard=0)
+        g1 = fake.add_guild("one", on_shard=1)
+        admin = fake.add_user("admin", guild=g0, permissions=perms.MANAGE_GUILD)
+        alice = fake.add_user("alice", guild=g1)
+        first = Running(fake, bot_settings(fake, db_url, shard_count=2, shard_ids=[0]))
+        second = Running(fake, bot_settings(fake, db_url, shard_count=2, shard_ids=[1]))
+        await first.start()
+        await second.start()
+        try:
+            before = await (await fake.slash(alice, "ask", {"question": question},
+                                             guild=g1)).final_message()
+            assert title(before) in ("I don't know that one", "My sources don't cover that")
+            async with Store.open(db_url) as store:  # a mentor answered (issue 14, items 2-3)
+                await store.inbox.propose_answer(
+                    question, "Yes, if you give a talk: that is how people get to know you.",
+                    mentor_id=admin.id, mentor_name="ada", guild_id=g0.id)
+            inbox = await (await fake.slash(admin, "kb inbox", guild=g0)).final_message()
+            assert "proposed answer" in text(inbox)
+            made = await (await fake.click(admin, inbox, button(inbox, "make it an intent"))
+                          ).final_message()
+            assert title(made) == "New intent"
+            start = time.monotonic()
+            while True:
+                msg = await (await fake.slash(alice, "ask", {"question": question + "?"},
+                                              guild=g1)).final_message()
+                if title(msg) == "Is the berlin mlops meetup worth it":
+                    break
+                assert time.monotonic() - start < 2.5, text(msg)
+                await asyncio.sleep(0.2)
+            assert "give a talk" in text(msg)
+            assert "community answer by" in msg.embeds[0].get("footer", {}).get("text", "")
+        finally:
+            await second.stop()
+            await first.stop()
