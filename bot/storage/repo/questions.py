@@ -4,8 +4,9 @@ The question log stores the text (clipped to :data:`bot.limits.MAX_QUESTION_CHAR
 the best intent and score, the server, the time and — when the caller passes it — the member
 who asked, so that member's questions are part of their export and deletion
 (:mod:`bot.storage.repo.privacy`). Statistics only ever read aggregates. Which questions
-get logged (by default only those without a confident answer) is the caller's policy
-(``Settings.log_all_questions``); retention is :meth:`QuestionsRepo.purge`
+get logged is the caller's policy (the ask flow logs every question a member asks: the
+*Not helpful* / *Not what I asked* buttons of an answer name its log row, so a misroute can be
+traced to its question); retention is :meth:`QuestionsRepo.purge`
 (``Settings.question_log_days``).
 """
 
