@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from bot.storage import Database, Store
 from bot.storage import migrate as m
@@ -20,9 +20,10 @@ ALICE, BOB = 111, 222
 async def _counts(url: str) -> dict[str, int]:
     db = Database(url)
     try:
-        async with db.engine.connect() as conn:
+        async with db.engine.connect() as conn:  # the tables this revision has
+            have = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
             return {t.name: int(await conn.scalar(text(f'SELECT count(*) FROM "{t.name}"')) or 0)
-                    for t in Base.metadata.sorted_tables}
+                    for t in Base.metadata.sorted_tables if t.name in have}
     finally:
         await db.close()
 
@@ -54,6 +55,8 @@ async def test_upgrade_to_0006_keeps_every_row(db_url: str) -> None:
     await m.upgrade_async(db_url, "0006")
     assert await _counts(db_url) == before
 
+    await m.upgrade_async(db_url)  # today's code (its privacy deletion) needs today's schema
+    before = await _counts(db_url)
     async with Store.open(db_url) as store:
         # the copied tables kept their keys, indexes and cascades
         assert (await store.quiz.start(ALICE)).answers == (True, True, True)  # one open attempt
