@@ -2,7 +2,9 @@
 
     mentorbot chat        the mentor in a terminal (SQLite by default, no Discord needed)
     mentorbot ask "Q"     match one question (--json, --batch FILE --json)
-    mentorbot kb check    validate knowledge/ ; kb list [--json]
+    mentorbot kb check    validate knowledge/ (--db: and the overlay) ; kb list [--json]
+    mentorbot kb inbox|teach|dismiss|adopt|export-overlay|apply-overlay|retire-overlay
+                          the knowledge loop (bot/loop_cli.py)
     mentorbot db upgrade|downgrade|current|purge
     mentorbot run         the Discord bot ; sync ; invite-url ; reminders run-once
 
@@ -81,8 +83,16 @@ def _kb_check(args: argparse.Namespace) -> int:
     for warning in kb.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.db:
+        from bot.loop_cli import overlay_problems
+
         for warning in asyncio.run(_orphan_warnings(App(app.settings, kb=kb), kb)):
             print(f"warning: {warning}", file=sys.stderr)
+        overlay = overlay_problems(App(app.settings, kb=kb))
+        for line in overlay:
+            print(line, file=sys.stderr)
+        if overlay:
+            print(f"overlay invalid: {len(overlay)} problem(s)", file=sys.stderr)
+            return 1
     items = sum(len(p.checklist) for p in kb.phases.phases)
     print(f"knowledge base OK: {len(kb.intents)} intents, {items} checklist items, "
           f"{len(kb.uncovered)} uncovered topics, {len(kb.negatives)} out-of-scope topics")
@@ -158,22 +168,31 @@ def _ask(args: argparse.Namespace) -> int:
     app = app_from(args)
     kb = app.kb
     matcher = build_matcher(kb)
+    # the overlay of the database given (--db) or configured (DATABASE_URL): taught phrasings
+    live = None
+    if args.db or "database_url" in app.settings.model_fields_set:
+        from bot.loop_cli import load_live
+
+        live = load_live(app)
+    match = matcher.match if live is None else (lambda q: live.match(matcher, q))
     if args.batch:
         for line in _batch_lines(Path(args.batch)):
-            result = matcher.match(line)
+            result = match(line)
             if args.json:
                 print(json.dumps(result.to_json(), ensure_ascii=False))
             else:
                 print(f"{result.to_json()['intent'] or '-'}\t{result.score:.1f}\t{line}")
         return 0
     if args.json:
-        print(json.dumps(matcher.match(question).to_json(), ensure_ascii=False))
+        print(json.dumps(match(question).to_json(), ensure_ascii=False))
         return 0
     from bot.engine.ask import AskFlow
     from bot.engine.context import Deps, Member
     from bot.frontends.console import plain_text
 
     deps = Deps(kb=kb, matcher=matcher, store=None, settings=app.settings)  # type: ignore[arg-type]
+    if live is not None:
+        deps.live = live
     flow = AskFlow(deps, stateless=True)
     reply = asyncio.run(flow.ask(Member(0), question))
     if args.full and reply.intent:  # the whole card, as More shows it
@@ -411,7 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="member id to act as (default 1)")
     chat.set_defaults(func=_chat)
 
-    ask = with_common(sub.add_parser("ask", help="answer one question (or a batch)"), db=False)
+    ask = with_common(sub.add_parser(
+        "ask", help="answer one question (or a batch); with --db (or DATABASE_URL) what "
+        "mentors taught too"))
     ask.add_argument("question", nargs="*", help="the question")
     ask.add_argument("--json", action="store_true", help="print the JSON contract")
     ask.add_argument("--batch", type=Path, help="a file with one question per line")
@@ -430,6 +451,9 @@ def build_parser() -> argparse.ArgumentParser:
     lst = with_common(kb_sub.add_parser("list", help="list intents"), db=False)
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(func=_kb_list)
+    from bot.loop_cli import add_loop_commands
+
+    add_loop_commands(kb_sub, with_common)
 
     run = with_common(sub.add_parser("run", help="connect to Discord and serve (DISCORD_TOKEN)"))
     run.set_defaults(func=_run)

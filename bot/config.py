@@ -56,9 +56,10 @@ class Settings(BaseSettings):
         "postgresql+asyncpg://user@host/db",
     )
     db_upgrade_on_start: bool = Field(True, description="run Alembic upgrade head at start")
-    question_log_days: int = Field(90, ge=1, description="days unanswered questions are kept")
+    question_log_days: int = Field(90, ge=1, description="days logged questions are kept")
     log_all_questions: bool = Field(
-        False, description="log answered questions too (default: only unanswered/ambiguous)"
+        False, description="no effect any more: every question is logged (feedback buttons "
+        "name it, so the mentors see the question)"
     )
 
     # --- knowledge ---

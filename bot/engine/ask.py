@@ -14,7 +14,7 @@ from bot.knowledge.loader import KnowledgeBase
 from bot.knowledge.schema import Intent, source_name, tool_slug
 from bot.limits import MAX_QUESTION_CHARS
 from bot.matching.matcher import MatchResult
-from bot.render import render, source_list
+from bot.render import render, source_list, user_text
 from bot.storage.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -35,34 +35,61 @@ class AskFlow:
         self.stateless = stateless
 
     def _choice(self, intent_id: str) -> Intent | None:
-        return self.deps.kb.intent_by_id.get(intent_id)
+        return self.deps.intent(intent_id)
 
     def show_action(self, intent: Intent, style: Style = "secondary") -> Action:
         # front ends clip labels to their own limits
         return Action(action_id(self.show_topic, intent.id), intent.title, style)
 
-    async def _log(self, member: Member, question: str, result: MatchResult) -> bool:
+    async def _log(self, member: Member, question: str, result: MatchResult,
+                   ) -> tuple[int | None, int | None]:
+        """Log the question (answered ones too: their *Not helpful* / *Not what I asked*
+        buttons refer to it by id, so the question stays on the server) and put one the bot
+        could not answer outright in the mentors' inbox, unless a mentor taught it as
+        off-topic. Returns (log id, inbox entry id)."""
         status = "unanswered" if result.intent is None or result.uncovered else result.status
-        if self.stateless or (
-            status == "answered" and not self.deps.settings.log_all_questions
-        ):
-            return False
+        if self.stateless:
+            return None, None
+        user_id = member.user_id if member.user_id > 0 else None
+        store = self.deps.store
+        log_id = entry_id = None
         try:
-            await self.deps.store.questions.log(
+            log_id = await store.questions.log(
                 question, status, result.intent, result.score, guild_id=member.guild_id,
-                user_id=member.user_id if member.user_id > 0 else None,
+                user_id=user_id,
             )
+            taught = self.deps.live.taught(question)
+            if status == "answered" and result.intent:
+                await store.inbox.count_ask(result.intent)
+            elif taught is None:
+                guess = result.intent if result.intent and not result.uncovered else next(
+                    (c.intent for c in result.alternatives
+                     if self.deps.intent(c.intent) is not None), None)
+                entry_id = await store.inbox.record(
+                    question, status, guess, member.guild_id, user_id=user_id)
         except StorageError:  # never lose the answer because the review log is down
             log.warning("could not log a question for review", exc_info=True)
-            return False
-        return True
+        return log_id, entry_id
+
+    def _withdraw_action(self, entry_id: int | None) -> tuple[Action, ...]:
+        if entry_id is None:
+            return ()
+        return (Action(action_id(self.withdraw, entry_id), "Withdraw my question"),)
+
+    @route("ask:withdraw", Arg("entry", "int"))
+    async def withdraw(self, member: Member, entry: int) -> Reply:
+        """A member takes back a question they passed to the mentors (their part only)."""
+        done = await self.deps.store.inbox.withdraw(entry, member.user_id)
+        return Reply("Question withdrawn" if done else "Nothing to withdraw",
+                     render("inbox_withdrawn", done=done), kind=Kind.FEEDBACK, private=True,
+                     tone="success" if done else "info")
 
     @command("ask", "answer a question about MLOps careers (a plain line works too)",
              Param("question", "text", "your question, in your own words", required=True))
     async def ask(self, member: Member, question: str) -> Reply:
         question = (question or "").strip()
         truncated = len(question) > MAX_QUESTION_CHARS
-        result = self.deps.matcher.match(question[:MAX_QUESTION_CHARS])
+        result = self.deps.match(question[:MAX_QUESTION_CHARS])
         if result.status == "empty":
             body = render("ask_unknown", reason="empty", choices=self._popular(), logged=False,
                           english_only=not_english(question))
@@ -74,17 +101,19 @@ class AskFlow:
                 tone="info",
                 match=result,
             )
-        logged = await self._log(member, question, result)
+        log_id, entry_id = await self._log(member, question, result)
         if result.uncovered:
-            return self._uncovered(result)
+            reply = self._uncovered(result)
+            return replace(reply, actions=(*reply.actions, *self._withdraw_action(entry_id)))
         if result.intent is None:
             choices = [i for c in result.alternatives if (i := self._choice(c.intent))]
             return Reply(
                 "I don't know that one",
-                render("ask_unknown", reason="unknown", choices=choices, logged=logged,
-                       english_only=not_english(question)),
+                render("ask_unknown", reason="unknown", choices=choices,
+                       logged=entry_id is not None, english_only=not_english(question)),
                 kind=Kind.ASK,
-                actions=tuple(self.show_action(i) for i in choices),
+                actions=(*(self.show_action(i) for i in choices),
+                         *self._withdraw_action(entry_id)),
                 tone="warning",
                 match=result,
             )
@@ -95,12 +124,13 @@ class AskFlow:
                 "Did you mean…",
                 render("ask_ambiguous", choices=choices),
                 kind=Kind.ASK,
-                actions=tuple(self.show_action(i, "primary") for i in choices),
+                actions=(*(self.show_action(i, "primary") for i in choices),
+                         *self._withdraw_action(entry_id)),
                 match=result,
             )
         alt_ids = [c.intent for c in result.alternatives]
         reply = self.first_answer(result.intent, alternatives=alt_ids,
-                                  slots=slots_of(result, self.deps.kb))
+                                  slots=slots_of(result, self.deps.kb), log_id=log_id)
         footer = reply.footer
         if truncated:
             footer = f"I read the first {MAX_QUESTION_CHARS} characters of your question. " + (
@@ -163,30 +193,47 @@ class AskFlow:
                      f"I have no topic called `{intent_id[:60]}`. Try `/faq` or just ask.",
                      kind=Kind.ANSWER, tone="warning")
 
-    def _feedback_actions(self, intent: Intent) -> list[Action]:
+    def _feedback_actions(self, intent: Intent, log_id: int | None = None) -> list[Action]:
+        if log_id is not None:  # the question stays on the server, the button names it
+            return [Action(action_id(self.feedback_on, log_id, intent.id, True), "Helpful",
+                           "success"),
+                    Action(action_id(self.feedback_on, log_id, intent.id, False),
+                           "Not helpful")]
         return [Action(action_id(self.feedback, intent.id, True), "Helpful", "success"),
                 Action(action_id(self.feedback, intent.id, False), "Not helpful")]
 
+    def _footer(self, intent: Intent, full: bool = False) -> str:
+        community = self.deps.live.sources.get(intent.id)
+        if community is not None:
+            return "Source: " + user_text(community, 200)
+        if full:
+            return "Sources: " + source_list(intent.sources)
+        return "Sources: " + ", ".join(dict.fromkeys(source_name(f) for f in intent.sources))
+
     def first_answer(self, intent_id: str, alternatives: list[str] | None = None,
-                     slots: dict[str, object] | None = None) -> Reply:
+                     slots: dict[str, object] | None = None,
+                     log_id: int | None = None) -> Reply:
         """What a member sees first: the part of the answer their question asked for (a
         level's pay, a phase, a tool pair, a quiz score) or the short answer; *More* opens the
         whole card."""
-        intent = self.deps.kb.intent_by_id.get(intent_id)
+        intent = self.deps.intent(intent_id)
         if intent is None:
             return self._unknown_topic(intent_id)
         parts = intent.parts_for(**slots) if slots else []
         buttons = [Action(action_id(self.full_answer, intent.id), "More", "primary"),
-                   *self._feedback_actions(intent)]
-        fitting = _fitting(alternatives or [])
-        if fitting:
+                   *self._feedback_actions(intent, log_id)]
+        if log_id is not None:  # pressed even with no alternatives: the mentors see it
+            buttons.append(Action(action_id(self.not_what_i_asked, log_id,
+                                            _fitting(alternatives or [], log_id)),
+                                  "Not what I asked"))
+        elif fitting := _fitting(alternatives or []):
             buttons.append(Action(action_id(self.alternatives, fitting), "Not what I asked"))
         return Reply(
             intent.title,
             render("answer_short", intent=intent, part=parts[0] if parts else None),
             kind=Kind.ANSWER,
             actions=tuple(buttons),
-            footer="Sources: " + ", ".join(dict.fromkeys(source_name(f) for f in intent.sources)),
+            footer=self._footer(intent),
             intent=intent.id,
         )
 
@@ -204,7 +251,7 @@ class AskFlow:
 
     async def first_response(self, member: Member, title: str) -> Reply | None:
         """The answer to a new help-forum post (its title), or None when not sure enough."""
-        result = self.deps.matcher.match(title[:MAX_QUESTION_CHARS])
+        result = self.deps.match(title[:MAX_QUESTION_CHARS])
         if not self.sure(result) or result.intent is None:
             return None
         first = self.first_answer(result.intent, slots=slots_of(result, self.deps.kb))
@@ -233,7 +280,7 @@ class AskFlow:
 
     def show(self, intent_id: str) -> Reply:
         """The whole card: the full answer, its facts and related topics."""
-        intent = self.deps.kb.intent_by_id.get(intent_id)
+        intent = self.deps.intent(intent_id)
         if intent is None:
             return self._unknown_topic(intent_id)
         related = [r for rid in intent.related if (r := self._choice(rid))][:3]
@@ -248,7 +295,7 @@ class AskFlow:
             kind=Kind.ANSWER,
             fields=fields,
             actions=tuple(buttons),
-            footer="Sources: " + source_list(intent.sources),
+            footer=self._footer(intent, full=True),
             intent=intent.id,
         )
 
@@ -263,10 +310,45 @@ class AskFlow:
             private=True,
         )
 
+    @route("ask:nwia", Arg("question", "int"), Arg("intents", "intents_opt"))
+    async def not_what_i_asked(self, member: Member, question: int,
+                               intents: list[str]) -> Reply:
+        """*Not what I asked* on an answer: counted against the intent that answered, the
+        question goes to the mentors' inbox; the member gets the other topics."""
+        logged = await self.deps.store.questions.logged(question)
+        answered = logged[1] if logged is not None else None
+        if logged is not None and answered and self.deps.intent(answered) is not None:
+            text = logged[0]
+            user_id = member.user_id if member.user_id > 0 else None
+            await self.deps.store.inbox.not_what_i_asked(
+                answered, text, user_id=user_id, guild_id=member.guild_id)
+        choices = [i for x in intents if (i := self._choice(x))]
+        return Reply(
+            "Other topics you may have meant",
+            render("alternatives", choices=choices, noted=logged is not None),
+            kind=Kind.ASK,
+            actions=tuple(self.show_action(i, "primary") for i in choices),
+            private=True,
+        )
+
+    @route("ask:fbq", Arg("question", "int"), Arg("intent", "intent"), Arg("helpful", "flag"))
+    async def feedback_on(self, member: Member, question: int, intent: str,
+                          helpful: bool) -> Reply:
+        """Helpful / Not helpful on the answer to a logged question: *Not helpful* puts the
+        question in the mentors' inbox."""
+        reply = await self.feedback(member, intent, helpful)
+        if not helpful and reply.tone == "success":
+            logged = await self.deps.store.questions.logged(question)
+            if logged is not None:
+                await self.deps.store.inbox.record(
+                    logged[0], "not_helpful", intent, member.guild_id,
+                    user_id=member.user_id if member.user_id > 0 else None)
+        return reply
+
     @route("ask:fb", Arg("intent", "intent"), Arg("helpful", "flag"))
     async def feedback(self, member: Member, intent: str, helpful: bool) -> Reply:
         intent_id = intent
-        if intent_id not in self.deps.kb.intent_by_id:
+        if self.deps.intent(intent_id) is None:
             return Reply("Unknown topic", "That answer no longer exists.", kind=Kind.FEEDBACK,
                          tone="warning")
         await self.deps.store.members.touch(member.user_id, guild_id=member.guild_id)
@@ -286,12 +368,15 @@ class AskFlow:
         return [i for p in picks if (i := self._choice(p))]
 
 
-def _fitting(intent_ids: list[str]) -> list[str]:
+def _fitting(intent_ids: list[str], log_id: int | None = None) -> list[str]:
     """As many intent ids as fit in one "Not what I asked" button's id (Discord: 100 chars)."""
     out: list[str] = []
     for intent_id in intent_ids:
         try:
-            action_id(AskFlow.alternatives, [*out, intent_id])
+            if log_id is None:
+                action_id(AskFlow.alternatives, [*out, intent_id])
+            else:
+                action_id(AskFlow.not_what_i_asked, log_id, [*out, intent_id])
         except ValueError:
             break
         out.append(intent_id)

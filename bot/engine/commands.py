@@ -44,7 +44,8 @@ ParamKind = Literal[
     "timezone",
 ]
 #: How a route's argument is written in an action id.
-ArgKind = Literal["int", "flag", "yn", "yes_no", "on_off", "intent", "intents", "item"]
+ArgKind = Literal["int", "flag", "yn", "yes_no", "on_off", "intent", "intents", "intents_opt",
+                  "item"]
 
 _INT = re.compile(r"[0-9]{1,19}")  # ASCII digits only ("²".isdigit() is True)
 _ITEM = re.compile(r"p[0-9]{1,2}\.[a-z0-9][a-z0-9-]{0,80}")
@@ -131,7 +132,9 @@ def _parse_arg(kind: ArgKind, text: str) -> object:
         if not _INTENT.fullmatch(text):
             raise ValueError(text)
         return long_intent(text)
-    if kind == "intents":
+    if kind == "intents_opt" and not text:  # a list that may be empty
+        return []
+    if kind in ("intents", "intents_opt"):
         parts = text.split(",")
         if not all(_INTENT.fullmatch(p) for p in parts):
             raise ValueError(text)
@@ -152,7 +155,7 @@ def _write_arg(kind: ArgKind, value: object) -> str:
         return "on" if value else "off"
     if kind == "intent":
         return short_intent(str(value))
-    if kind == "intents":
+    if kind in ("intents", "intents_opt"):
         assert isinstance(value, list | tuple)
         return ",".join(short_intent(str(v)) for v in value)
     return str(value)

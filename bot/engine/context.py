@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
+from bot.engine.overlay import LiveOverlay
 from bot.knowledge.loader import KnowledgeBase
 from bot.matching.matcher import Matcher
 
 if TYPE_CHECKING:
-    from bot.knowledge.schema import Phase
+    from bot.knowledge.schema import Intent, Phase
+    from bot.matching.matcher import MatchResult
     from bot.storage.store import Store
 
 
@@ -28,6 +30,7 @@ class Member:
     guild_id: int | None = None
     name: str = ""
     is_admin: bool = False  # Manage Server in this guild (server stats)
+    roles: frozenset[int] = frozenset()  # the member's roles in this guild (the mentor role)
 
 
 class UserError(Exception):
@@ -41,6 +44,15 @@ class Deps:
     store: Store
     settings: Settings
     clock: Callable[[], datetime] = field(default=utcnow)
+    live: LiveOverlay = field(default_factory=LiveOverlay)  # what mentors taught (issue 14)
+
+    def intent(self, intent_id: str) -> Intent | None:
+        """An intent of the knowledge base, or a new one made from a mentor's answer."""
+        return self.kb.intent_by_id.get(intent_id) or self.live.intents.get(intent_id)
+
+    def match(self, question: str) -> MatchResult:
+        """The matcher's verdict with the overlay's taught phrasings in front."""
+        return self.live.match(self.matcher, question)
 
     def items_by_phase(self) -> dict[int, list[str]]:
         return {p.number: [i.id for i in p.checklist] for p in self.kb.phases.phases}

@@ -24,6 +24,7 @@ from bot.engine.checklist import ChecklistFlow
 from bot.engine.commands import CommandSpec, RouteSpec, Table, command
 from bot.engine.community import CommunityFlow
 from bot.engine.context import Deps, Member, UserError, utcnow
+from bot.engine.inbox import InboxFlow
 from bot.engine.privacy import PrivacyFlow
 from bot.engine.quiz import QuizFlow
 from bot.engine.reminders import RemindersFlow
@@ -116,7 +117,7 @@ class HelpFlow:
 
 FLOW_CLASSES: tuple[type, ...] = (AskFlow, BrowseFlow, QuizFlow, ChecklistFlow, RemindersFlow,
                                   PrivacyFlow, StatsFlow, SetupFlow, CommunityFlow, CheckInFlow,
-                                  HelpFlow)
+                                  InboxFlow, HelpFlow)
 
 
 class Engine:
@@ -138,7 +139,7 @@ class Engine:
         flows: list[object] = [self.asking, self.browsing, self.quizzing, self.checklist,
                                self.reminders, self.privacy, StatsFlow(deps), self.setup,
                                CommunityFlow(deps), CheckInFlow(deps, self.asking),
-                               HelpFlow(self)]
+                               InboxFlow(deps), HelpFlow(self)]
         self.table = Table.collect(flows)
 
     @property
@@ -160,6 +161,7 @@ class Engine:
         entry = self.table.handler(name)
         if entry is None:
             return warning_reply(f"There is no command /{name[:40]}. Try /help.")
+        await self.deps.live.refresh(self.deps.store)
         return await guarded(name, lambda: entry.handler(member, **args))
 
     def route(self, action: str) -> RouteSpec | None:
@@ -173,5 +175,6 @@ class Engine:
             return warning_reply("That button no longer does anything. Try the command again.")
         spec, args = found
         entry = self.table.route_handler(spec)
+        await self.deps.live.refresh(self.deps.store)
         return await guarded(spec.prefix, lambda: entry.handler(member, **args))
 

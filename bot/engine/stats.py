@@ -7,6 +7,9 @@ from bot.engine.context import Deps, Member, UserError
 from bot.engine.replies import Kind, Reply
 from bot.render import render
 
+WEAKEST = 5  # intents listed as the weakest answers …
+WEAKEST_MIN_COUNT = 3  # … among those with at least this many votes and presses
+
 
 class StatsFlow:
     def __init__(self, deps: Deps):
@@ -26,12 +29,15 @@ class StatsFlow:
             (kb.item_by_id[item].title if item in kb.item_by_id else item, count)
             for item, count in stats.funnel.items() if count
         ][:15]
+        weakest = [(intent.title if (intent := self.deps.intent(q.intent_id)) else q.intent_id,
+                    q) for q in await self.deps.store.inbox.weakest(WEAKEST, WEAKEST_MIN_COUNT)]
         return Reply(
             "Server progress",
             render("stats", members=members,
                    distribution=sorted(stats.phase_distribution.items()),
                    quiz_completions=stats.quiz_completions, funnel=funnel,
-                   unanswered=list(stats.top_unanswered)),
+                   unanswered=list(stats.top_unanswered), weakest=weakest,
+                   weakest_min=WEAKEST_MIN_COUNT),
             kind=Kind.STATS,
             private=True,
         )

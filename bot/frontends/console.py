@@ -406,7 +406,7 @@ class Console:
                 self.say("(Your quiz was waiting at this question: answer it with yes or no.)")
                 return True
         if self.choices:
-            status = self.engine.deps.matcher.match(line).status
+            status = self.engine.deps.match(line).status
             # "ok?", "🤖", "-1" while a choice is open, or anything I can't answer while a
             # quiz question or a confirmation waits: keep the choices, say how to pick one
             unclear = status == "empty" or not any(c.isalpha() for c in line)

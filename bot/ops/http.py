@@ -77,6 +77,7 @@ class OpsServer:
                                  headers={"Cache-Control": "no-store"})
 
     async def metrics(self, request: web.Request) -> web.Response:
+        await self.registry.refresh()  # the database-backed gauges (answer quality, inbox)
         return web.Response(body=self.registry.exposition(),
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
 

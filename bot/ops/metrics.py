@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from bot.ops.looplag import LoopLag
+
+if TYPE_CHECKING:
+    from bot.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+SCRAPE_READ_TIMEOUT = 2.0  # a database read for a scrape gives up after this many seconds
+QUALITY_MEASURES = ("asks", "helpful", "not_helpful", "not_what_i_asked")
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
 
@@ -42,6 +53,44 @@ class Metrics:
                                  registry=r)
         self.gateway_up = Gauge("mentorbot_gateway_up",
                                 "1 when every gateway shard is connected, else 0", registry=r)
+
+        # The knowledge loop (issue 14): totals kept in the database, the same in every process.
+        self.intent_quality = Gauge(
+            "mentorbot_intent_quality", "Answer quality per intent (database totals): answered "
+            "asks, helpful and not helpful votes, Not what I asked presses",
+            ["intent", "measure"], registry=r)
+        self.inbox_open = Gauge("mentorbot_inbox_open",
+                                "Open entries in the mentors' inbox, by status", ["status"],
+                                registry=r)
+        self._before_scrape: list[Callable[[], Awaitable[None]]] = []
+
+    def before_scrape(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run ``hook`` (a database read that sets gauges) before every scrape."""
+        self._before_scrape.append(hook)
+
+    async def refresh(self) -> None:
+        """Run the scrape hooks; one that fails or is slow leaves its gauges as they were."""
+        for hook in self._before_scrape:
+            try:
+                await asyncio.wait_for(hook(), SCRAPE_READ_TIMEOUT)
+            except Exception:
+                log.warning("metrics: a database read for the scrape failed", exc_info=True)
+
+    def watch_quality(self, store: Store) -> None:
+        """Expose the answer-quality counters and the open inbox from ``store``."""
+
+        async def read() -> None:
+            rows = await store.inbox.quality()
+            counts = await store.inbox.open_counts()
+            for q in rows:
+                for measure in QUALITY_MEASURES:
+                    self.intent_quality.labels(intent=q.intent_id, measure=measure).set(
+                        getattr(q, measure))
+            for status in ("unanswered", "ambiguous", "not_what_i_asked", "not_helpful",
+                           "proposed_answer"):
+                self.inbox_open.labels(status=status).set(counts.get(status, 0))
+
+        self.before_scrape(read)
 
     def interaction(self, command: str, outcome: str = "received") -> None:
         self.interactions.labels(command=command, outcome=outcome).inc()

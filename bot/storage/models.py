@@ -308,6 +308,116 @@ class CheckIn(Base):
     at: Mapped[datetime]
 
 
+# --- the knowledge loop (issue 14): the mentors' inbox, the live overlay, answer quality -------
+
+INBOX_STATUSES = ("unanswered", "ambiguous", "not_what_i_asked", "not_helpful",
+                  "proposed_answer")
+INBOX_RESOLUTIONS = ("taught", "off_topic", "dismissed", "new_intent", "withdrawn")
+MAX_TITLE = 200
+MAX_NAME = 100
+
+
+class InboxEntry(Base):
+    """What needs a mentor: similar questions (same :func:`normalize_question` key, status and
+    server) grouped into one open entry with a count. Who asked is in :class:`InboxAsk` (so a
+    member's part goes with their export and deletion); a proposed mentor answer carries its
+    text and the mentor's name for the attribution."""
+
+    __tablename__ = "inbox_entry"
+    __table_args__ = (
+        CheckConstraint("status IN ('unanswered', 'ambiguous', 'not_what_i_asked', "
+                        "'not_helpful', 'proposed_answer')", name="status"),
+        CheckConstraint("resolution IS NULL OR resolution IN ('taught', 'off_topic', "
+                        "'dismissed', 'new_intent', 'withdrawn')", name="resolution"),
+        CheckConstraint("count >= 0", name="count_range"),
+        # One open entry per (server, question, status): a concurrent second ask increments it.
+        Index("uq_inbox_entry_open", "scope", "key", "status", unique=True,
+              sqlite_where=text("resolved_at IS NULL"),
+              postgresql_where=text("resolved_at IS NULL")),
+        Index(None, "resolved_at", "last_at"),
+    )
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True)
+    #: the server (0: no server — the console, a DM, the command line)
+    scope: Mapped[int] = mapped_column(BigInteger)
+    #: sha256 of the normalised question: the grouping key (indexable at any length)
+    key: Mapped[str] = mapped_column(String(64))
+    question: Mapped[str] = mapped_column(String(MAX_QUESTION_CHARS))
+    status: Mapped[str] = mapped_column(String(20))
+    guess_intent: Mapped[str | None] = mapped_column(String(MAX_INTENT_ID))
+    count: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    answer: Mapped[str | None] = mapped_column(Text)  # a proposed mentor answer
+    mentor_name: Mapped[str | None] = mapped_column(String(MAX_NAME))
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(String(12))
+    resolved_intent: Mapped[str | None] = mapped_column(String(MAX_INTENT_ID))
+
+
+class InboxAsk(Base):
+    """One member's part in an inbox entry: their question (as they wrote it), or their
+    feedback on an answer, or the answer they proposed as a mentor."""
+
+    __tablename__ = "inbox_ask"
+    __table_args__ = (Index(None, "member_id"), Index(None, "entry_id"))
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(
+        SurrogateKey, ForeignKey("inbox_entry.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(BigInteger, _fk_member())
+    text: Mapped[str] = mapped_column(String(MAX_QUESTION_CHARS))
+    created_at: Mapped[datetime]
+
+
+class OverlayPhrase(Base):
+    """A phrasing taught by a mentor: served at once, before the matcher. ``intent_id`` NULL
+    means off-topic (the honest "I don't know")."""
+
+    __tablename__ = "overlay_phrase"
+    __table_args__ = (
+        Index("uq_overlay_phrase_live", "key", unique=True,
+              sqlite_where=text("retired_at IS NULL"),
+              postgresql_where=text("retired_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    phrasing: Mapped[str] = mapped_column(String(MAX_QUESTION_CHARS))
+    intent_id: Mapped[str | None] = mapped_column(String(MAX_INTENT_ID))
+    taught_by: Mapped[str | None] = mapped_column(String(MAX_NAME))
+    created_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None]
+
+
+class OverlayIntent(Base):
+    """A new intent made from a mentor's answer (``community.<slug>``), answerable at once."""
+
+    __tablename__ = "overlay_intent"
+
+    id: Mapped[str] = mapped_column(String(MAX_INTENT_ID), primary_key=True)
+    title: Mapped[str] = mapped_column(String(MAX_TITLE))
+    summary: Mapped[str] = mapped_column(String(500))
+    short: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(MAX_TITLE))
+    created_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None]
+
+
+class IntentQuality(Base):
+    """Answer quality per intent: answered asks, helpful / not helpful votes (one per member,
+    a changed vote moves), *Not what I asked* presses."""
+
+    __tablename__ = "intent_quality"
+
+    intent_id: Mapped[str] = mapped_column(String(MAX_INTENT_ID), primary_key=True)
+    asks: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    helpful: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    not_helpful: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    not_what_i_asked: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    updated_at: Mapped[datetime]
+
+
 __all__ = [
     "AnswerFeedback",
     "Base",
@@ -318,9 +428,14 @@ __all__ = [
     "GuildConfig",
     "GuildMembership",
     "GuildNotice",
+    "InboxAsk",
+    "InboxEntry",
+    "IntentQuality",
     "Member",
     "MemberOptIn",
     "Milestone",
+    "OverlayIntent",
+    "OverlayPhrase",
     "QuestionLog",
     "QuizAnswer",
     "QuizAttempt",

@@ -22,6 +22,8 @@ from bot.storage.repo._base import Clock
 from bot.storage.repo.checkins import CheckInsRepo
 from bot.storage.repo.community import CommunityRepo
 from bot.storage.repo.guilds import GuildsRepo
+from bot.storage.repo.inbox import InboxRepo
+from bot.storage.repo.overlay import OverlayRepo
 from bot.storage.repo.state import StateRepo
 
 
@@ -47,6 +49,8 @@ class Store:
         self.guilds = GuildsRepo(db, clock)
         self.community = CommunityRepo(db, clock)
         self.checkins = CheckInsRepo(db, clock)
+        self.inbox = InboxRepo(db, clock)
+        self.overlay = OverlayRepo(db, clock)
 
     @classmethod
     def open(cls, url: str | URL, *, clock: Clock = utcnow, **engine_options: Any) -> Store:

@@ -94,7 +94,8 @@ async def test_ambiguous_question_offers_choices_instead_of_an_answer(engine):
     reply = await engine.run("ask", ALICE, question=question)
     assert reply.title == "Did you mean…"
     expected = [result.intent, *(c.intent for c in result.alternatives)]
-    assert [a.id for a in reply.actions] == [f"ask:show:{_short(i)}" for i in expected]
+    assert [a.id for a in reply.actions] == [
+        *(f"ask:show:{_short(i)}" for i in expected), "ask:withdraw:1"]  # passed to mentors
 
 
 async def test_feedback_is_stored_for_the_member(engine, store):
@@ -423,7 +424,8 @@ async def test_a_topic_the_sources_dont_cover_is_said_so(engine, kb):
     assert reply.title == "My sources don't cover that"
     topic = next(t for t in kb.uncovered if t.id == "uncovered.cs-degree")
     assert topic.title in reply.body
-    assert [a.label for a in reply.actions] == [kb.intent_by_id[i].title for i in topic.nearest]
+    assert [a.label for a in reply.actions] == [
+        *(kb.intent_by_id[i].title for i in topic.nearest), "Withdraw my question"]
     assert reply.match is not None and reply.match.to_json()["intent"] is None
     assert reply.match.to_json()["status"] == "unanswered"
 

@@ -69,7 +69,7 @@ def test_every_route_family_reaches_the_button_handler():
     assert routes, "no routes declared"
     samples = {"int": 12, "flag": True, "yn": False, "yes_no": True, "on_off": False,
                "intent": "faq.salary-by-level", "intents": ["faq.salary-by-level", "phase.2"],
-               "item": "p1.drift-event"}
+               "intents_opt": [], "item": "p1.drift-event"}
     for spec in routes:
         action = spec.make(*(samples[a.kind] for a in spec.args))
         handler = forms if spec.family == "form" else pattern  # a form opens at once

@@ -14,4 +14,5 @@ def member_from(interaction: discord.Interaction) -> Member:
         guild_id=interaction.guild_id,
         name=interaction.user.display_name,
         is_admin=bool(interaction.guild_id and perms.manage_guild),
+        roles=frozenset(r.id for r in getattr(interaction.user, "roles", ())),
     )

@@ -114,6 +114,7 @@ async def operations(bot: MentorBot) -> AsyncIterator[OpsServer | None]:
     lag.start()
     bot.metrics.observe(intents=lambda: float(len(bot.engine.kb.intents)),
                         gateway_up=lambda: float(gateway_state(bot) == CONNECTED), lag=lag)
+    bot.metrics.watch_quality(bot.engine.deps.store)
     server: OpsServer | None = None
     if settings.http_port is not None:
         server = OpsServer(lambda: health(bot), bot.metrics, settings.http_host,

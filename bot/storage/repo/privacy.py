@@ -24,6 +24,7 @@ from bot.storage.models import (
     ChecklistEvent,
     ChecklistProgress,
     GuildMembership,
+    InboxAsk,
     Member,
     MemberOptIn,
     Milestone,
@@ -37,6 +38,7 @@ from bot.storage.repo._base import Repo, check_id
 from bot.storage.repo.checkins import checkins_for
 from bot.storage.repo.checklist import events_for, states_for
 from bot.storage.repo.community import milestones_for, opt_ins_for
+from bot.storage.repo.inbox import entries_of, prune_orphans
 from bot.storage.repo.members import load_member
 from bot.storage.repo.reminders import deliveries_for, pref_for
 
@@ -88,6 +90,7 @@ PERSONAL_DATA: tuple[PersonalTable, ...] = (
     PersonalTable(_t(MemberOptIn), lambda u: MemberOptIn.member_id == u, "opt_ins"),
     PersonalTable(_t(AnswerFeedback), lambda u: AnswerFeedback.member_id == u, "feedback"),
     PersonalTable(_t(QuestionLog), lambda u: QuestionLog.member_id == u, "questions"),
+    PersonalTable(_t(InboxAsk), lambda u: InboxAsk.member_id == u, "inbox"),
     PersonalTable(_t(GuildMembership), lambda u: GuildMembership.member_id == u, "guilds"),
     PersonalTable(_t(Member), lambda u: Member.id == u, "member"),
 )
@@ -161,6 +164,7 @@ class PrivacyRepo(Repo):
             )
             pref = await pref_for(s, user_id)
             opt_ins = await opt_ins_for(s, user_id)
+            inbox = await entries_of(s, user_id)
             member_dict = None
             if member is not None:
                 member_dict = asdict(member)
@@ -216,6 +220,7 @@ class PrivacyRepo(Repo):
                     }
                     for text, outcome, intent_id, guild_id, asked_at in questions
                 ],
+                "inbox": inbox,
             }
             return _jsonable(data)
 
@@ -230,10 +235,14 @@ class PrivacyRepo(Repo):
             # behind the deletion (and it behind them) instead of deadlocking.
             await self.lock_member(s, user_id, create=False)
             total = 0
+            # inbox entries that were only this member's question go with their part
+            entries = list(await s.scalars(select(InboxAsk.entry_id)
+                                           .where(InboxAsk.member_id == user_id)))
             for entry in PERSONAL_DATA:
                 stmt = delete(entry.table).where(entry.rows(user_id))
                 result = await s.execute(stmt.execution_options(synchronize_session=False))
                 total += int(result.rowcount)  # type: ignore[attr-defined]
+            await prune_orphans(s, set(entries))
             return total
 
         return await self._db.run(tx, offload=True)

@@ -4,16 +4,15 @@ The question log stores the text (clipped to :data:`bot.limits.MAX_QUESTION_CHAR
 the best intent and score, the server, the time and — when the caller passes it — the member
 who asked, so that member's questions are part of their export and deletion
 (:mod:`bot.storage.repo.privacy`). Statistics only ever read aggregates. Which questions
-get logged (by default only those without a confident answer) is the caller's policy
-(``Settings.log_all_questions``); retention is :meth:`QuestionsRepo.purge`
+get logged is the caller's policy (the ask flow logs every question a member asks: the
+*Not helpful* / *Not what I asked* buttons of an answer name its log row, so a misroute can be
+traced to its question); retention is :meth:`QuestionsRepo.purge`
 (``Settings.question_log_days``).
 """
 
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -23,21 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.limits import MAX_QUESTION_CHARS
 from bot.storage.errors import InvalidInput
 from bot.storage.models import MAX_INTENT_ID, AnswerFeedback, QuestionLog
+from bot.storage.overlay_data import normalize_question
 from bot.storage.repo._base import Repo, check_id, check_optional_id, check_text_id
 
 OUTCOMES = ("answered", "ambiguous", "unanswered")
 #: what "unanswered" means for the review: no confident answer was given
 UNANSWERED_OUTCOMES: tuple[str, ...] = ("unanswered", "ambiguous")
 
-_SPACES = re.compile(r"\s+")
-_TRAILING = re.compile(r"[\s?!.…,;:]+$")
-
-
-def normalize_question(text: str) -> str:
-    """Grouping key: NFKC, case-folded, whitespace collapsed, trailing punctuation dropped."""
-    t = unicodedata.normalize("NFKC", text).casefold()
-    t = _SPACES.sub(" ", t).strip()
-    return (_TRAILING.sub("", t) or t)[:MAX_QUESTION_CHARS]
 
 
 async def top_unanswered_for(
@@ -115,17 +106,39 @@ class QuestionsRepo(Repo):
 
         return await self._db.run(tx)
 
+    async def logged(self, log_id: int) -> tuple[str, str | None] | None:
+        """The text and matched intent of logged question ``log_id`` (None: purged, deleted
+        with its member, or never logged)."""
+        check_id(log_id, "question id")
+
+        async def tx(s: AsyncSession) -> tuple[str, str | None] | None:
+            row = (await s.execute(select(QuestionLog.text, QuestionLog.intent_id)
+                                   .where(QuestionLog.id == log_id))).first()
+            return None if row is None else (row[0], row[1])
+
+        return await self._db.run(tx, readonly=True)
+
     async def feedback(
         self, user_id: int, intent_id: str, helpful: bool, guild_id: int | None = None
     ) -> None:
-        """Record helpful / not helpful for an answer; a second vote replaces the first."""
+        """Record helpful / not helpful for an answer; a second vote replaces the first (and
+        moves the intent's quality counters: one vote per member)."""
         check_id(user_id)
         check_text_id(intent_id, "intent id", MAX_INTENT_ID)
         check_optional_id(guild_id)
         now = self.now()
 
         async def tx(s: AsyncSession) -> None:
+            from bot.storage.repo.inbox import bump_quality
+
             await self.lock_member(s, user_id, now)
+            before = await s.scalar(select(AnswerFeedback.helpful).where(
+                AnswerFeedback.member_id == user_id, AnswerFeedback.intent_id == intent_id))
+            if before is None or bool(before) != bool(helpful):  # the intent's counters move
+                deltas = {"helpful": 1} if helpful else {"not_helpful": 1}
+                if before is not None:
+                    deltas["not_helpful" if helpful else "helpful"] = -1
+                await bump_quality(s, self, intent_id, now, **deltas)
             ins = self.insert(AnswerFeedback).values(
                 member_id=user_id,
                 intent_id=intent_id,

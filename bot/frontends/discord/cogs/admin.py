@@ -1,4 +1,5 @@
-"""/kb reload: swap in the edited knowledge base without a restart (bot owners only)."""
+"""/kb reload: swap in the edited knowledge base without a restart (bot owners only);
+/kb inbox: what needs a mentor (the engine's :mod:`bot.engine.inbox`)."""
 
 from __future__ import annotations
 
@@ -36,8 +37,13 @@ def refused(message: str) -> Reply:
 
 class AdminCog(EngineCog):
     kb = app_commands.Group(
-        name="kb", description="The mentor's knowledge base (bot owners)", guild_only=True,
-        default_permissions=discord.Permissions(manage_guild=True))
+        name="kb", description="The mentor's knowledge base (mentors, bot owners)",
+        guild_only=True, default_permissions=discord.Permissions(manage_guild=True))
+
+    @kb.command(name="inbox", description="Questions waiting for a mentor: teach, off-topic, "
+                "dismiss (mentors)")
+    async def inbox(self, interaction: discord.Interaction) -> None:
+        await self.run(interaction, "kb inbox")
 
     @kb.command(name="reload", description="Reload the knowledge base from disk (bot owners)")
     async def reload(self, interaction: discord.Interaction) -> None:
