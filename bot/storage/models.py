@@ -75,6 +75,7 @@ class Member(Base):
     __table_args__ = (
         CheckConstraint("current_phase >= 1", name="phase_range"),
         CheckConstraint("phase_source IN ('quiz', 'chosen')", name="phase_source"),
+        Index(None, "id", "current_phase"),  # /stats: phase distribution from the index alone
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -87,7 +88,8 @@ class Member(Base):
 
 class GuildMembership(Base):
     __tablename__ = "guild_membership"
-    __table_args__ = (Index(None, "guild_id"),)
+    # /stats: a server's member ids from the index alone (every per-server aggregate starts here)
+    __table_args__ = (Index(None, "guild_id", "member_id"),)
 
     member_id: Mapped[int] = mapped_column(BigInteger, _fk_member(), primary_key=True)
     guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -101,6 +103,7 @@ class QuizAttempt(Base):
         CheckConstraint("status IN ('open', 'finished', 'abandoned')", name="status"),
         CheckConstraint("phase >= 1", name="phase_range"),
         Index(None, "member_id", "started_at"),
+        Index(None, "member_id", "status"),  # /stats: quiz completions per member
         # At most one open attempt per member: concurrent "start" cannot open two.
         Index(
             "uq_quiz_attempt_one_open",
@@ -139,7 +142,10 @@ class QuizAnswer(Base):
 
 class ChecklistProgress(Base):
     __tablename__ = "checklist_progress"
-    __table_args__ = (Index(None, "item_id", "done"),)
+    __table_args__ = (
+        Index(None, "item_id", "done"),
+        Index(None, "member_id", "done", "item_id"),  # /stats: the funnel, per member
+    )
 
     member_id: Mapped[int] = mapped_column(BigInteger, _fk_member(), primary_key=True)
     item_id: Mapped[str] = mapped_column(String(MAX_ITEM_ID), primary_key=True)
@@ -154,7 +160,8 @@ class ChecklistEvent(Base):
     __tablename__ = "checklist_event"
     __table_args__ = (
         CheckConstraint("action IN ('done', 'undone')", name="action"),
-        Index(None, "member_id", "at"),
+        # a member's recent events; /stats: items done per week, from the index alone
+        Index(None, "member_id", "at", "action"),
     )
 
     id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True)
