@@ -219,7 +219,8 @@ class QuizRepo(Repo):
             await s.execute(
                 update(Member)
                 .where(Member.id == user_id)
-                .values(current_phase=phase, phase_source="quiz")
+                .values(current_phase=phase, phase_source="quiz",
+                        quizzes_finished=Member.quizzes_finished + 1)
             )
             await s.flush()
             return _record(att, answers)
