@@ -75,8 +75,6 @@ class Member(Base):
     __table_args__ = (
         CheckConstraint("current_phase >= 1", name="phase_range"),
         CheckConstraint("phase_source IN ('quiz', 'chosen')", name="phase_source"),
-        # /stats: phase distribution and quiz completions from the index alone
-        Index(None, "id", "current_phase", "quizzes_finished"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -85,22 +83,29 @@ class Member(Base):
     current_phase: Mapped[int | None] = mapped_column(SmallInteger)
     phase_source: Mapped[str | None] = mapped_column(String(10))
     sharing: Mapped[bool] = mapped_column(Boolean, server_default=false())
-    #: quiz attempts this member finished (kept by ``QuizRepo.finish``), so /stats counts
-    #: completions from the member's row instead of reading the attempts; only aggregates read
+    #: quiz attempts this member finished (kept by ``QuizRepo.finish``); only aggregates read
     #: it, so loading a member leaves it out (deferred)
     quizzes_finished: Mapped[int] = mapped_column(Integer, server_default=text("0"),
                                                   deferred=True)
 
 
 class GuildMembership(Base):
+    """Where a member was seen. ``current_phase`` and ``quizzes_finished`` copy the member's
+    (kept by every write of them, and refreshed whenever the member is seen in the server), so
+    a server's phase distribution and quiz completions come from its own memberships."""
+
     __tablename__ = "guild_membership"
-    # /stats: a server's member ids from the index alone (every per-server aggregate starts here)
-    __table_args__ = (Index(None, "guild_id", "member_id"),)
+    # /stats: a server's member ids, phases and quizzes from the index alone
+    __table_args__ = (Index("ix_guild_membership_stats", "guild_id", "member_id", "current_phase",
+                            "quizzes_finished"),)
 
     member_id: Mapped[int] = mapped_column(BigInteger, _fk_member(), primary_key=True)
     guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
+    current_phase: Mapped[int | None] = mapped_column(SmallInteger, deferred=True)
+    quizzes_finished: Mapped[int] = mapped_column(Integer, server_default=text("0"),
+                                                  deferred=True)
 
 
 class QuizAttempt(Base):
