@@ -56,7 +56,8 @@ class StatsRepo(Repo):
         """Whole weeks from ``since`` (a Monday 00:00 UTC) to ``column`` (not before it)."""
         if self._db.is_sqlite:  # stored as naive UTC text, which julianday() reads
             origin = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-            days = cast(func.julianday(column) - func.julianday(origin), Integer)
+            days: ColumnElement[int] = cast(
+                func.julianday(column) - func.julianday(origin), Integer)
         else:  # date arithmetic: integers, no numeric division per row
             days = type_coerce(cast(func.timezone("UTC", column), Date) - since.date(), Integer)
         return days // 7
