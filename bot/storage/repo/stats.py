@@ -18,7 +18,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Date,
     Integer,
     String,
     any_,
@@ -30,12 +29,12 @@ from sqlalchemy import (
     select,
     text,
     true,
-    type_coerce,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.storage.db import UTCDateTime
 from bot.storage.models import ChecklistProgress, GuildMembership, QuestionLog
 from bot.storage.records import GuildStats
 from bot.storage.repo._base import Repo, check_id
@@ -52,15 +51,23 @@ def week_start(moment: datetime) -> datetime:
 
 
 class StatsRepo(Repo):
-    def _week_index(self, column: Any, since: datetime) -> ColumnElement[int]:
-        """Whole weeks from ``since`` (a Monday 00:00 UTC) to ``column`` (not before it)."""
+    def _week(self, column: Any, since: datetime) -> ColumnElement[Any]:
+        """The week of ``column`` (not before ``since``, a Monday 00:00 UTC): on SQLite the
+        whole weeks since ``since``, on PostgreSQL the Monday it falls in (``date_bin``: one
+        integer operation per row). :meth:`_week_number` reads either."""
         if self._db.is_sqlite:  # stored as naive UTC text, which julianday() reads
             origin = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
             days: ColumnElement[int] = cast(
                 func.julianday(column) - func.julianday(origin), Integer)
-        else:  # date arithmetic: integers, no numeric division per row
-            days = type_coerce(cast(func.timezone("UTC", column), Date) - since.date(), Integer)
-        return days // 7
+            return days // 7
+        return func.date_bin(timedelta(days=7), column, since, type_=UTCDateTime())
+
+    def _no_week(self) -> ColumnElement[Any]:
+        return null().cast(Integer if self._db.is_sqlite else UTCDateTime())
+
+    @staticmethod
+    def _week_number(week: int | datetime, since: datetime) -> int:
+        return week if isinstance(week, int) else (week - since).days // 7
 
     def _members_rows(self, table: Any, member_id: Any, in_guild: Any) -> tuple[Any, Any]:
         """What to select ``table``'s rows of the server's members from: (the FROM item, the
@@ -87,10 +94,10 @@ class StatsRepo(Repo):
         check_id(guild_id, "guild id")
         first_week = week_start(self.now()) - timedelta(weeks=weeks - 1)
         gm, cp, ql = GuildMembership, ChecklistProgress, QuestionLog
-        no_text, no_num = null().cast(String), null().cast(Integer)
+        no_text, no_num, no_week = null().cast(String), null().cast(Integer), self._no_week()
         zero = literal(0, Integer)
 
-        def row(kind: str, key: Any = no_text, num: Any = no_num, week: Any = no_num,
+        def row(kind: str, key: Any = no_text, num: Any = no_num, week: Any = no_week,
                 n: Any = zero, n2: Any = zero, n3: Any = zero) -> list[Any]:
             return [literal(kind, String).label("kind"), key.label("key"), num.label("num"),
                     week.label("week"), n.label("n"), n2.label("n2"), n3.label("n3")]
@@ -106,14 +113,14 @@ class StatsRepo(Repo):
         )
         item, done_at = cp.item_id, cp.done_at
         done_rows, members_rows = self._members_rows(cp.__table__, cp.member_id, in_guild)
-        done_week = case((done_at >= first_week, self._week_index(done_at, first_week)))
+        done_week = case((done_at >= first_week, self._week(done_at, first_week)))
         funnel = (
             select(*row("item", key=item, week=done_week, n=func.count()))
             .select_from(done_rows).where(members_rows, cp.done == true())
             .group_by(item, done_week)
         )
         unanswered = ql.outcome.in_(UNANSWERED_OUTCOMES)
-        asked_week = self._week_index(ql.created_at, first_week)
+        asked_week = self._week(ql.created_at, first_week)
         asked_weekly = (
             select(*row("asked", week=asked_week, n=func.count()))
             .where(ql.guild_id == guild_id, unanswered, ql.created_at >= first_week)
@@ -171,7 +178,8 @@ class StatsRepo(Repo):
             if kind == "item":
                 done_counts[key] = done_counts.get(key, 0) + int(count)
             if week is not None and kind in series and key in valid:
-                series[kind][int(week)] = series[kind].get(int(week), 0) + int(count)
+                i = self._week_number(week, first_week)
+                series[kind][i] = series[kind].get(i, 0) + int(count)
         top_unanswered.sort(key=lambda t: (-t[1], t[0]))  # UNION ALL keeps no order
         starts = [(first_week + timedelta(weeks=i)).date() for i in range(weeks)]
 
