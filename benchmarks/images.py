@@ -21,6 +21,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 
 CARD_P99_MS, CHARTS_P99_MS, RSS_MIB = 50.0, 150.0, 150.0
@@ -105,14 +106,17 @@ def main(argv: list[str] | None = None) -> int:
             member_name=rng.choice(NAMES), phase=current, phase_title=title, phases=bars,
             streak_weeks=rng.randint(0, 30), next_item=rng.choice([*titles, None])))
 
-    def charts() -> bytes:
+    from bot.engine.stats import week_label
+
+    mondays = [week_label(date(2026, 9, 14) + timedelta(weeks=w)) for w in range(12)]
+
+    def charts() -> bytes:  # as /stats draws them: twelve weeks labelled by their Monday
         members = rng.randint(10, 10_000)
-        weeks = rng.randint(8, 12)
         return images.stats_charts(images.StatsCharts(
             phase_distribution=tuple((p.number, rng.randint(0, members)) for p in phases),
             funnel=tuple((t, rng.randint(0, members)) for t in titles),
-            weekly_activity=tuple((f"W{w}", rng.randint(0, members)) for w in range(weeks)),
-            unanswered_weekly=tuple((f"W{w}", rng.randint(0, 40)) for w in range(weeks)),
+            weekly_activity=tuple((w, rng.randint(0, members)) for w in mondays),
+            unanswered_weekly=tuple((w, rng.randint(0, 40)) for w in mondays),
             unplaced=rng.randint(0, members)))
 
     first = time.perf_counter()

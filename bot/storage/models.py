@@ -84,16 +84,29 @@ class Member(Base):
     current_phase: Mapped[int | None] = mapped_column(SmallInteger)
     phase_source: Mapped[str | None] = mapped_column(String(10))
     sharing: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    #: quiz attempts this member finished (kept by ``QuizRepo.finish``); only aggregates read
+    #: it, so loading a member leaves it out (deferred)
+    quizzes_finished: Mapped[int] = mapped_column(Integer, server_default=text("0"),
+                                                  deferred=True)
 
 
 class GuildMembership(Base):
+    """Where a member was seen. ``current_phase`` and ``quizzes_finished`` copy the member's
+    (kept by every write of them, and refreshed whenever the member is seen in the server), so
+    a server's phase distribution and quiz completions come from its own memberships."""
+
     __tablename__ = "guild_membership"
-    __table_args__ = (Index(None, "guild_id"),)
+    # /stats: a server's member ids, phases and quizzes from the index alone
+    __table_args__ = (Index("ix_guild_membership_stats", "guild_id", "member_id", "current_phase",
+                            "quizzes_finished"),)
 
     member_id: Mapped[int] = mapped_column(BigInteger, _fk_member(), primary_key=True)
     guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
+    current_phase: Mapped[int | None] = mapped_column(SmallInteger, deferred=True)
+    quizzes_finished: Mapped[int] = mapped_column(Integer, server_default=text("0"),
+                                                  deferred=True)
 
 
 class QuizAttempt(Base):
@@ -140,7 +153,11 @@ class QuizAnswer(Base):
 
 class ChecklistProgress(Base):
     __tablename__ = "checklist_progress"
-    __table_args__ = (Index(None, "item_id", "done"),)
+    __table_args__ = (
+        Index(None, "item_id", "done"),
+        # /stats: the funnel and the items done per week, per member, from the index alone
+        Index(None, "member_id", "done", "item_id", "done_at"),
+    )
 
     member_id: Mapped[int] = mapped_column(BigInteger, _fk_member(), primary_key=True)
     item_id: Mapped[str] = mapped_column(String(MAX_ITEM_ID), primary_key=True)

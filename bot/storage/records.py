@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import Literal, NamedTuple, TypeVar
 
@@ -164,6 +164,11 @@ class GuildStats:
     quiz_completers: int
     #: (normalised question, count), most frequent first
     top_unanswered: tuple[tuple[str, int], ...] = field(default=())
+    #: ISO weeks, oldest first (each week's Monday 00:00 UTC, the current week last), with the
+    #: checklist items this server's members marked done that week...
+    weekly_done: tuple[tuple[date, int], ...] = field(default=())
+    #: ... and the questions asked in this server that got no confident answer
+    weekly_unanswered: tuple[tuple[date, int], ...] = field(default=())
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "phase_distribution", _frozen_map(self.phase_distribution))

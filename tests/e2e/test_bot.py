@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 
 import pytest
+from PIL import Image
 
 from bot.knowledge.loader import load_knowledge
+from bot.render.images import CHARTS_SIZE
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +97,13 @@ async def test_everyone_in_a_question_pings_nobody_and_is_escaped_in_stats(runni
     assert "bake bread" in body
     assert "@everyone" not in body, "user text quoted back must not render as a mention"
     assert all(m.allowed_mentions == {"parse": []} for m in fake.messages if m.author.bot)
+    # the charts arrive as a PNG that decodes to the charts' size; the text keeps the figures
+    assert stats.ephemeral and [name for name, _ in stats.files] == ["stats.png"]
+    with Image.open(io.BytesIO(stats.files[0][1])) as image:
+        image.load()
+        assert image.format == "PNG" and image.size == CHARTS_SIZE
+    assert (stats.attachments[0].description or "").startswith("Server charts")  # alt text
+    assert "Unanswered questions per week" in body and "Members with a phase" in body
 
 
 async def test_stats_refused_to_non_admins(running, world):

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import timedelta
 
 import pytest
+from PIL import Image
 
 from benchmarks.intents import load_questions
 from bot.config import Settings
 from bot.engine.context import Member
 from bot.engine.core import Engine
 from bot.engine.replies import QuizOutcome, Reply
+from bot.engine.stats import week_label
 from bot.knowledge.loader import load_knowledge
 from bot.limits import MAX_QUESTION_CHARS
+from bot.render.images import CHARTS_SIZE
 from bot.storage import Store
+from bot.storage.repo.stats import week_start
 
 ALICE = Member(1001, guild_id=77, name="alice")
 BOB = Member(1002, guild_id=77, name="bob")
@@ -257,7 +262,7 @@ async def test_export_then_delete_everything(engine, kb, store):
     assert await store.checklist.states(ALICE.user_id) == {}
 
 
-async def test_stats_are_for_admins_only(engine):
+async def test_stats_are_for_admins_only(engine, store):
     await take_quiz(engine, ALICE, [False] * 6)
     await engine.run("ask", ALICE, question="recipe for banana bread please")
     denied = await engine.run("stats", ALICE)
@@ -265,6 +270,14 @@ async def test_stats_are_for_admins_only(engine):
     stats = await engine.run("stats", ADMIN)
     assert stats.title == "Server progress"
     assert "Phase 1" in stats.body and "banana bread" in stats.body
+    # the charts beside the text, which keeps every figure (screen readers)
+    assert stats.attachment is not None and stats.attachment.filename == "stats.png"
+    with Image.open(io.BytesIO(stats.attachment.data)) as image:
+        assert image.format == "PNG" and image.size == CHARTS_SIZE
+    # twelve weeks, the question asked this week (the store's clock) last
+    this_week = week_label(week_start(store.stats.now()).date())
+    weekly = stats.body.split("Unanswered questions per week** (oldest first): ")[1].split("\n")[0]
+    assert len(weekly.split(", ")) == 12 and weekly.endswith(f"{this_week}: 1")
 
 
 async def test_unknown_action_ids_are_friendly(engine):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import BigInteger, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.db import UTCDateTime
 from bot.storage.errors import InvalidInput, NotFound
 from bot.storage.models import GuildMembership, Member
 from bot.storage.records import MemberRecord
@@ -65,13 +66,23 @@ class MembersRepo(Repo):
                 )
             )
             if guild_id is not None:
-                gins = self.insert(GuildMembership).values(
-                    member_id=user_id, guild_id=guild_id, first_seen=now, last_seen=now
+                # with copies of the member's phase and quiz count (models.GuildMembership),
+                # refreshed whenever the visit is written (see TOUCH_PRECISION)
+                gm = GuildMembership
+                gins = self.insert(gm).from_select(
+                    [gm.member_id, gm.guild_id, gm.first_seen, gm.last_seen, gm.current_phase,
+                     gm.quizzes_finished],
+                    select(Member.id, literal(guild_id, BigInteger),
+                           literal(now, UTCDateTime()), literal(now, UTCDateTime()),
+                           Member.current_phase, Member.quizzes_finished)
+                    .where(Member.id == user_id),
                 )
                 await s.execute(
                     gins.on_conflict_do_update(
-                        index_elements=[GuildMembership.member_id, GuildMembership.guild_id],
-                        set_={"last_seen": gins.excluded.last_seen},
+                        index_elements=[gm.member_id, gm.guild_id],
+                        set_={"last_seen": gins.excluded.last_seen,
+                              "current_phase": gins.excluded.current_phase,
+                              "quizzes_finished": gins.excluded.quizzes_finished},
                     )
                 )
             record = await load_member(s, user_id)
@@ -101,6 +112,11 @@ class MembersRepo(Repo):
                 update(Member)
                 .where(Member.id == user_id)
                 .values(current_phase=phase, phase_source=None if phase is None else source)
+            )
+            await s.execute(  # the copies /stats counts (models.GuildMembership)
+                update(GuildMembership)
+                .where(GuildMembership.member_id == user_id)
+                .values(current_phase=phase)
             )
             record = await load_member(s, user_id)
             assert record is not None

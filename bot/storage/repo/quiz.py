@@ -17,7 +17,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.errors import Conflict, NotFound
-from bot.storage.models import Member, QuizAnswer, QuizAttempt
+from bot.storage.models import GuildMembership, Member, QuizAnswer, QuizAttempt
 from bot.storage.records import QuizAttemptRecord
 from bot.storage.repo._base import Repo, check_id, check_index, check_phase
 
@@ -219,7 +219,14 @@ class QuizRepo(Repo):
             await s.execute(
                 update(Member)
                 .where(Member.id == user_id)
-                .values(current_phase=phase, phase_source="quiz")
+                .values(current_phase=phase, phase_source="quiz",
+                        quizzes_finished=Member.quizzes_finished + 1)
+            )
+            await s.execute(  # the copies /stats counts (models.GuildMembership)
+                update(GuildMembership)
+                .where(GuildMembership.member_id == user_id)
+                .values(current_phase=phase,
+                        quizzes_finished=GuildMembership.quizzes_finished + 1)
             )
             await s.flush()
             return _record(att, answers)
