@@ -5,27 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
-from bot.config import Settings
 from bot.engine.checkin import OPEN_FORM, streak, week_of
 from bot.engine.context import Member
-from bot.engine.core import Engine
-from bot.knowledge.loader import load_knowledge
 from bot.storage.repo.checkins import CheckInRecord
 
 ALICE = Member(1001, name="alice")
 T = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def kb():
-    return load_knowledge()
-
-
-@pytest.fixture
-def engine(kb, store, clock) -> Engine:
-    return Engine(kb, store, Settings(_env_file=None), clock=clock)
 
 
 def weeks(**kinds: str) -> list[CheckInRecord]:

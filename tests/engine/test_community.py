@@ -11,7 +11,6 @@ from bot.config import Settings
 from bot.engine.context import Member
 from bot.engine.core import Engine
 from bot.engine.replies import RoleEffect
-from bot.knowledge.loader import load_knowledge
 from tests.engine.test_flows import take_quiz
 
 G, OTHER = 77, 88
@@ -20,11 +19,6 @@ BOB = Member(1002, guild_id=G, name="bob")
 ADMIN = Member(1003, guild_id=G, name="admin", is_admin=True)
 ROLES = {1: 501, 2: 502, 3: 503, 4: 504}
 ANNOUNCE = 601
-
-
-@pytest.fixture(scope="module")
-def kb():
-    return load_knowledge()
 
 
 @pytest.fixture

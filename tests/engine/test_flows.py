@@ -15,7 +15,6 @@ from bot.engine.context import Member
 from bot.engine.core import Engine
 from bot.engine.replies import QuizOutcome, Reply
 from bot.engine.stats import week_label
-from bot.knowledge.loader import load_knowledge
 from bot.limits import MAX_QUESTION_CHARS
 from bot.render.images import CHARTS_SIZE
 from bot.storage import Store
@@ -24,16 +23,6 @@ from bot.storage.repo.stats import week_start
 ALICE = Member(1001, guild_id=77, name="alice")
 BOB = Member(1002, guild_id=77, name="bob")
 ADMIN = Member(1003, guild_id=77, name="admin", is_admin=True)
-
-
-@pytest.fixture(scope="module")
-def kb():
-    return load_knowledge()
-
-
-@pytest.fixture
-def engine(kb, store, clock) -> Engine:
-    return Engine(kb, store, Settings(_env_file=None), clock=clock)
 
 
 def action(reply: Reply, label: str) -> str:

@@ -14,7 +14,6 @@ from bot.config import Settings
 from bot.engine.context import Member
 from bot.engine.core import Engine
 from bot.engine.replies import Reply
-from bot.knowledge.loader import load_knowledge
 from bot.storage import Store
 
 G = 77
@@ -26,16 +25,6 @@ MENTOR = Member(1004, guild_id=G, name="ada", roles=frozenset({MENTOR_ROLE}))
 
 MISS = "what does an ML platform team do all week"  # ambiguous for the knowledge base
 NONSENSE = "best pizza in naples"  # unanswered
-
-
-@pytest.fixture(scope="module")
-def kb():
-    return load_knowledge()
-
-
-@pytest.fixture
-def engine(kb, store, clock) -> Engine:
-    return Engine(kb, store, Settings(_env_file=None), clock=clock)
 
 
 @pytest.fixture
