@@ -316,12 +316,12 @@ class AskFlow:
         """*Not what I asked* on an answer: counted against the intent that answered, the
         question goes to the mentors' inbox; the member gets the other topics."""
         logged = await self.deps.store.questions.logged(question)
-        answered = logged[1] if logged is not None else None
+        answered = logged.intent_id if logged is not None else None
         if logged is not None and answered and self.deps.intent(answered) is not None:
-            text = logged[0]
-            user_id = member.user_id if member.user_id > 0 else None
+            # the question is its asker's (whoever pressed): their part, in their export,
+            # and gone with their deletion
             await self.deps.store.inbox.not_what_i_asked(
-                answered, text, user_id=user_id, guild_id=member.guild_id)
+                answered, logged.text, user_id=logged.member_id, guild_id=member.guild_id)
         choices = [i for x in intents if (i := self._choice(x))]
         return Reply(
             "Other topics you may have meant",
@@ -339,10 +339,10 @@ class AskFlow:
         reply = await self.feedback(member, intent, helpful)
         if not helpful and reply.tone == "success":
             logged = await self.deps.store.questions.logged(question)
-            if logged is not None:
+            if logged is not None:  # the asker's part (the press is in the presser's feedback)
                 await self.deps.store.inbox.record(
-                    logged[0], "not_helpful", intent, member.guild_id,
-                    user_id=member.user_id if member.user_id > 0 else None)
+                    logged.text, "not_helpful", intent, member.guild_id,
+                    user_id=logged.member_id)
         return reply
 
     @route("ask:fb", Arg("intent", "intent"), Arg("helpful", "flag"))

@@ -159,8 +159,15 @@ async def test_feedback_reaches_the_inbox_and_the_counters(engine: Engine) -> No
     assert items["not_what_i_asked"].question == "feast or tecton?"
     (q,) = [x for x in await store.inbox.quality() if x.intent_id == "topic.feature-stores"]
     assert (q.asks, q.helpful, q.not_helpful, q.not_what_i_asked) == (1, 0, 1, 1)
-    exported = (await store.privacy.export(BOB.user_id))["inbox"]
-    assert [p["status"] for p in exported] == ["not_helpful", "not_helpful"]
+    # the question is Alice's whoever pressed: her part, not a copy in Bob's data (his
+    # presses are his feedback)
+    assert (await store.privacy.export(BOB.user_id))["inbox"] == []
+    assert (await store.privacy.export(BOB.user_id))["feedback"]
+    exported = (await store.privacy.export(ALICE.user_id))["inbox"]
+    assert sorted(p["status"] for p in exported) == [
+        "not_helpful", "not_helpful", "not_what_i_asked"]
+    await store.privacy.delete(ALICE.user_id)  # her question leaves the inbox with her
+    assert [i.question for i in await store.inbox.entries(G, include_resolved=True)] == []
 
 
 async def test_stats_show_the_weakest_answers(engine: Engine) -> None:

@@ -109,9 +109,12 @@ async def test_withdraw_and_delete_take_the_members_part(store: Store) -> None:
     await store.inbox.record("Is MLOps dying?", "unanswered", user_id=BOB)
     own = await store.inbox.record("my own question", "unanswered", user_id=ALICE)
     assert not await store.inbox.withdraw(own, BOB)  # not Bob's
+    before = await store.inbox.get(shared)
+    assert before is not None and before.question == "is mlops dying"
     assert await store.inbox.withdraw(shared, ALICE)
     item = await store.inbox.get(shared)
     assert item is not None and item.count == 1
+    assert item.question == "Is MLOps dying?"  # her wording left with her part
     assert [p["text"] for p in (await store.privacy.export(ALICE))["inbox"]] == [
         "my own question"]
     await store.privacy.delete(ALICE)

@@ -139,15 +139,33 @@ async def record_entry(s: AsyncSession, repo: Repo, *, question: str, status: st
     return int(entry_id)
 
 
-async def prune_orphans(s: AsyncSession, entry_ids: Iterable[int]) -> int:
-    """Delete those of ``entry_ids`` no member has a part in any more (after a deletion or a
-    withdrawal: the question was only theirs)."""
-    ids = list(entry_ids)
+async def parts_of(s: AsyncSession, user_id: int,
+                   entry_id: int | None = None) -> list[tuple[int, str]]:
+    """``(entry id, text)`` of a member's parts (in one entry, or in all)."""
+    query = select(InboxAsk.entry_id, InboxAsk.text).where(InboxAsk.member_id == user_id)
+    if entry_id is not None:
+        query = query.where(InboxAsk.entry_id == entry_id)
+    return [(int(e), str(t)) for e, t in await s.execute(query)]
+
+
+async def prune_orphans(s: AsyncSession, parts: Iterable[tuple[int, str]]) -> int:
+    """After a member's ``parts`` went (a deletion or a withdrawal): delete the entries no
+    member has a part in any more, and give an entry that showed the member's own wording
+    the wording of the earliest part left — their words leave with them."""
+    parts = list(parts)
+    ids = {entry for entry, _ in parts}
     if not ids:
         return 0
     has_part = exists().where(InboxAsk.entry_id == InboxEntry.id)
     result = await s.execute(delete(InboxEntry).where(InboxEntry.id.in_(ids), ~has_part)
                              .execution_options(synchronize_session=False))
+    for entry, text_ in parts:
+        earliest = (select(InboxAsk.text).where(InboxAsk.entry_id == entry)
+                    .order_by(InboxAsk.created_at, InboxAsk.id).limit(1).scalar_subquery())
+        await s.execute(update(InboxEntry)
+                        .where(InboxEntry.id == entry, InboxEntry.question == text_)
+                        .values(question=earliest)
+                        .execution_options(synchronize_session=False))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -261,6 +279,7 @@ class InboxRepo(Repo):
 
         async def tx(s: AsyncSession) -> bool:
             await self.lock_member(s, user_id, create=False)
+            parts = await parts_of(s, user_id, entry_id)
             result = await s.execute(delete(InboxAsk).where(
                 InboxAsk.entry_id == entry_id, InboxAsk.member_id == user_id))
             removed = int(result.rowcount)  # type: ignore[attr-defined]
@@ -268,7 +287,7 @@ class InboxRepo(Repo):
                 return False
             await s.execute(update(InboxEntry).where(InboxEntry.id == entry_id).values(
                 count=case((InboxEntry.count > removed, InboxEntry.count - removed), else_=0)))
-            await prune_orphans(s, [entry_id])
+            await prune_orphans(s, parts)
             return True
 
         return await self._db.run(tx)

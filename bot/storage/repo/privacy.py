@@ -38,7 +38,7 @@ from bot.storage.repo._base import Repo, check_id
 from bot.storage.repo.checkins import checkins_for
 from bot.storage.repo.checklist import events_for, states_for
 from bot.storage.repo.community import milestones_for, opt_ins_for
-from bot.storage.repo.inbox import entries_of, prune_orphans
+from bot.storage.repo.inbox import entries_of, parts_of, prune_orphans
 from bot.storage.repo.members import load_member
 from bot.storage.repo.reminders import deliveries_for, pref_for
 
@@ -235,14 +235,14 @@ class PrivacyRepo(Repo):
             # behind the deletion (and it behind them) instead of deadlocking.
             await self.lock_member(s, user_id, create=False)
             total = 0
-            # inbox entries that were only this member's question go with their part
-            entries = list(await s.scalars(select(InboxAsk.entry_id)
-                                           .where(InboxAsk.member_id == user_id)))
+            # inbox entries that were only this member's question go with their part; their
+            # wording leaves the entries others share
+            parts = await parts_of(s, user_id)
             for entry in PERSONAL_DATA:
                 stmt = delete(entry.table).where(entry.rows(user_id))
                 result = await s.execute(stmt.execution_options(synchronize_session=False))
                 total += int(result.rowcount)  # type: ignore[attr-defined]
-            await prune_orphans(s, set(entries))
+            await prune_orphans(s, parts)
             return total
 
         return await self._db.run(tx, offload=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import NamedTuple
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,6 +54,12 @@ async def top_unanswered_for(
         stmt = stmt.where(QuestionLog.created_at >= since)
     rows = await s.execute(stmt)
     return [(text, int(count)) for text, count in rows]
+
+
+class LoggedQuestion(NamedTuple):
+    text: str
+    intent_id: str | None
+    member_id: int | None  # who asked it (None: the console, or a member since deleted)
 
 
 class QuestionsRepo(Repo):
@@ -106,15 +113,16 @@ class QuestionsRepo(Repo):
 
         return await self._db.run(tx)
 
-    async def logged(self, log_id: int) -> tuple[str, str | None] | None:
-        """The text and matched intent of logged question ``log_id`` (None: purged, deleted
-        with its member, or never logged)."""
+    async def logged(self, log_id: int) -> LoggedQuestion | None:
+        """The text, matched intent and asker of logged question ``log_id`` (None: purged,
+        deleted with its member, or never logged)."""
         check_id(log_id, "question id")
 
-        async def tx(s: AsyncSession) -> tuple[str, str | None] | None:
-            row = (await s.execute(select(QuestionLog.text, QuestionLog.intent_id)
+        async def tx(s: AsyncSession) -> LoggedQuestion | None:
+            row = (await s.execute(select(QuestionLog.text, QuestionLog.intent_id,
+                                          QuestionLog.member_id)
                                    .where(QuestionLog.id == log_id))).first()
-            return None if row is None else (row[0], row[1])
+            return None if row is None else LoggedQuestion(row[0], row[1], row[2])
 
         return await self._db.run(tx, readonly=True)
 
