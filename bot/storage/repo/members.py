@@ -21,22 +21,26 @@ TOUCH_PRECISION = timedelta(minutes=5)
 
 
 async def load_member(session: AsyncSession, user_id: int) -> MemberRecord | None:
-    row = await session.get(Member, user_id, populate_existing=True)
-    if row is None:
-        return None
-    guilds = await session.scalars(
-        select(GuildMembership.guild_id)
-        .where(GuildMembership.member_id == user_id)
+    """The member and the servers they were seen in: one Core statement (no ORM objects; this
+    runs on most interactions)."""
+    rows = (await session.execute(
+        select(Member.id, Member.created_at, Member.last_seen_at, Member.current_phase,
+               Member.phase_source, Member.sharing, GuildMembership.guild_id)
+        .outerjoin(GuildMembership, GuildMembership.member_id == Member.id)
+        .where(Member.id == user_id)
         .order_by(GuildMembership.guild_id)
-    )
+    )).all()
+    if not rows:
+        return None
+    first = rows[0]
     return MemberRecord(
-        user_id=row.id,
-        created_at=row.created_at,
-        last_seen_at=row.last_seen_at,
-        current_phase=row.current_phase,
-        phase_source=row.phase_source,  # type: ignore[arg-type]
-        sharing=row.sharing,
-        guild_ids=tuple(guilds),
+        user_id=first.id,
+        created_at=first.created_at,
+        last_seen_at=first.last_seen_at,
+        current_phase=first.current_phase,
+        phase_source=first.phase_source,
+        sharing=first.sharing,
+        guild_ids=tuple(r.guild_id for r in rows if r.guild_id is not None),
     )
 
 
