@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import NamedTuple
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.limits import MAX_QUESTION_CHARS
@@ -93,7 +93,7 @@ class QuestionsRepo(Repo):
         check_optional_id(user_id, "user id")
         clean = text.strip()[:MAX_QUESTION_CHARS]
         now = self.now()
-        row = QuestionLog(
+        stmt = insert(QuestionLog).values(
             member_id=user_id,
             text=clean,
             normalized=normalize_question(clean),
@@ -102,14 +102,12 @@ class QuestionsRepo(Repo):
             score=score,
             guild_id=guild_id,
             created_at=now,
-        )
+        ).returning(QuestionLog.id)
 
         async def tx(s: AsyncSession) -> int:
             if user_id is not None:
                 await self.lock_member(s, user_id, now)
-            s.add(row)
-            await s.flush()
-            return row.id
+            return int((await s.execute(stmt)).scalar_one())  # Core: no ORM flush
 
         return await self._db.run(tx)
 
