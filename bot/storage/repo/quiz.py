@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -137,20 +137,14 @@ class QuizRepo(Repo):
             answers = await _answers(s, attempt_id)
             n = len(answers)
             if question_index == n:
-                stmt = (
-                    self.insert(QuizAnswer)
-                    .values(
-                        attempt_id=attempt_id,
-                        question_index=question_index,
-                        yes=bool(yes),
-                        answered_at=now,
-                    )
-                    .on_conflict_do_nothing(
-                        index_elements=[QuizAnswer.attempt_id, QuizAnswer.question_index]
-                    )
-                )
-                await s.execute(stmt)
-                answers = await _answers(s, attempt_id)
+                # the attempt is locked and its answers read in this transaction, so the next
+                # index is free: a plain INSERT (SQLAlchemy caches it; a dialect upsert it
+                # compiles anew every time) and no second read
+                await s.execute(insert(QuizAnswer).values(
+                    attempt_id=attempt_id, question_index=question_index, yes=bool(yes),
+                    answered_at=now,
+                ))
+                answers.append(bool(yes))
             elif question_index == n - 1:
                 pass  # double click: already answered, state unchanged
             elif question_index > n:
