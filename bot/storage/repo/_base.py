@@ -6,12 +6,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, func, literal, select
+from sqlalchemy import BigInteger, Boolean, bindparam, func, literal, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.db import Database, utcnow
+from bot.storage.db import Database, UTCDateTime, utcnow
 from bot.storage.errors import InvalidInput, StorageError
 from bot.storage.models import Member
 
@@ -29,6 +29,15 @@ def is_fk_violation(exc: sa_exc.IntegrityError) -> bool:
 
 
 _MAX_BIGINT = 2**63 - 1
+
+#: SQLite and PostgreSQL spell this upsert alike. Written as text because SQLAlchemy compiles a
+#: dialect ``on_conflict_do_nothing()`` anew on every execution (it has no cache key), and this
+#: statement runs in most writes; a text clause is compiled once.
+_ENSURE_MEMBER = text(
+    f"INSERT INTO {Member.__tablename__} (id, created_at, last_seen_at, sharing) "
+    "VALUES (:id, :now, :now, :sharing) ON CONFLICT (id) DO NOTHING"
+).bindparams(bindparam("id", type_=BigInteger), bindparam("now", type_=UTCDateTime()),
+             bindparam("sharing", type_=Boolean))
 
 
 class Repo:
@@ -49,12 +58,7 @@ class Repo:
 
     async def ensure_member(self, session: AsyncSession, user_id: int, now: datetime) -> None:
         """Create the member row if missing (progress may arrive before any ``touch``)."""
-        stmt = (
-            self.insert(Member)
-            .values(id=user_id, created_at=now, last_seen_at=now, sharing=False)
-            .on_conflict_do_nothing(index_elements=[Member.id])
-        )
-        await session.execute(stmt)
+        await session.execute(_ENSURE_MEMBER, {"id": user_id, "now": now, "sharing": False})
 
     async def lock_member(
         self, s: AsyncSession, user_id: int, now: datetime | None = None, *, create: bool = True
