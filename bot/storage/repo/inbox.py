@@ -18,12 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import case, delete, exists, func, select, text, update
+from sqlalchemy import TextClause, bindparam, case, delete, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.limits import MAX_QUESTION_CHARS
+from bot.storage.db import UTCDateTime
 from bot.storage.errors import InvalidInput, StorageError
 from bot.storage.models import (
     INBOX_RESOLUTIONS,
@@ -102,14 +104,32 @@ async def bump_quality(s: AsyncSession, repo: Repo, intent_id: str, now: datetim
                        **deltas: int) -> None:
     """Add ``deltas`` (asks=1, helpful=-1 …) to an intent's counters, creating its row."""
     check_text_id(intent_id, "intent id", MAX_INTENT_ID)
-    ins = repo.insert(IntentQuality).values(
-        intent_id=intent_id, updated_at=now, **{k: max(v, 0) for k, v in deltas.items()})
-    table = IntentQuality.__table__
-    set_: dict[str, Any] = {"updated_at": ins.excluded.updated_at}
-    for name, delta in deltas.items():
-        set_[name] = table.c[name] + delta
-    await s.execute(ins.on_conflict_do_update(index_elements=[IntentQuality.intent_id],
-                                              set_=set_))
+    names = tuple(sorted(deltas))
+    params: dict[str, Any] = {"intent_id": intent_id, "now": now}
+    for name in names:
+        params[f"i_{name}"] = max(deltas[name], 0)
+        params[f"d_{name}"] = deltas[name]
+    await s.execute(_bump_sql(names), params)
+
+
+_QUALITY_COUNTERS = frozenset({"asks", "helpful", "not_helpful", "not_what_i_asked"})
+
+
+@lru_cache(maxsize=16)
+def _bump_sql(names: tuple[str, ...]) -> TextClause:
+    """The counters' upsert for one set of counters, as text SQLite and PostgreSQL share: it
+    runs on every answered question, and SQLAlchemy compiles a dialect
+    ``on_conflict_do_update()`` anew on every execution (a text clause once)."""
+    unknown = set(names) - _QUALITY_COUNTERS
+    if unknown or not names:
+        raise InvalidInput(f"unknown quality counters: {sorted(unknown) or 'none'}")
+    table = IntentQuality.__tablename__
+    return text(
+        f"INSERT INTO {table} (intent_id, updated_at, {', '.join(names)}) "
+        f"VALUES (:intent_id, :now, {', '.join(f':i_{n}' for n in names)}) "
+        "ON CONFLICT (intent_id) DO UPDATE SET updated_at = excluded.updated_at, "
+        + ", ".join(f"{n} = {table}.{n} + :d_{n}" for n in names)
+    ).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
 async def record_entry(s: AsyncSession, repo: Repo, *, question: str, status: str,
