@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import BigInteger, literal, select, update
+from sqlalchemy import BigInteger, Boolean, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import UTCDateTime
@@ -18,6 +18,25 @@ _SOURCES = ("quiz", "chosen")
 #: ``last_seen`` is kept to this precision: a member seen again within it costs one read, not a
 #: write transaction (most interactions of an active member)
 TOUCH_PRECISION = timedelta(minutes=5)
+
+
+# The visit's upserts, as text SQLite and PostgreSQL share (SQLAlchemy compiles a dialect
+# ``on_conflict_do_update()`` anew on every execution; a text clause once).
+_TYPES = (bindparam("id", type_=BigInteger), bindparam("guild_id", type_=BigInteger),
+          bindparam("now", type_=UTCDateTime()), bindparam("sharing", type_=Boolean))
+_SEEN = text(
+    f"INSERT INTO {Member.__tablename__} (id, created_at, last_seen_at, sharing) "
+    "VALUES (:id, :now, :now, :sharing) "
+    "ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at"
+).bindparams(*(p for p in _TYPES if p.key != "guild_id"))
+_SEEN_IN = text(
+    f"INSERT INTO {GuildMembership.__tablename__} "
+    "(member_id, guild_id, first_seen, last_seen, current_phase, quizzes_finished) "
+    "SELECT id, :guild_id, :now, :now, current_phase, quizzes_finished "
+    f"FROM {Member.__tablename__} WHERE id = :id "
+    "ON CONFLICT (member_id, guild_id) DO UPDATE SET last_seen = excluded.last_seen, "
+    "current_phase = excluded.current_phase, quizzes_finished = excluded.quizzes_finished"
+).bindparams(*(p for p in _TYPES if p.key != "sharing"))
 
 
 async def load_member(session: AsyncSession, user_id: int) -> MemberRecord | None:
@@ -60,35 +79,12 @@ class MembersRepo(Repo):
             return known
 
         async def tx(s: AsyncSession) -> MemberRecord:
-            ins = self.insert(Member).values(
-                id=user_id, created_at=now, last_seen_at=now, sharing=False
-            )
-            await s.execute(
-                ins.on_conflict_do_update(
-                    index_elements=[Member.id],
-                    set_={"last_seen_at": ins.excluded.last_seen_at},
-                )
-            )
+            params = {"id": user_id, "guild_id": guild_id, "now": now, "sharing": False}
+            await s.execute(_SEEN, params)
             if guild_id is not None:
                 # with copies of the member's phase and quiz count (models.GuildMembership),
                 # refreshed whenever the visit is written (see TOUCH_PRECISION)
-                gm = GuildMembership
-                gins = self.insert(gm).from_select(
-                    [gm.member_id, gm.guild_id, gm.first_seen, gm.last_seen, gm.current_phase,
-                     gm.quizzes_finished],
-                    select(Member.id, literal(guild_id, BigInteger),
-                           literal(now, UTCDateTime()), literal(now, UTCDateTime()),
-                           Member.current_phase, Member.quizzes_finished)
-                    .where(Member.id == user_id),
-                )
-                await s.execute(
-                    gins.on_conflict_do_update(
-                        index_elements=[gm.member_id, gm.guild_id],
-                        set_={"last_seen": gins.excluded.last_seen,
-                              "current_phase": gins.excluded.current_phase,
-                              "quizzes_finished": gins.excluded.quizzes_finished},
-                    )
-                )
+                await s.execute(_SEEN_IN, params)
             record = await load_member(s, user_id)
             assert record is not None
             return record
