@@ -38,6 +38,8 @@ class GuildSetup(BaseModel):
     phase_roles: dict[int, int] = Field(default_factory=dict)
     forums: tuple[int, ...] = ()
     sharing: Literal["members", "nobody"] = "members"
+    #: minutes before an unclaimed Ask a mentor thread is reminded (None: the setting)
+    mentor_reminder_minutes: int | None = Field(None, ge=1, le=7 * 24 * 60)
 
 
 async def setup_of(deps: Deps, guild_id: int | None) -> GuildSetup:
