@@ -191,6 +191,16 @@ class DiscordSender:
                 raise mapped from exc
         raise MemberGone("the DM channel keeps disappearing")
 
+    async def send_to_channel(self, channel_id: int, reply: Reply) -> None:
+        """Post ``reply`` in a channel or thread (an unclaimed question's reminder)."""
+        try:
+            await self.http.send_message(channel_id, params=message_params(reply))
+        except Exception as exc:
+            mapped = classify(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
 
 @contextlib.asynccontextmanager
 async def rest_sender(settings: Settings) -> AsyncIterator[DiscordSender]:
