@@ -207,3 +207,30 @@ async def test_reminder_delay_is_the_setting(engine: Engine, store: Store,
     expected = clock.current + timedelta(minutes=engine.deps.settings.mentor_reminder_minutes)
     assert esc is not None and esc.remind_at is not None
     assert abs(esc.remind_at - expected) < timedelta(seconds=1)
+
+
+async def test_metrics_expose_the_time_to_the_first_human_answer(store: Store,
+                                                                 clock: FakeClock) -> None:
+    from bot.ops.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.watch_quality(store)
+    ids = []
+    for i, question in enumerate(["one?", "two?", "three?"]):
+        esc, _ = await store.escalations.open(member_id=3000 + i, guild_id=G, question=question,
+                                              guesses=[], context=None, channel_id=CHANNEL,
+                                              remind_at=None)
+        ids.append(esc.id)
+    for esc_id, minutes in zip(ids[:2], (10, 50), strict=True):
+        clock.advance(minutes=minutes)
+        await store.escalations.answered(esc_id)
+    await metrics.refresh()
+    text = metrics.exposition().decode()
+    assert "mentorbot_escalations_answered 2.0" in text
+    assert "mentorbot_escalations_open 1.0" in text
+    p50 = next(line for line in text.splitlines()
+               if line.startswith('mentorbot_time_to_first_human_answer_seconds{quantile="0.5"}'))
+    assert 600 <= float(p50.split()[-1]) < 601
+    p90 = next(line for line in text.splitlines()
+               if line.startswith('mentorbot_time_to_first_human_answer_seconds{quantile="0.9"}'))
+    assert 3600 <= float(p90.split()[-1]) < 3601
