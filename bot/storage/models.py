@@ -372,6 +372,20 @@ class InboxEntry(Base):
     resolved_intent: Mapped[str | None] = mapped_column(String(MAX_INTENT_ID))
 
 
+class AdoptRequest(Base):
+    """The first mentor's *Make it an intent* on an inbox entry, where the server asks a
+    second, different mentor to confirm (``/setup confirmations``)."""
+
+    __tablename__ = "adopt_request"
+
+    entry_id: Mapped[int] = mapped_column(
+        SurrogateKey, ForeignKey("inbox_entry.id", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False)
+    mentor_id: Mapped[int] = mapped_column(BigInteger)
+    mentor_name: Mapped[str] = mapped_column(String(MAX_NAME))
+    requested_at: Mapped[datetime]
+
+
 class InboxAsk(Base):
     """One member's part in an inbox entry: their question (as they wrote it), or their
     feedback on an answer, or the answer they proposed as a mentor."""
@@ -475,6 +489,7 @@ class IntentQuality(Base):
 
 
 __all__ = [
+    "AdoptRequest",
     "AnswerFeedback",
     "Base",
     "BotState",

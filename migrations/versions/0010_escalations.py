@@ -1,5 +1,6 @@
 """Ask a mentor (issue 14): questions members pass to the mentors, as threads with a claim,
-one reminder when unclaimed, and the time to the first mentor answer.
+one reminder when unclaimed, and the time to the first mentor answer; the first mentor's press
+on an inbox entry that a second mentor must confirm before it becomes an intent.
 
 Revision ID: 0010
 Revises: 0009
@@ -53,9 +54,21 @@ def upgrade() -> None:
     op.create_index(op.f("ix_escalation_thread_id"), "escalation", ["thread_id"], unique=False)
     op.create_index(op.f("ix_escalation_scope_answered_at"), "escalation",
                     ["scope", "answered_at"], unique=False)
+    op.create_table(
+        "adopt_request",
+        sa.Column("entry_id", _KEY, autoincrement=False, nullable=False),
+        sa.Column("mentor_id", sa.BigInteger(), nullable=False),
+        sa.Column("mentor_name", sa.String(length=100), nullable=False),
+        sa.Column("requested_at", _TS, nullable=False),
+        sa.ForeignKeyConstraint(["entry_id"], ["inbox_entry.id"],
+                                name=op.f("fk_adopt_request_entry_id_inbox_entry"),
+                                ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("entry_id", name=op.f("pk_adopt_request")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("adopt_request")
     op.drop_index(op.f("ix_escalation_scope_answered_at"), table_name="escalation")
     op.drop_index(op.f("ix_escalation_thread_id"), table_name="escalation")
     op.drop_index(op.f("ix_escalation_remind_at"), table_name="escalation")

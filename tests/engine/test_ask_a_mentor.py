@@ -234,3 +234,45 @@ async def test_metrics_expose_the_time_to_the_first_human_answer(store: Store,
     p90 = next(line for line in text.splitlines()
                if line.startswith('mentorbot_time_to_first_human_answer_seconds{quantile="0.9"}'))
     assert 3600 <= float(p90.split()[-1]) < 3601
+
+
+async def test_a_server_sets_its_own_reminder_delay(engine: Engine, store: Store,
+                                                    clock: FakeClock) -> None:
+    await set_up_mentors(engine)
+    bad = await engine.run("setup mentor-reminder", ADMIN, minutes="soon")
+    assert bad.title == "Hmm" and "number of minutes" in bad.body
+    member = await engine.run("setup mentor-reminder", ALICE, minutes="30")
+    assert member.title == "Hmm"
+    saved = await engine.run("setup mentor-reminder", ADMIN, minutes="30")
+    assert saved.title == "Setup saved" and "after 30 minutes" in saved.body
+    post = (await escalate(engine)).escalate
+    assert post is not None
+    esc = await store.escalations.get(post.escalation_id)
+    assert esc is not None and esc.remind_at is not None
+    assert abs(esc.remind_at - clock.current - timedelta(minutes=30)) < timedelta(seconds=1)
+    back = await engine.run("setup mentor-reminder", ADMIN)
+    assert "(the bot's default)" in back.body
+
+
+async def test_a_second_different_mentor_confirms_a_new_intent(engine: Engine,
+                                                               store: Store) -> None:
+    await set_up_mentors(engine)
+    on = await engine.run("setup confirmations", ADMIN, state=True)
+    assert "needs a second mentor's confirmation" in on.body
+    post = (await escalate(engine)).escalate
+    assert post is not None
+    await store.escalations.posted(post.escalation_id, THREAD, POST)
+    await engine.mark_answer(ADA, THREAD, "Da Michele, every time.", ADA.user_id, "ada")
+    inbox = await engine.run("kb inbox", ADA)
+    first = await engine.act(ADA, action(inbox, next(a.label for a in inbox.actions
+                                                     if a.label.endswith("make it an intent"))))
+    assert first.title == "Waiting for a second mentor"
+    inbox = await engine.run("kb inbox", ADA)
+    confirm = next(a.id for a in inbox.actions if a.label.endswith("confirm the intent"))
+    assert "waiting for a second mentor" in inbox.body
+    again = await engine.act(ADA, confirm)
+    assert again.title == "Hmm" and "second, different mentor" in again.body
+    made = await engine.act(MAX, confirm)
+    assert made.title == "New intent", made.body
+    answered = await engine.run("ask", BOB, question=NONSENSE)
+    assert "Da Michele" in answered.body
