@@ -119,3 +119,96 @@ async def test_ask_a_mentor_from_a_miss_to_an_answer_on_the_other_shard(db_url):
         finally:
             await second.stop()
             await first.stop()
+
+
+async def _escalate(fake, user, guild, question):  # type: ignore[no-untyped-def]
+    miss = await (await fake.slash(user, "ask", {"question": question}, guild=guild)
+                  ).final_message()
+    confirm = await (await fake.click(user, miss, button(miss, "Ask a mentor"))).final_message()
+    done = await (await fake.click(user, confirm, button(confirm, "Yes, just the question"))
+                  ).final_message()
+    assert title(done) == "Passed to the mentors"
+    return miss
+
+
+async def test_a_text_channel_thread_its_reminder_closed_dms_and_the_withdrawal(running,
+                                                                                  world):
+    """A text channel for the mentors: a public thread holds the post; the dispatcher's
+    reminder names the role with mentions off; an asker whose DMs are closed is noted for the
+    mentor; withdrawing the question turns the post into a note without their words."""
+    from datetime import timedelta
+
+    from bot.frontends.discord.sender import DiscordSender
+    from bot.reminders.dispatcher import Dispatcher
+    from bot.reminders.ratelimit import Unlimited
+
+    fake = world.fake
+    g = fake.add_guild("texty", bot_permissions=perms.DEFAULT_BOT | perms.CREATE_PUBLIC_THREADS
+                       | perms.SEND_MESSAGES_IN_THREADS)
+    channel = fake.add_channel(g, "mentors")
+    role = fake.add_role(g, "mentors")
+    boss = fake.add_user("boss", guild=g, permissions=perms.MANAGE_GUILD)
+    shy = fake.add_user("shy2", guild=g, dms_closed=True)
+    await (await fake.slash(boss, "setup mentors", {"role": role.id, "channel": channel.id},
+                            guild=g)).final_message()
+    question = "best pizza in naples"
+    miss = await _escalate(fake, shy, g, question)
+    [thread] = await fake.wait_for_threads(channel)
+    post = await fake.wait_for_message(lambda m: m.channel_id == thread.id)
+    assert "pizza" in text(post) and labels(post) == ["Claim"]
+
+    # unclaimed past the delay: one reminder in the thread, through the dispatcher
+    bot = running.bot
+    store = bot.engine.deps.store
+    esc = await store.escalations.by_thread(thread.id)
+    assert esc is not None and esc.remind_at is not None
+    dispatcher = Dispatcher(store, bot.engine.kb, DiscordSender(bot.http), limiter=Unlimited(),
+                            clock=lambda: esc.remind_at + timedelta(seconds=1))
+    assert (await dispatcher.run_once()).mentor_reminders == 1
+    assert (await dispatcher.run_once()).mentor_reminders == 0
+    reminder = await fake.wait_for_message(
+        lambda m: m.channel_id == thread.id and "still waiting" in text(m))
+    assert f"<@&{role.id}>" in text(reminder) and reminder.allowed_mentions == {"parse": []}
+
+    # the mentor's answer can't be DMed: said to the mentor, not retried
+    answer = fake.user_message(boss, "Da Michele, every time.", channel=thread)
+    marked = await (await fake.message_command(boss, "Mark as answer", answer)).final_message()
+    assert marked.ephemeral and "couldn't DM the member" in text(marked)
+    assert fake.dm_messages(shy) == []
+    # used outside such a thread: a clear private refusal
+    elsewhere = fake.user_message(boss, "hello", channel=channel)
+    nope = await (await fake.message_command(boss, "Mark as answer", elsewhere)).final_message()
+    assert nope.ephemeral and "inside a question thread" in text(nope)
+
+    # withdrawn: the post says so, without the member's words or the Claim button
+    done = await (await fake.click(shy, miss, button(miss, "Withdraw my question"))
+                  ).final_message()
+    assert title(done) == "Question withdrawn"
+    start = time.monotonic()
+    while "withdrew" not in text(fake.message(post.id)):
+        assert time.monotonic() - start < 3, text(fake.message(post.id))
+        await asyncio.sleep(0.05)
+    edited = fake.message(post.id)
+    assert "pizza" not in text(edited) and labels(edited) == []
+
+
+async def test_a_thread_discord_refuses_is_a_note_for_the_admins(running, world):
+    fake = world.fake  # a server where the bot may not create threads
+    g = fake.add_guild("locked", everyone_permissions=perms.VIEW_CHANNEL | perms.SEND_MESSAGES
+                       | perms.READ_MESSAGE_HISTORY)
+    channel = fake.add_channel(g, "mentors")
+    boss = fake.add_user("boss", guild=g, permissions=perms.MANAGE_GUILD)
+    lin = fake.add_user("lin", guild=g)
+    await (await fake.slash(boss, "setup mentors", {"channel": channel.id}, guild=g)
+           ).final_message()
+    miss = await _escalate(fake, lin, g, "best pizza in naples")
+    start = time.monotonic()
+    while True:
+        shown = await (await fake.slash(boss, "setup show", guild=g)).final_message()
+        if "couldn't open a thread" in text(shown):
+            break
+        assert time.monotonic() - start < 3, text(shown)
+        await asyncio.sleep(0.1)
+    assert fake.threads(channel) == []
+    again = await (await fake.click(lin, miss, button(miss, "Ask a mentor"))).final_message()
+    assert title(again) == "Ask a mentor?"  # forgotten: the member may try again
