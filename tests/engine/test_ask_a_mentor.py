@@ -175,10 +175,17 @@ async def test_withdrawing_the_question_withdraws_the_escalation(engine: Engine,
 
 async def test_export_and_delete(engine: Engine, store: Store) -> None:
     await set_up_mentors(engine)
-    await escalate(engine)
+    post = (await escalate(engine)).escalate
+    assert post is not None
+    await store.escalations.posted(post.escalation_id, THREAD, POST)
     data = await store.privacy.export(ALICE.user_id)
     assert [e["question"] for e in data["escalations"]] == [NONSENSE]
-    await store.privacy.delete(ALICE.user_id)
+    confirm = await engine.run("privacy delete", ALICE)
+    deleted = await engine.act(ALICE, action(confirm, "Yes, delete everything"))
+    assert deleted.title == "Your data is deleted"
+    [edit] = deleted.edits  # the thread's post loses their words too
+    assert (edit.channel_id, edit.message_id) == (THREAD, POST)
+    assert "deleted their data" in edit.message.body and "pizza" not in edit.message.body
     assert (await store.privacy.export(ALICE.user_id))["escalations"] == []
 
 

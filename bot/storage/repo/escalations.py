@@ -121,6 +121,19 @@ class EscalationsRepo(Repo):
 
         return await self._db.run(tx, readonly=True)
 
+    async def posts_of(self, member_id: int) -> list[tuple[int, int]]:
+        """``(thread id, message id)`` of the member's posted escalations (their deletion
+        turns those posts into a note without their words)."""
+        check_id(member_id)
+
+        async def tx(s: AsyncSession) -> list[tuple[int, int]]:
+            rows = await s.execute(select(Escalation.thread_id, Escalation.message_id).where(
+                Escalation.member_id == member_id, Escalation.thread_id.is_not(None),
+                Escalation.message_id.is_not(None)))
+            return [(int(t), int(m)) for t, m in rows]
+
+        return await self._db.run(tx, readonly=True)
+
     async def get(self, escalation_id: int) -> EscalationRecord | None:
         check_id(escalation_id, "escalation id")
 
