@@ -176,14 +176,34 @@ class EscalationFlow:
         post = ThreadPost(member.guild_id, channel, esc.id, thread_name(text), self.post(esc))
         return Reply("Passed to the mentors",
                      render("escalate_done", state="passed", where=None, claimed=None),
-                     kind=Kind.FEEDBACK, private=True, tone="success", escalate=post)
+                     kind=Kind.FEEDBACK, private=True, tone="success", escalate=post,
+                     actions=(Action(action_id(self.take_back, esc.id),
+                                     "Withdraw my question"),))
+
+    @route("esc:withdraw", Arg("escalation", "int"), updates=True)
+    async def take_back(self, member: Member, escalation: int) -> Reply:
+        """The member takes back a question they passed to the mentors: the escalation and
+        their part in the inbox go; the thread's post says they withdrew it."""
+        esc = await self.deps.store.escalations.get(escalation)
+        done = False
+        edits: tuple[MessageEdit, ...] = ()
+        if esc is not None and esc.member_id == member.user_id:
+            for item in await self.deps.store.inbox.find(esc.question):
+                if item.guild_id == esc.guild_id and item.status != "proposed_answer":
+                    await self.deps.store.inbox.withdraw(item.id, member.user_id)
+            edits = await self.withdrawn(member, esc.question)
+            done = True
+        return Reply("Question withdrawn" if done else "Nothing to withdraw",
+                     render("inbox_withdrawn", done=done), kind=Kind.FEEDBACK, private=True,
+                     tone="success" if done else "info", edits=edits)
 
     # --- the thread -------------------------------------------------------------------------
 
     def post(self, esc: EscalationRecord) -> Reply:
         """The thread's first message: the question, the bot's guesses, the shared context,
         who claimed it (or the *Claim* button)."""
-        titles = [i.title for g in esc.guesses if (i := self.deps.intent(g))]
+        # escaped: a community intent's title is a member's question
+        titles = [user_text(i.title, 120) for g in esc.guesses if (i := self.deps.intent(g))]
         actions = () if esc.claimed_by else (
             Action(action_id(self.claim, esc.id), "Claim", "success"),)
         return Reply("A member asks the mentors",
@@ -257,8 +277,6 @@ class EscalationFlow:
         note = Reply("Withdrawn", render("escalation_withdrawn"), kind=Kind.FEEDBACK)
         return tuple(MessageEdit(e.thread_id, e.message_id, note) for e in gone
                      if e.thread_id and e.message_id)
-
-    # --- the reminder -----------------------------------------------------------------------
 
 
 def reminder_message(setup: GuildSetup) -> Reply:

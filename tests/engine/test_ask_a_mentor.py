@@ -283,3 +283,17 @@ async def test_a_second_different_mentor_confirms_a_new_intent(engine: Engine,
     assert made.title == "New intent", made.body
     answered = await engine.run("ask", BOB, question=NONSENSE)
     assert "Da Michele" in answered.body
+
+
+async def test_the_passed_on_reply_can_take_it_back(engine: Engine, store: Store) -> None:
+    await set_up_mentors(engine)
+    done = await escalate(engine)
+    assert done.escalate is not None
+    await store.escalations.posted(done.escalate.escalation_id, THREAD, POST)
+    stranger = await engine.act(BOB, action(done, "Withdraw my question"))
+    assert stranger.title == "Nothing to withdraw" and stranger.edits == ()
+    back = await engine.act(ALICE, action(done, "Withdraw my question"))
+    assert back.title == "Question withdrawn" and [e.message_id for e in back.edits] == [POST]
+    assert await store.escalations.get(done.escalate.escalation_id) is None
+    inbox = await engine.run("kb inbox", ADA)
+    assert "pizza" not in inbox.body  # her part in the inbox went too
