@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from bot.engine.commands import Arg, Param, action_id, command, route
 from bot.engine.context import Deps, Member
-from bot.engine.escalate import EscalationFlow, ask_mentor_action
+from bot.engine.escalate import ASK_ROUTE, EscalationFlow, ask_mentor_action
 from bot.engine.language import not_english
 from bot.engine.replies import Action, Kind, MessageEdit, Reply, ReplyField, Style
 from bot.knowledge.loader import KnowledgeBase
@@ -119,7 +119,8 @@ class AskFlow:
                 match=result,
             )
         log_id, entry_id = await self._log(member, question, result)
-        mentor = await self._mentor_action(member, log_id)
+        mentor = await self._mentor_action(member, log_id) if (
+            result.uncovered or result.intent is None) else ()
         if result.uncovered:
             reply = self._uncovered(result)
             return replace(reply, actions=(*mentor, *reply.actions,
@@ -168,7 +169,10 @@ class AskFlow:
         if reply.kind == Kind.ERROR:
             return reply
         intro = render("answering", asker=asker, question=question)
-        return replace(reply, body=f"{intro}\n\n{reply.body}", private=False)
+        # someone else's words: not for the one who used it to pass on as their own question
+        actions = tuple(a for a in reply.actions
+                        if not a.id.startswith(ASK_ROUTE + ":"))
+        return replace(reply, body=f"{intro}\n\n{reply.body}", private=False, actions=actions)
 
     async def _for_you(self, member: Member) -> str:
         """The member's own next step, for answers that depend on their phase."""

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+ASK_ROUTE = "esc:ask"  # the Ask a mentor button's route
 THREAD_NAME = 90  # Discord allows 100 characters
 GUESSES = 3
 MAX_ANSWER = 1800  # characters of a mentor's reply quoted in the asker's DM
@@ -129,7 +130,7 @@ class EscalationFlow:
                 f"{len(phase.checklist)} done")
         return text + (f"; next: {todo[0].title}" if todo else "")
 
-    @route("esc:ask", Arg("question", "int"))
+    @route(ASK_ROUTE, Arg("question", "int"))
     async def ask(self, member: Member, question: int) -> Reply:
         """*Ask a mentor*: confirm privately, with or without the member's progress."""
         text, _, _ = await self._question(member, question)

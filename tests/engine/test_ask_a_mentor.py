@@ -297,3 +297,10 @@ async def test_the_passed_on_reply_can_take_it_back(engine: Engine, store: Store
     assert await store.escalations.get(done.escalate.escalation_id) is None
     inbox = await engine.run("kb inbox", ADA)
     assert "pizza" not in inbox.body  # her part in the inbox went too
+
+
+async def test_answering_someone_elses_message_offers_no_ask_a_mentor(engine: Engine) -> None:
+    await set_up_mentors(engine)
+    reply = await engine.asking.answer_for(ALICE, NONSENSE, "bob")
+    assert reply.title == "I don't know that one"
+    assert "Ask a mentor" not in labels(reply)
