@@ -236,7 +236,9 @@ def _chat(args: argparse.Namespace) -> int:
     async def main() -> int:
         async with app:
             engine = await app.engine()
-            console = Console(engine, Member(args.user, name="you"))
+            # --guild: a server's operator, as in that server (its /setup applies)
+            console = Console(engine, Member(args.user, guild_id=args.guild, name="you",
+                                             is_admin=args.guild is not None))
             return await console.run()
 
     return asyncio.run(main())
@@ -428,6 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     chat = with_common(sub.add_parser("chat", help="talk to the mentor in this terminal"))
     chat.add_argument("--user", type=member_id, default=1,
                       help="member id to act as (default 1)")
+    chat.add_argument("--guild", type=member_id, default=None,
+                      help="act as an admin of this server id (its /setup applies: "
+                           "Ask a mentor with a mentors' channel)")
     chat.set_defaults(func=_chat)
 
     ask = with_common(sub.add_parser(

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
         60.0, ge=1, description="how often the bot looks for due reminders"
     )
     reminder_lease_seconds: int = Field(300, ge=10, description="claim lease before a retry")
+    mentor_reminder_minutes: int = Field(
+        120, ge=1, le=7 * 24 * 60,
+        description="minutes before an unclaimed Ask a mentor thread gets its one reminder",
+    )
 
     # --- operations ---
     log_format: Literal["text", "json"] = Field("text", description="log line format")

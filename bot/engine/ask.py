@@ -8,8 +8,9 @@ from dataclasses import replace
 
 from bot.engine.commands import Arg, Param, action_id, command, route
 from bot.engine.context import Deps, Member
+from bot.engine.escalate import ASK_ROUTE, EscalationFlow, ask_mentor_action
 from bot.engine.language import not_english
-from bot.engine.replies import Action, Kind, Reply, ReplyField, Style
+from bot.engine.replies import Action, Kind, MessageEdit, Reply, ReplyField, Style
 from bot.knowledge.loader import KnowledgeBase
 from bot.knowledge.schema import Intent, source_name, tool_slug
 from bot.limits import MAX_QUESTION_CHARS
@@ -71,6 +72,17 @@ class AskFlow:
             log.warning("could not log a question for review", exc_info=True)
         return log_id, entry_id
 
+    async def _mentor_action(self, member: Member, log_id: int | None) -> tuple[Action, ...]:
+        """*Ask a mentor*, where the server has a mentors' channel (issue 14)."""
+        if self.stateless:
+            return ()
+        try:
+            action = await ask_mentor_action(self.deps, member, log_id)
+        except StorageError:  # the answer stands without the button
+            log.warning("could not read the server's setup for Ask a mentor", exc_info=True)
+            return ()
+        return (action,) if action is not None else ()
+
     def _withdraw_action(self, entry_id: int | None) -> tuple[Action, ...]:
         if entry_id is None:
             return ()
@@ -79,10 +91,15 @@ class AskFlow:
     @route("ask:withdraw", Arg("entry", "int"))
     async def withdraw(self, member: Member, entry: int) -> Reply:
         """A member takes back a question they passed to the mentors (their part only)."""
+        item = await self.deps.store.inbox.get(entry)
         done = await self.deps.store.inbox.withdraw(entry, member.user_id)
+        edits: tuple[MessageEdit, ...] = ()
+        if item is not None:  # and the question the member passed to the mentors
+            edits = await EscalationFlow(self.deps).withdrawn(member, item.question)
+        done = done or bool(edits)
         return Reply("Question withdrawn" if done else "Nothing to withdraw",
                      render("inbox_withdrawn", done=done), kind=Kind.FEEDBACK, private=True,
-                     tone="success" if done else "info")
+                     tone="success" if done else "info", edits=edits)
 
     @command("ask", "answer a question about MLOps careers (a plain line works too)",
              Param("question", "text", "your question, in your own words", required=True))
@@ -102,9 +119,12 @@ class AskFlow:
                 match=result,
             )
         log_id, entry_id = await self._log(member, question, result)
+        mentor = await self._mentor_action(member, log_id) if (
+            result.uncovered or result.intent is None) else ()
         if result.uncovered:
             reply = self._uncovered(result)
-            return replace(reply, actions=(*reply.actions, *self._withdraw_action(entry_id)))
+            return replace(reply, actions=(*mentor, *reply.actions,
+                                           *self._withdraw_action(entry_id)))
         if result.intent is None:
             choices = [i for c in result.alternatives if (i := self._choice(c.intent))]
             return Reply(
@@ -112,7 +132,7 @@ class AskFlow:
                 render("ask_unknown", reason="unknown", choices=choices,
                        logged=entry_id is not None, english_only=not_english(question)),
                 kind=Kind.ASK,
-                actions=(*(self.show_action(i) for i in choices),
+                actions=(*mentor, *(self.show_action(i) for i in choices),
                          *self._withdraw_action(entry_id)),
                 tone="warning",
                 match=result,
@@ -149,7 +169,10 @@ class AskFlow:
         if reply.kind == Kind.ERROR:
             return reply
         intro = render("answering", asker=asker, question=question)
-        return replace(reply, body=f"{intro}\n\n{reply.body}", private=False)
+        # someone else's words: not for the one who used it to pass on as their own question
+        actions = tuple(a for a in reply.actions
+                        if not a.id.startswith(ASK_ROUTE + ":"))
+        return replace(reply, body=f"{intro}\n\n{reply.body}", private=False, actions=actions)
 
     async def _for_you(self, member: Member) -> str:
         """The member's own next step, for answers that depend on their phase."""
@@ -323,11 +346,13 @@ class AskFlow:
             await self.deps.store.inbox.not_what_i_asked(
                 answered, logged.text, user_id=logged.member_id, guild_id=member.guild_id)
         choices = [i for x in intents if (i := self._choice(x))]
+        mentor = await self._mentor_action(member, question) if (
+            logged is not None and logged.member_id == member.user_id) else ()
         return Reply(
             "Other topics you may have meant",
             render("alternatives", choices=choices, noted=logged is not None),
             kind=Kind.ASK,
-            actions=tuple(self.show_action(i, "primary") for i in choices),
+            actions=(*mentor, *(self.show_action(i, "primary") for i in choices)),
             private=True,
         )
 
@@ -343,6 +368,9 @@ class AskFlow:
                 await self.deps.store.inbox.record(
                     logged.text, "not_helpful", intent, member.guild_id,
                     user_id=logged.member_id)
+                if logged.member_id == member.user_id:
+                    reply = replace(reply, actions=(
+                        *reply.actions, *await self._mentor_action(member, question)))
         return reply
 
     @route("ask:fb", Arg("intent", "intent"), Arg("helpful", "flag"))

@@ -24,6 +24,7 @@ from bot.engine.checklist import ChecklistFlow
 from bot.engine.commands import CommandSpec, RouteSpec, Table, command
 from bot.engine.community import CommunityFlow
 from bot.engine.context import Deps, Member, UserError, utcnow
+from bot.engine.escalate import EscalationFlow
 from bot.engine.inbox import InboxFlow
 from bot.engine.privacy import PrivacyFlow
 from bot.engine.quiz import QuizFlow
@@ -117,7 +118,7 @@ class HelpFlow:
 
 FLOW_CLASSES: tuple[type, ...] = (AskFlow, BrowseFlow, QuizFlow, ChecklistFlow, RemindersFlow,
                                   PrivacyFlow, StatsFlow, SetupFlow, CommunityFlow, CheckInFlow,
-                                  InboxFlow, HelpFlow)
+                                  InboxFlow, EscalationFlow, HelpFlow)
 
 
 class Engine:
@@ -136,10 +137,11 @@ class Engine:
         self.reminders = RemindersFlow(deps)
         self.quizzing = QuizFlow(deps, self.checklist, self.reminders)
         self.setup = SetupFlow(deps)
+        self.escalations = EscalationFlow(deps)
         flows: list[object] = [self.asking, self.browsing, self.quizzing, self.checklist,
                                self.reminders, self.privacy, StatsFlow(deps), self.setup,
                                CommunityFlow(deps), CheckInFlow(deps, self.asking),
-                               InboxFlow(deps), HelpFlow(self)]
+                               InboxFlow(deps), self.escalations, HelpFlow(self)]
         self.table = Table.collect(flows)
 
     @property
@@ -178,3 +180,11 @@ class Engine:
         await self.deps.live.refresh(self.deps.store)
         return await guarded(spec.prefix, lambda: entry.handler(member, **args))
 
+
+    async def mark_answer(self, member: Member, thread_id: int, text: str, author_id: int,
+                          author_name: str, message_id: int | None = None) -> Reply:
+        """*Mark as answer* (a message command) on a reply in an escalation thread (see
+        :meth:`~bot.engine.escalate.EscalationFlow.mark_answer`), guarded like a command."""
+        await self.deps.live.refresh(self.deps.store)
+        return await guarded("mark answer", lambda: self.escalations.mark_answer(
+            member, thread_id, text, author_id, author_name, message_id))

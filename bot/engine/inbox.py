@@ -59,8 +59,9 @@ class InboxFlow:
         actions: list[Action] = []
         for item in items[:WITH_BUTTONS]:
             if item.status == "proposed_answer":
-                actions.append(Action(action_id(self.adopt, item.id),
-                                      f"#{item.id}: make it an intent", "success"))
+                label = "confirm the intent" if item.adopt_requested_by else "make it an intent"
+                actions.append(Action(action_id(self.adopt, item.id), f"#{item.id}: {label}",
+                                      "success"))
             actions.append(Action(action_id(self.teach_menu, item.id), f"#{item.id}: teach as…",
                                   "primary"))
             actions.append(Action(action_id(self.off_topic, item.id), f"#{item.id}: off-topic"))
@@ -124,6 +125,17 @@ class InboxFlow:
         item = await self._open(member, entry)
         if item.status != "proposed_answer":
             raise UserError(f"Inbox entry #{entry} is not a proposed answer.")
+        if (await setup_of(self.deps, item.guild_id)).confirm_intents:
+            if item.adopt_requested_by is None:
+                if await self.deps.store.inbox.request_adopt(entry, member.user_id,
+                                                             member.name):
+                    return Reply("Waiting for a second mentor",
+                                 render("inbox_done", item=item, action="awaiting"),
+                                 kind=Kind.ADMIN, private=True, tone="success")
+                item = await self._open(member, entry)  # another mentor pressed first
+            if item.adopt_requested_by == member.user_id:
+                raise UserError(f"Inbox entry #{entry} needs a second, different mentor to "
+                                "confirm it (this server's `/setup confirmations`).")
         title = item.question.strip().rstrip("?").strip()
         title = title[:1].upper() + title[1:]
         intent = await self.deps.store.overlay.adopt(

@@ -6,7 +6,7 @@ import json
 
 from bot.engine.commands import Arg, Param, action_id, command, route
 from bot.engine.context import Deps, Member
-from bot.engine.replies import Action, Attachment, Kind, Reply
+from bot.engine.replies import Action, Attachment, Kind, MessageEdit, Reply
 from bot.render import render
 
 
@@ -47,9 +47,14 @@ class PrivacyFlow:
         if not confirmed:
             return Reply("Nothing deleted", render("privacy", action="cancelled"),
                          kind=Kind.PRIVACY, private=True)
+        posts = await self.deps.store.escalations.posts_of(member.user_id)
         count = await self.deps.store.privacy.delete(member.user_id)
+        # the questions they passed to the mentors leave the mentors' threads too
+        note = Reply("Withdrawn", render("escalation_withdrawn", deleted=True),
+                     kind=Kind.FEEDBACK)
         return Reply("Your data is deleted", render("privacy", action="deleted", count=count),
-                     kind=Kind.PRIVACY, private=True, tone="success")
+                     kind=Kind.PRIVACY, private=True, tone="success",
+                     edits=tuple(MessageEdit(t, m, note) for t, m in posts))
 
     @route("share", Arg("on", "on_off"))
     async def share_button(self, member: Member, on: bool) -> Reply:

@@ -152,6 +152,37 @@ class Announcement:
 
 
 @dataclass(frozen=True)
+class ThreadPost:
+    """A question passed to the mentors: a front end that can (Discord) opens a thread in the
+    mentors' channel — a forum post, or a thread on a text channel — whose first message is
+    ``message`` (mentions off), then records it with ``EscalationsRepo.posted``."""
+
+    guild_id: int
+    channel_id: int
+    escalation_id: int
+    name: str  # the thread's name
+    message: Reply
+
+
+@dataclass(frozen=True)
+class MessageEdit:
+    """A message the bot posted earlier, to be replaced by ``message`` (a withdrawn question's
+    thread post)."""
+
+    channel_id: int
+    message_id: int
+    message: Reply
+
+
+@dataclass(frozen=True)
+class DirectMessage:
+    """A DM to someone other than the member acting (a mentor's answer, to the asker)."""
+
+    user_id: int
+    message: Reply
+
+
+@dataclass(frozen=True)
 class Reply:
     title: str
     body: str  # markdown
@@ -174,6 +205,9 @@ class Reply:
     roles: tuple[RoleEffect, ...] = ()  # phase roles to set after the reply, per server
     announce: tuple[Announcement, ...] = ()  # channel posts to make after the reply
     pending: bool = False  # it asks something (a quiz question, "delete?"): keep it open
+    escalate: ThreadPost | None = None  # a thread to open for the mentors after the reply
+    edits: tuple[MessageEdit, ...] = ()  # earlier bot messages to change after the reply
+    dm: DirectMessage | None = None  # a DM to send to someone else, before the reply
 
     @property
     def unanswered(self) -> bool:

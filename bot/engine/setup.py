@@ -23,6 +23,7 @@ from bot.engine.replies import Kind, Reply, Tone
 from bot.render import render
 
 MAX_FORUMS = 25
+MAX_REMINDER_MINUTES = 7 * 24 * 60
 
 
 class GuildSetup(BaseModel):
@@ -38,6 +39,10 @@ class GuildSetup(BaseModel):
     phase_roles: dict[int, int] = Field(default_factory=dict)
     forums: tuple[int, ...] = ()
     sharing: Literal["members", "nobody"] = "members"
+    #: minutes before an unclaimed Ask a mentor thread is reminded (None: the setting)
+    mentor_reminder_minutes: int | None = Field(None, ge=1, le=MAX_REMINDER_MINUTES)
+    #: a new intent from a mentor's answer needs a second, different mentor's press
+    confirm_intents: bool = False
 
 
 async def setup_of(deps: Deps, guild_id: int | None) -> GuildSetup:
@@ -72,13 +77,17 @@ class SetupFlow:
         await self.deps.store.guilds.set(guild_id, updated.model_dump(mode="json"))
         return await self._shown(guild_id, updated, "Setup saved")
 
+    def reminder_minutes(self, setup: GuildSetup) -> int:
+        return setup.mentor_reminder_minutes or self.deps.settings.mentor_reminder_minutes
+
     async def _shown(self, guild_id: int, setup: GuildSetup,
                      title: str = "This server's setup") -> Reply:
         phases = sorted(self.deps.kb.phase_by_number)
         notes = await self.deps.store.community.notes(guild_id)  # what the bot couldn't do
         tone: Tone = ("success" if title != "This server's setup"
                       else "warning" if notes else "info")
-        return Reply(title, render("setup", setup=setup, phases=phases, notes=notes),
+        return Reply(title, render("setup", setup=setup, phases=phases, notes=notes,
+                                   reminder=self.reminder_minutes(setup)),
                      kind=Kind.ADMIN, private=True, tone=tone)
 
     @command("setup show", "this server's setup (Manage Server)", private=True, admin=True,
@@ -94,6 +103,26 @@ class SetupFlow:
     async def mentors(self, member: Member, role: int | None = None,
                       channel: int | None = None) -> Reply:
         return await self._change(member, mentor_role=role, mentor_channel=channel)
+
+    @command("setup mentor-reminder", "minutes before an unclaimed question in the mentors' "
+             "channel is reminded once (leave out: the bot's default)",
+             Param("minutes", "text", f"1 to {MAX_REMINDER_MINUTES}"), private=True,
+             admin=True)
+    async def mentor_reminder(self, member: Member, minutes: str | int | None = None) -> Reply:
+        text = str(minutes).strip().casefold() if minutes is not None else ""
+        if text in ("", "default"):
+            return await self._change(member, mentor_reminder_minutes=None)
+        if not text.isascii() or not text.isdigit() or \
+                not 1 <= int(text) <= MAX_REMINDER_MINUTES:
+            raise UserError(f"The reminder delay is a number of minutes, 1 to "
+                            f"{MAX_REMINDER_MINUTES} (a week).")
+        return await self._change(member, mentor_reminder_minutes=int(text))
+
+    @command("setup confirmations", "whether a new intent from a mentor's answer needs a "
+             "second mentor's confirmation",
+             Param("state", "on_off", "on or off", required=True), private=True, admin=True)
+    async def confirmations(self, member: Member, state: bool) -> Reply:
+        return await self._change(member, confirm_intents=state)
 
     @command("setup phase-role", "the role for members in a phase (leave out the role to clear)",
              Param("phase", "phase", "the phase", required=True),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from bot.engine.commands import command
 from bot.engine.context import Deps, Member, UserError
+from bot.engine.escalate import answer_times
 from bot.engine.replies import Attachment, Kind, Reply
 from bot.render import render
 
@@ -56,7 +57,9 @@ class StatsFlow:
                    quiz_completions=stats.quiz_completions, funnel=funnel[:FUNNEL_LINES],
                    unanswered=list(stats.top_unanswered), done_weekly=done_weekly,
                    unanswered_weekly=unanswered_weekly, weakest=weakest,
-                   weakest_min=WEAKEST_MIN_COUNT),
+                   weakest_min=WEAKEST_MIN_COUNT,
+                   answer_times=answer_times(
+                       await self.deps.store.escalations.answer_seconds(member.guild_id))),
             kind=Kind.STATS,
             private=True,
             attachment=await self._charts(stats, funnel, done_weekly, unanswered_weekly),

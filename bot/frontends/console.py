@@ -124,9 +124,24 @@ def plain_markdown(text: str) -> str:
     return text
 
 
+def effects_text(reply: Reply) -> str:
+    """What a reply asks to happen beyond the terminal, said in words (Discord does it)."""
+    lines = []
+    if reply.escalate is not None:
+        lines.append(f"→ Passed to the mentors' inbox; on Discord a thread “{reply.escalate.name}”"
+                     f" opens in their channel ({reply.escalate.channel_id}).")
+    if reply.edits:
+        lines.append("→ The mentors' thread post now says the question was withdrawn.")
+    if reply.dm is not None:
+        lines.append("→ On Discord the member gets the answer by DM.")
+    return "\n".join(lines)
+
+
 def plain_text(reply: Reply) -> str:
     """A reply as plain text: for pipes, scripts and ``mentorbot ask``."""
     lines = [f"== {reply.title} ==", plain_markdown(local_times(reply.body))]
+    if effects := effects_text(reply):
+        lines.append(effects)
     lines += [f"{f.name}: {plain_markdown(local_times(f.value))}" for f in reply.fields]
     if reply.footer:
         lines.append(f"({plain_markdown(reply.footer)})")
@@ -301,6 +316,8 @@ class Console:
             f"\n\n**{f.name}**: {local_times(f.value)}" for f in reply.fields)
         if reply.footer:
             text += f"\n\n*{reply.footer}*"
+        if effects := effects_text(reply):
+            text += "\n\n" + effects
         # the templates mean every newline; markdown would join lines into one paragraph
         text = re.sub(r"(?<=\S)\n(?=[^\n])", "  \n", text)
         style = {"error": "red", "warning": "yellow", "success": "green"}.get(reply.tone, "cyan")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from bot.engine.escalate import percentile
 from bot.ops.looplag import LoopLag
 
 if TYPE_CHECKING:
@@ -62,6 +63,15 @@ class Metrics:
         self.inbox_open = Gauge("mentorbot_inbox_open",
                                 "Open entries in the mentors' inbox, by status", ["status"],
                                 registry=r)
+        self.human_answer = Gauge(
+            "mentorbot_time_to_first_human_answer_seconds", "Ask a mentor → first Mark as "
+            "answer, over every answered escalation (database totals): p50, p90, max",
+            ["quantile"], registry=r)
+        self.human_answered = Gauge("mentorbot_escalations_answered",
+                                    "Escalations a mentor answered (database total)",
+                                    registry=r)
+        self.escalations_open = Gauge("mentorbot_escalations_open",
+                                      "Escalations waiting for a mentor's answer", registry=r)
         self._before_scrape: list[Callable[[], Awaitable[None]]] = []
 
     def before_scrape(self, hook: Callable[[], Awaitable[None]]) -> None:
@@ -89,6 +99,12 @@ class Metrics:
             for status in ("unanswered", "ambiguous", "not_what_i_asked", "not_helpful",
                            "proposed_answer"):
                 self.inbox_open.labels(status=status).set(counts.get(status, 0))
+            seconds = await store.escalations.answer_seconds()
+            self.human_answered.set(len(seconds))
+            for name, share in (("0.5", 0.5), ("0.9", 0.9), ("1", 1.0)):
+                self.human_answer.labels(quantile=name).set(
+                    percentile(seconds, share) if seconds else float("nan"))
+            self.escalations_open.set(await store.escalations.open_count())
 
         self.before_scrape(read)
 

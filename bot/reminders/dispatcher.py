@@ -39,6 +39,14 @@ Failures (typed by the :class:`~bot.reminders.sender.Sender`):
   and its lease expiry makes a later run (this or another process) retry it. A delivery
   marked sent is never sent again.
 
+**Mentor reminders** (issue 14): each run also sends the one reminder of every *Ask a mentor*
+thread left unclaimed past its ``remind_at`` (``MENTOR_REMINDER_MINUTES``), when the sender
+can post in channels (:class:`~bot.reminders.sender.ChannelSender`). They are claimed the same
+way — a lease in the ``escalation`` row, taken with a compare-and-set
+(:meth:`~bot.storage.repo.escalations.EscalationsRepo.claim_reminders`) — and sent only while
+the lease is safe, so any number of dispatchers send each once. A 429 or a transient error
+retries it later; a thread that is gone or refused gives it up.
+
 The one window left is between a successful send and ``mark_sent``: if the process dies
 exactly there (or the database stays unreachable through the retries of ``mark_sent``), the
 delivery is sent again after its lease — at least once, never silently lost.
@@ -62,12 +70,17 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pydantic import ValidationError
+
+from bot.engine.escalate import reminder_message
 from bot.engine.replies import Reply
 from bot.engine.schedule import current_period, period_key
+from bot.engine.setup import GuildSetup
 from bot.knowledge.loader import KnowledgeBase
 from bot.reminders.compose import ReminderComposer, composer_for
 from bot.reminders.ratelimit import TokenBucket
 from bot.reminders.sender import (
+    ChannelSender,
     DMsClosed,
     MemberGone,
     RateLimited,
@@ -90,6 +103,8 @@ Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 #: the share of ``lease_margin`` a single send may take (the rest is slack for marking it sent)
 SEND_TIMEOUT_SHARE = 0.75
+#: chunks of mentor reminders one run claims at most (each ``claim_chunk`` long)
+MAX_MENTOR_CHUNKS = 20
 
 def dms_closed_reason(when: datetime) -> str:
     """The pause reason stored for closed DMs (``/reminders status`` shows it, followed by
@@ -120,6 +135,7 @@ class DispatchReport:
     failed: int = 0
     retried: int = 0
     disabled: int = 0
+    mentor_reminders: int = 0  # reminders sent in unclaimed Ask a mentor threads
     elapsed: float = 0.0
 
     def as_dict(self) -> dict[str, int | float]:
@@ -253,8 +269,10 @@ class Dispatcher:
                 await self._chunk(prefs[i : i + self.claim_chunk], ref, at, report)
             if len(prefs) < self.batch_size:
                 break
+        if not self.stopping:
+            report.mentor_reminders = await self.remind_mentors(at)
         report.elapsed = time.perf_counter() - started
-        if report.due:
+        if report.due or report.mentor_reminders:
             log.info("reminders at %s: %s", ref.isoformat(timespec="seconds"), report)
         return report
 
@@ -300,6 +318,68 @@ class Dispatcher:
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
+
+    # -- unclaimed Ask a mentor threads ---------------------------------------------------------
+
+    async def remind_mentors(self, at: Clock) -> int:
+        """Send the one reminder of every unclaimed escalation that is due; returns how many
+        were sent. Only escalations this dispatcher leased are sent, while the lease is safe."""
+        sender = self.sender
+        if not isinstance(sender, ChannelSender):
+            return 0
+        escalations = self.store.escalations
+        sent = 0
+        for _ in range(MAX_MENTOR_CHUNKS):  # a chunk at a time, like the weekly reminders
+            if self.stopping:
+                break
+            claimed_at = at()
+            claims = await escalations.claim_reminders(claimed_at, self.lease_seconds,
+                                                       limit=self.claim_chunk)
+            if not claims:
+                break
+            deadline = claimed_at + timedelta(seconds=self.lease_seconds) - self.lease_margin
+            for esc in claims:
+                if self.stopping:
+                    break
+                if esc.thread_id is not None and await self._remind(esc.id, esc.guild_id,
+                                                                   esc.thread_id, sender,
+                                                                   deadline, at):
+                    sent += 1
+        return sent
+
+    async def _remind(self, esc_id: int, guild_id: int, thread_id: int, sender: ChannelSender,
+                      deadline: datetime, at: Clock) -> bool:
+        """Send one leased mentor reminder; True when it went out."""
+        escalations = self.store.escalations
+        await self.limiter.acquire()
+        if at() >= deadline:  # the lease hands it to whoever claims it next
+            log.warning("mentor reminder %s not sent: lease nearly over", esc_id)
+            return False
+        try:
+            setup = GuildSetup.model_validate(await self.store.guilds.get(guild_id))
+        except ValidationError:
+            setup = GuildSetup()
+        try:
+            async with asyncio.timeout(self.send_timeout):
+                await sender.send_to_channel(thread_id, reminder_message(setup))
+        except RateLimited as exc:
+            self.limiter.hold(exc.retry_after)
+            await escalations.remind_later(
+                esc_id, at() + timedelta(seconds=max(1.0, exc.retry_after)))
+            return False
+        except (TransientError, TimeoutError) as exc:
+            log.warning("mentor reminder %s: %s; retried later", esc_id, exc)
+            await escalations.remind_later(esc_id, at() + self.backoff(1))
+            return False
+        except SendError as exc:  # the thread is gone, or Discord refuses: give it up
+            log.warning("mentor reminder %s given up: %s", esc_id, exc)
+            await escalations.remind_later(esc_id, None)
+            return False
+        except Exception:
+            log.exception("mentor reminder %s failed; retried after the lease", esc_id)
+            return False
+        await escalations.reminded(esc_id, at())
+        return True
 
     # -- one chunk ------------------------------------------------------------------------------
 

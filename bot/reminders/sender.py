@@ -56,7 +56,16 @@ class Sender(Protocol):
         ...
 
 
+@runtime_checkable
+class ChannelSender(Protocol):
+    async def send_to_channel(self, channel_id: int, reply: Reply) -> None:
+        """Post ``reply`` in a channel or thread (mentions off), or raise a
+        :class:`SendError`: the reminder in an unclaimed *Ask a mentor* thread."""
+        ...
+
+
 __all__ = [
+    "ChannelSender",
     "DMsClosed",
     "MemberGone",
     "RateLimited",

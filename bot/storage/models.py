@@ -372,6 +372,20 @@ class InboxEntry(Base):
     resolved_intent: Mapped[str | None] = mapped_column(String(MAX_INTENT_ID))
 
 
+class AdoptRequest(Base):
+    """The first mentor's *Make it an intent* on an inbox entry, where the server asks a
+    second, different mentor to confirm (``/setup confirmations``)."""
+
+    __tablename__ = "adopt_request"
+
+    entry_id: Mapped[int] = mapped_column(
+        SurrogateKey, ForeignKey("inbox_entry.id", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False)
+    mentor_id: Mapped[int] = mapped_column(BigInteger)
+    mentor_name: Mapped[str] = mapped_column(String(MAX_NAME))
+    requested_at: Mapped[datetime]
+
+
 class InboxAsk(Base):
     """One member's part in an inbox entry: their question (as they wrote it), or their
     feedback on an answer, or the answer they proposed as a mentor."""
@@ -421,6 +435,45 @@ class OverlayIntent(Base):
     retired_at: Mapped[datetime | None]
 
 
+MAX_GUESSES = 500
+
+
+class Escalation(Base):
+    """A question a member passed to the mentors with *Ask a mentor*: one per member, server and
+    question (:func:`question_key`). It is posted as a thread in the mentors' channel
+    (``thread_id``, its first bot message ``message_id``); a mentor claims it (compare-and-set
+    on ``claimed_by``); unclaimed at ``remind_at`` it gets one reminder in its thread, sent by
+    whichever dispatcher holds ``reminder_lease_until``; ``answered_at`` is the first *Mark as
+    answer*. The member's data: exported, deleted with them, gone when they withdraw it."""
+
+    __tablename__ = "escalation"
+    __table_args__ = (
+        UniqueConstraint("member_id", "scope", "key"),
+        Index(None, "remind_at"),
+        Index(None, "thread_id"),
+        Index(None, "scope", "answered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigInteger, _fk_member())
+    scope: Mapped[int] = mapped_column(BigInteger)  # the server
+    key: Mapped[str] = mapped_column(String(64))
+    question: Mapped[str] = mapped_column(String(MAX_QUESTION_CHARS))
+    guesses: Mapped[str] = mapped_column(String(MAX_GUESSES))  # intent ids, comma-separated
+    context: Mapped[str | None] = mapped_column(Text)  # phase and checklist, when shared
+    channel_id: Mapped[int] = mapped_column(BigInteger)
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    remind_at: Mapped[datetime | None]
+    reminder_lease_until: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    claimed_by: Mapped[int | None] = mapped_column(BigInteger)
+    claimed_name: Mapped[str | None] = mapped_column(String(MAX_NAME))
+    claimed_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+
+
 class IntentQuality(Base):
     """Answer quality per intent: answered asks, helpful / not helpful votes (one per member,
     a changed vote moves), *Not what I asked* presses."""
@@ -436,12 +489,14 @@ class IntentQuality(Base):
 
 
 __all__ = [
+    "AdoptRequest",
     "AnswerFeedback",
     "Base",
     "BotState",
     "CheckIn",
     "ChecklistEvent",
     "ChecklistProgress",
+    "Escalation",
     "GuildConfig",
     "GuildMembership",
     "GuildNotice",

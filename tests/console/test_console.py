@@ -414,3 +414,29 @@ async def test_save_writes_the_progress_card_as_a_png(chat, tmp_path):
     with Image.open(target) as image:
         assert image.format == "PNG" and image.size == (800, 400)
     assert "already exists" in s.out
+
+
+# --- Ask a mentor (issue 14) -----------------------------------------------------------------
+
+
+async def test_ask_a_mentor_in_a_server_is_said_in_words(engine_on, sqlite_url):
+    """``mentorbot chat --guild ID``: the same flow as on Discord, the thread said in words."""
+    from bot.engine.context import Member
+
+    engine = await engine_on(sqlite_url)
+    out = io.StringIO()
+    console = Console(engine, Member(42, guild_id=77, name="you", is_admin=True), out=out,
+                      rich=False)
+    code = await console.run(stdin=io.StringIO(lines(
+        "/setup mentors 4242 880", "best pizza in naples", "1", "1")))
+    text = out.getvalue()
+    assert code == 0 and "Traceback" not in text
+    assert "Choices: [1] Ask a mentor" in text
+    assert "== Ask a mentor? ==" in text and "== Passed to the mentors ==" in text
+    assert "→ Passed to the mentors' inbox; on Discord a thread “best pizza in naples”" in text
+
+
+async def test_without_a_server_the_question_only_goes_to_the_inbox(chat):
+    s = await chat(lines("best pizza in naples"))
+    s.assert_clean()
+    assert "Ask a mentor" not in s.out and "noted the question" in s.out

@@ -50,6 +50,10 @@ async def _populate(store: Store, user: int, guild: int) -> None:
                                   blocker="flaky CI", blocker_intent=None)
     await store.inbox.record(f"who pays for GPUs, asks {user}", "unanswered", None, guild,
                              user_id=user)
+    await store.escalations.open(member_id=user, guild_id=guild,
+                                 question=f"who pays for GPUs, asks {user}",
+                                 guesses=["faq.salary"], context=None, channel_id=77,
+                                 remind_at=None)
 
 
 async def test_export_contains_everything_about_the_member_only(store: Store) -> None:
@@ -110,8 +114,9 @@ async def test_delete_removes_everything_in_one_go(store: Store) -> None:
     assert deleted + 1 == sum(before.values()) - sum(after.values())
     assert before["inbox_entry"] - after["inbox_entry"] == 1
     # Alice had: member, 2 guilds, 2 attempts, 6 answers, 2 items, 3 events, prefs,
-    # 1 delivery, 1 feedback, opt-ins, 1 milestone, 1 check-in, 1 part in the inbox
-    assert deleted == 1 + 2 + 2 + 6 + 2 + 3 + 1 + 1 + 1 + 1 + 1 + 1 + 1
+    # 1 delivery, 1 feedback, opt-ins, 1 milestone, 1 check-in, 1 part in the inbox,
+    # 1 escalation
+    assert deleted == 1 + 2 + 2 + 6 + 2 + 3 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1
     assert await store.members.get(ALICE) is None
     assert (await store.privacy.export(ALICE))["member"] is None
     assert await attempt_ids(store, ALICE) == []

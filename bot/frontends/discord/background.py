@@ -33,7 +33,7 @@ PURGE_RETRY = 300.0  # after a failed purge (database down), try again in 5 minu
 
 
 def count(bot: MentorBot, report: DispatchReport) -> None:
-    for outcome in ("sent", "failed", "paused", "retried", "disabled"):
+    for outcome in ("sent", "failed", "paused", "retried", "disabled", "mentor_reminders"):
         n = getattr(report, outcome)
         if n:
             bot.metrics.reminders.labels(outcome=outcome).inc(n)

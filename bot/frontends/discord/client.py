@@ -32,6 +32,7 @@ from bot.frontends.discord.cogs.checkin import CheckInCog
 from bot.frontends.discord.cogs.checklist import ChecklistCog
 from bot.frontends.discord.cogs.community import CommunityCog
 from bot.frontends.discord.cogs.forum import ForumCog
+from bot.frontends.discord.cogs.mentors import MentorsCog
 from bot.frontends.discord.cogs.privacy import PrivacyCog
 from bot.frontends.discord.cogs.progress import ProgressCog
 from bot.frontends.discord.cogs.quiz import QuizCog
@@ -54,7 +55,8 @@ from bot.ops.metrics import Metrics
 log = logging.getLogger(__name__)
 
 COGS = (AskCog, BrowseCog, QuizCog, ChecklistCog, ProgressCog, RemindersCog, PrivacyCog,
-        StatsCog, SetupCog, CommunityCog, CheckInCog, AdminCog, AnswerCog, ForumCog)
+        StatsCog, SetupCog, CommunityCog, CheckInCog, AdminCog, AnswerCog, ForumCog,
+        MentorsCog)
 SYNC_STATE_KEY = "command_tree_hash"
 STOP_TIMEOUT = 10.0  # seconds the gateway (and the background jobs) get to close
 JOB_GRACE = 5.0  # seconds a background job gets to end its current step when the bot stops

@@ -1,6 +1,8 @@
 """What a reply asks to happen besides itself, done after the member has their answer:
-phase roles (:class:`~bot.engine.replies.RoleEffect`) and milestone posts
-(:class:`~bot.engine.replies.Announcement`).
+phase roles (:class:`~bot.engine.replies.RoleEffect`), milestone posts
+(:class:`~bot.engine.replies.Announcement`), the mentors' thread of a question passed on
+(:class:`~bot.engine.replies.ThreadPost`) and bot posts changed later
+(:class:`~bot.engine.replies.MessageEdit`).
 
 Neither can fail in front of the member: their reply is already sent. When Discord refuses —
 no *Manage Roles*, a phase role above the bot's own (403, code 50013), a deleted role, an
@@ -12,14 +14,23 @@ again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import Collection, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 
-from bot.engine.replies import Announcement, Kind, Reply, RoleEffect
+from bot.engine.replies import (
+    Announcement,
+    DirectMessage,
+    Kind,
+    MessageEdit,
+    Reply,
+    RoleEffect,
+    ThreadPost,
+)
 from bot.frontends.discord.sender import message_params
 
 if TYPE_CHECKING:
@@ -172,3 +183,110 @@ async def apply_effects(bot: MentorBot, reply: Reply,
         except Exception:
             log.exception("applying a reply's effects failed")
 
+
+
+# --- Ask a mentor (issue 14): the mentors' thread, and posts changed later -------------------
+
+ESCALATIONS_TOPIC = "escalations"
+THREAD_ARCHIVE_MINUTES: Literal[10080] = 10080  # a week idle before Discord archives it
+THREAD_REASON = "mentorbot: a member passed their question to the mentors"
+MENTORS_FORBIDDEN = (
+    "I couldn't open a thread for a member's question in <#{channel}>: Discord refused (error "
+    "{code}). Let me view the channel, send messages, create public threads and send messages "
+    "in threads there, or choose another channel with `/setup mentors`.")
+MENTORS_GONE = ("The mentors' channel is gone, so members' questions can't reach the mentors: "
+                "choose one with `/setup mentors`.")
+
+
+async def _is_forum(bot: MentorBot, channel_id: int) -> bool:
+    channel = bot.get_channel(channel_id)
+    if channel is not None:
+        return isinstance(channel, discord.ForumChannel)
+    data = await bot.http.get_channel(channel_id)
+    return int(data.get("type", 0)) == discord.ChannelType.forum.value
+
+
+async def open_thread(bot: MentorBot, post: ThreadPost) -> bool:
+    """Open the mentors' thread for an escalation — a forum post, or a public thread in a text
+    channel with the post as its first message — and record it; True when it is open. When
+    Discord refuses, the admins get a note in ``/setup show`` and the escalation is forgotten
+    (the question stays in the inbox; the member may press *Ask a mentor* again)."""
+    store = bot.engine.deps.store
+    thread_id: int | None = None
+    try:
+        if await _is_forum(bot, post.channel_id):
+            fields = {"name": post.name, "auto_archive_duration": THREAD_ARCHIVE_MINUTES,
+                      "type": discord.ChannelType.public_thread.value}
+            data: Any = await bot.http.start_thread_in_forum(
+                post.channel_id, params=message_params(post.message, thread=fields),
+                reason=THREAD_REASON)
+            thread_id = int(data["id"])
+            message_id = int((data.get("message") or {}).get("id", thread_id))
+        else:
+            data = await bot.http.start_thread_without_message(
+                post.channel_id, name=post.name, auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+                type=discord.ChannelType.public_thread.value, reason=THREAD_REASON)
+            thread_id = int(data["id"])
+            sent = await bot.http.send_message(thread_id, params=message_params(post.message))
+            message_id = int(sent["id"])
+    except discord.HTTPException as exc:
+        outcome = ("forbidden" if isinstance(exc, discord.Forbidden) else
+                   "gone" if isinstance(exc, discord.NotFound) else "error")
+        log.warning("guild %s: cannot open the mentors' thread in channel %s (Discord %s, "
+                    "code %s)", post.guild_id, post.channel_id, exc.status, exc.code)
+        bot.metrics.interaction("effect:escalation", outcome)
+        if outcome != "error":
+            await note_for_admins(bot, post.guild_id, ESCALATIONS_TOPIC, MENTORS_GONE
+                                  if outcome == "gone" and thread_id is None else
+                                  MENTORS_FORBIDDEN.format(channel=post.channel_id,
+                                                           code=exc.code))
+        if thread_id is not None:  # a thread without its post: take it away again
+            with contextlib.suppress(discord.HTTPException):
+                await bot.http.delete_channel(thread_id, reason=THREAD_REASON)
+        with contextlib.suppress(Exception):
+            await store.escalations.discard(post.escalation_id)
+        return False
+    await store.escalations.posted(post.escalation_id, thread_id, message_id)
+    bot.metrics.interaction("effect:escalation", "ok")
+    await note_for_admins(bot, post.guild_id, ESCALATIONS_TOPIC, None)
+    return True
+
+
+async def edit_post(bot: MentorBot, edit: MessageEdit) -> bool:
+    """Replace a message the bot posted earlier (buttons included); True when done."""
+    try:
+        await bot.http.edit_message(edit.channel_id, edit.message_id,
+                                    params=message_params(edit.message, editing=True))
+    except discord.HTTPException as exc:
+        log.warning("cannot edit message %s in channel %s (Discord %s, code %s)",
+                    edit.message_id, edit.channel_id, exc.status, exc.code)
+        bot.metrics.interaction("effect:edit", "error")
+        return False
+    bot.metrics.interaction("effect:edit", "ok")
+    return True
+
+
+async def apply_thread_effects(bot: MentorBot, reply: Reply) -> None:
+    """The mentors' thread a reply opens, and the posts it changes (never raises)."""
+    try:
+        if reply.escalate is not None:
+            await open_thread(bot, reply.escalate)
+        for edit in reply.edits:
+            await edit_post(bot, edit)
+    except Exception:
+        log.exception("applying a reply's thread effects failed")
+
+
+async def send_direct(bot: MentorBot, dm: DirectMessage) -> bool:
+    """A DM to someone other than the member acting; False when it could not be delivered
+    (DMs closed — 403/50007 — is normal: no retry)."""
+    try:
+        channel = await bot.http.start_private_message(dm.user_id)
+        await bot.http.send_message(int(channel["id"]), params=message_params(dm.message))
+    except discord.HTTPException as exc:
+        outcome = "dms_closed" if exc.status == 403 else "error"
+        log.info("could not DM %s (Discord %s, code %s)", dm.user_id, exc.status, exc.code)
+        bot.metrics.interaction("effect:dm", outcome)
+        return False
+    bot.metrics.interaction("effect:dm", "ok")
+    return True

@@ -25,7 +25,7 @@ from bot.engine.context import Member
 from bot.engine.core import busy_reply
 from bot.engine.replies import ErrorCause, Kind, Reply
 from bot.frontends.discord.context import member_from
-from bot.frontends.discord.effects import apply_effects, member_role_ids
+from bot.frontends.discord.effects import apply_effects, apply_thread_effects, member_role_ids
 from bot.frontends.discord.present import run_in_time, send_error, send_reply
 
 if TYPE_CHECKING:
@@ -71,6 +71,8 @@ def _after(bot: MentorBot, interaction: discord.Interaction, reply: Reply) -> No
     if reply.roles or reply.announce:
         bot.spawn(apply_effects(bot, reply, member_role_ids(interaction, reply)),
                   "reply effects")
+    if reply.escalate is not None or reply.edits:
+        bot.spawn(apply_thread_effects(bot, reply), "thread effects")
 
 
 def _with_note(reply: Reply, note: str) -> Reply:

@@ -65,14 +65,20 @@ UNKNOWN_USER = 10013
 INVALID_RECIPIENT = 50033
 INVALID_FORM_BODY = 50035
 
-def message_params(reply: Reply) -> MultipartParameters:
+def message_params(reply: Reply, *, thread: dict[str, Any] | None = None,
+                   editing: bool = False) -> MultipartParameters:
     """What ``HTTPClient.send_message`` posts for ``reply`` (``.payload`` is the JSON body):
-    rendered exactly as the bot renders any reply (a reminder fits one message)."""
+    rendered exactly as the bot renders any reply (a reminder fits one message). ``thread``:
+    the forum post's fields (name …) around the message; ``editing``: an edit, whose buttons
+    go when the reply has none."""
     rendered = render(reply)
+    view: Any = rendered.view if rendered.view is not None else (
+        None if editing else discord.utils.MISSING)
     return handle_message_parameters(
         embeds=rendered.pages[0],
-        view=rendered.view if rendered.view is not None else discord.utils.MISSING,
+        view=view,
         allowed_mentions=NO_MENTIONS,
+        channel_payload=thread if thread is not None else discord.utils.MISSING,
     )
 
 
@@ -184,6 +190,16 @@ class DiscordSender:
                     raise
                 raise mapped from exc
         raise MemberGone("the DM channel keeps disappearing")
+
+    async def send_to_channel(self, channel_id: int, reply: Reply) -> None:
+        """Post ``reply`` in a channel or thread (an unclaimed question's reminder)."""
+        try:
+            await self.http.send_message(channel_id, params=message_params(reply))
+        except Exception as exc:
+            mapped = classify(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
 
 
 @contextlib.asynccontextmanager

@@ -32,6 +32,7 @@ from bot.storage.models import (
     INBOX_STATUSES,
     MAX_INTENT_ID,
     MAX_NAME,
+    AdoptRequest,
     InboxAsk,
     InboxEntry,
     IntentQuality,
@@ -60,6 +61,8 @@ class InboxItem:
     last_at: datetime
     resolution: str | None
     resolved_intent: str | None
+    adopt_requested_by: int | None = None  # the first of two mentors (confirmations on)
+    adopt_requested_name: str | None = None
 
     @property
     def resolved(self) -> bool:
@@ -71,10 +74,19 @@ class InboxItem:
                 "guess": self.guess, "count": self.count}
 
 
-def _item(row: InboxEntry) -> InboxItem:
+def _item(row: InboxEntry, request: tuple[int, str] | None = None) -> InboxItem:
     return InboxItem(row.id, row.scope or None, row.question, row.status, row.guess_intent,
                      row.count, row.answer, row.mentor_name, row.first_at, row.last_at,
-                     row.resolution, row.resolved_intent)
+                     row.resolution, row.resolved_intent, *(request or (None, None)))
+
+
+async def _items(s: AsyncSession, rows: Iterable[InboxEntry]) -> list[InboxItem]:
+    """Entries with the first mentor's *Make it an intent* where a second must confirm."""
+    rows = list(rows)
+    asked = {e: (m, n) for e, m, n in await s.execute(
+        select(AdoptRequest.entry_id, AdoptRequest.mentor_id, AdoptRequest.mentor_name)
+        .where(AdoptRequest.entry_id.in_([r.id for r in rows])))} if rows else {}
+    return [_item(r, asked.get(r.id)) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +274,7 @@ class InboxRepo(Repo):
                 stmt = stmt.where(InboxEntry.resolved_at.is_(None))
             stmt = stmt.order_by(InboxEntry.resolved_at.is_not(None), InboxEntry.count.desc(),
                                  InboxEntry.last_at.desc(), InboxEntry.id).limit(limit)
-            return [_item(r) for r in await s.scalars(stmt)]
+            return await _items(s, await s.scalars(stmt))
 
         return await self._db.run(tx, readonly=True)
 
@@ -271,7 +283,7 @@ class InboxRepo(Repo):
 
         async def tx(s: AsyncSession) -> InboxItem | None:
             row = await s.get(InboxEntry, entry_id)
-            return None if row is None else _item(row)
+            return None if row is None else (await _items(s, [row]))[0]
 
         return await self._db.run(tx, readonly=True)
 
@@ -309,6 +321,28 @@ class InboxRepo(Repo):
                 count=case((InboxEntry.count > removed, InboxEntry.count - removed), else_=0)))
             await prune_orphans(s, parts)
             return True
+
+        return await self._db.run(tx)
+
+    async def request_adopt(self, entry_id: int, mentor_id: int, mentor_name: str) -> bool:
+        """The first mentor's *Make it an intent* where a second must confirm: recorded unless
+        another mentor pressed first (compare-and-set); True when this press is the first."""
+        check_id(entry_id, "inbox id")
+        check_id(mentor_id, "mentor id")
+
+        now = self.now()
+
+        async def tx(s: AsyncSession) -> bool:
+            row = await s.get(InboxEntry, entry_id)
+            if row is None or row.resolved_at is not None:
+                raise UnknownEntry(f"no open inbox entry {entry_id}")
+            won = await s.scalar(
+                self.insert(AdoptRequest)
+                .values(entry_id=entry_id, mentor_id=mentor_id,
+                        mentor_name=(mentor_name or "a mentor")[:MAX_NAME], requested_at=now)
+                .on_conflict_do_nothing(index_elements=[AdoptRequest.entry_id])
+                .returning(AdoptRequest.entry_id))
+            return won is not None
 
         return await self._db.run(tx)
 

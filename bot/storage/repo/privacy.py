@@ -23,6 +23,7 @@ from bot.storage.models import (
     CheckIn,
     ChecklistEvent,
     ChecklistProgress,
+    Escalation,
     GuildMembership,
     InboxAsk,
     Member,
@@ -38,6 +39,7 @@ from bot.storage.repo._base import Repo, check_id
 from bot.storage.repo.checkins import checkins_for
 from bot.storage.repo.checklist import events_for, states_for
 from bot.storage.repo.community import milestones_for, opt_ins_for
+from bot.storage.repo.escalations import escalations_of
 from bot.storage.repo.inbox import entries_of, parts_of, prune_orphans
 from bot.storage.repo.members import load_member
 from bot.storage.repo.reminders import deliveries_for, pref_for
@@ -91,6 +93,7 @@ PERSONAL_DATA: tuple[PersonalTable, ...] = (
     PersonalTable(_t(AnswerFeedback), lambda u: AnswerFeedback.member_id == u, "feedback"),
     PersonalTable(_t(QuestionLog), lambda u: QuestionLog.member_id == u, "questions"),
     PersonalTable(_t(InboxAsk), lambda u: InboxAsk.member_id == u, "inbox"),
+    PersonalTable(_t(Escalation), lambda u: Escalation.member_id == u, "escalations"),
     PersonalTable(_t(GuildMembership), lambda u: GuildMembership.member_id == u, "guilds"),
     PersonalTable(_t(Member), lambda u: Member.id == u, "member"),
 )
@@ -165,6 +168,7 @@ class PrivacyRepo(Repo):
             pref = await pref_for(s, user_id)
             opt_ins = await opt_ins_for(s, user_id)
             inbox = await entries_of(s, user_id)
+            escalations = await escalations_of(s, user_id)
             member_dict = None
             if member is not None:
                 member_dict = asdict(member)
@@ -221,6 +225,7 @@ class PrivacyRepo(Repo):
                     for text, outcome, intent_id, guild_id, asked_at in questions
                 ],
                 "inbox": inbox,
+                "escalations": escalations,
             }
             return _jsonable(data)
 

@@ -1,4 +1,5 @@
-"""/setup show|mentors|phase-role|announcements|answer-role|sharing|forum|reset (Manage Server)."""
+"""/setup show|mentors|mentor-reminder|confirmations|phase-role|announcements|answer-role|
+sharing|forum|reset (Manage Server)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Literal
 import discord
 from discord import app_commands
 
+from bot.engine.setup import MAX_REMINDER_MINUTES
 from bot.frontends.discord.cogs._base import EngineCog, PhaseOption
 from bot.frontends.discord.effects import (
     MISSING_PERMISSIONS,
@@ -34,6 +36,21 @@ class SetupCog(EngineCog):
                       channel: Channel | None = None) -> None:
         await self.run(interaction, "setup mentors", role=role.id if role else None,
                        channel=channel.id if channel else None)
+
+    @setup.command(name="mentor-reminder",
+                   description="Minutes before an unclaimed question reminds the mentors once")
+    @app_commands.describe(minutes="1 to 10080 (leave out: the bot's default)")
+    async def mentor_reminder(self, interaction: discord.Interaction,
+                              minutes: app_commands.Range[int, 1, MAX_REMINDER_MINUTES] | None
+                              = None) -> None:
+        await self.run(interaction, "setup mentor-reminder",
+                       minutes=str(minutes) if minutes is not None else None)
+
+    @setup.command(name="confirmations",
+                   description="Does a new intent from a mentor's answer need a second mentor?")
+    async def confirmations(self, interaction: discord.Interaction,
+                            state: Literal["on", "off"]) -> None:
+        await self.run(interaction, "setup confirmations", state=state == "on")
 
     @setup.command(name="phase-role", description="The role for members in a phase")
     @app_commands.describe(phase="The phase", role="The role (leave out to clear)")
