@@ -24,6 +24,7 @@ from bot.engine.checklist import ChecklistFlow
 from bot.engine.commands import CommandSpec, RouteSpec, Table, command
 from bot.engine.community import CommunityFlow
 from bot.engine.context import Deps, Member, UserError, utcnow
+from bot.engine.digest import DigestFlow
 from bot.engine.inbox import InboxFlow
 from bot.engine.privacy import PrivacyFlow
 from bot.engine.quiz import QuizFlow
@@ -117,7 +118,7 @@ class HelpFlow:
 
 FLOW_CLASSES: tuple[type, ...] = (AskFlow, BrowseFlow, QuizFlow, ChecklistFlow, RemindersFlow,
                                   PrivacyFlow, StatsFlow, SetupFlow, CommunityFlow, CheckInFlow,
-                                  InboxFlow, HelpFlow)
+                                  InboxFlow, DigestFlow, HelpFlow)
 
 
 class Engine:
@@ -139,7 +140,7 @@ class Engine:
         flows: list[object] = [self.asking, self.browsing, self.quizzing, self.checklist,
                                self.reminders, self.privacy, StatsFlow(deps), self.setup,
                                CommunityFlow(deps), CheckInFlow(deps, self.asking),
-                               InboxFlow(deps), HelpFlow(self)]
+                               InboxFlow(deps), DigestFlow(deps, self.setup), HelpFlow(self)]
         self.table = Table.collect(flows)
 
     @property

@@ -21,6 +21,7 @@ from bot.storage.repo import (
 from bot.storage.repo._base import Clock
 from bot.storage.repo.checkins import CheckInsRepo
 from bot.storage.repo.community import CommunityRepo
+from bot.storage.repo.digests import DigestsRepo
 from bot.storage.repo.guilds import GuildsRepo
 from bot.storage.repo.inbox import InboxRepo
 from bot.storage.repo.overlay import OverlayRepo
@@ -51,6 +52,7 @@ class Store:
         self.checkins = CheckInsRepo(db, clock)
         self.inbox = InboxRepo(db, clock)
         self.overlay = OverlayRepo(db, clock)
+        self.digests = DigestsRepo(db, clock)
 
     @classmethod
     def open(cls, url: str | URL, *, clock: Clock = utcnow, **engine_options: Any) -> Store:
