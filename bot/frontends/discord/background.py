@@ -38,6 +38,10 @@ def count(bot: MentorBot, report: DispatchReport) -> None:
         n = getattr(report, outcome)
         if n:
             bot.metrics.reminders.labels(outcome=outcome).inc(n)
+    for outcome in ("digest_sent", "digest_failed"):  # the mentors' blocker digests
+        n = getattr(report, outcome.replace("digest_", "digests_"))
+        if n:
+            bot.metrics.reminders.labels(outcome=outcome).inc(n)
 
 
 def reminder_dispatcher(bot: MentorBot) -> Dispatcher:
