@@ -356,3 +356,22 @@ async def test_reminders_still_go_out_with_a_sender_that_cannot_post_in_channels
     dm_only = Dispatcher(store, kb, RecordingSender(clock), clock=clock, limiter=Unlimited())
     assert (await dm_only.run_once()).digests_sent == 0
     assert await store.digests.state(GUILD, period_key(MON_10_MAR)) is None
+
+
+@pytest.mark.backends("sqlite")
+async def test_the_cli_prints_the_preview_and_sends_nothing(
+    engine: Engine, store: Store, clock: FakeClock, db_url: str
+) -> None:
+    import subprocess
+    import sys
+
+    at(clock, datetime.now(UTC) - timedelta(hours=1))  # the CLI runs on the real clock
+    await check_in(engine, store, SHARER, "no access to production", sharing=True)
+    await check_in(engine, store, PRIVATE, "a private worry")
+    out = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "bot", "reminders", "digest-preview",
+                         "--guild", str(GUILD), "--db", db_url],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    assert "Preview: open blockers" in out.stdout and "no access to production" in out.stdout
+    assert "a private worry" not in out.stdout and "1 member, not shared" in out.stdout
