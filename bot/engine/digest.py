@@ -146,8 +146,12 @@ class DigestFlow:
             tz = parse_timezone(timezone) if timezone or not current else current.timezone
         except ScheduleError as exc:
             raise UserError(f"That schedule doesn't work: {exc}.") from exc
-        digest = BlockerDigest(channel=channel, weekday=wd, hour=hr, timezone=tz,
-                               since=self.deps.clock())
+        # a new schedule starts now; the same one keeps its start (a digest due and not yet
+        # posted, e.g. while the bot was down, still goes out)
+        same = current is not None and (wd, hr, tz) == (current.weekday, current.hour,
+                                                        current.timezone)
+        since = current.since if current is not None and same else self.deps.clock()
+        digest = BlockerDigest(channel=channel, weekday=wd, hour=hr, timezone=tz, since=since)
         return await self.setup._change(member, blocker_digest=digest)
 
     @command("setup digest-preview", "the mentors' blocker digest as it would be posted now",

@@ -181,6 +181,11 @@ async def test_setup_switches_it_on_and_off_and_previews_it(
     await engine.run("setup blocker-digest", ADMIN, state=True, hour=8)
     kept = (await setup_of(engine.deps, GUILD)).blocker_digest
     assert kept is not None and (kept.channel, kept.weekday, kept.hour) == (CHANNEL, 4, 8)
+    # another channel, the same schedule: it keeps its start; a new schedule starts now
+    clock.advance(hours=1)
+    await engine.run("setup blocker-digest", ADMIN, state=True, channel=CHANNEL + 1)
+    moved = (await setup_of(engine.deps, GUILD)).blocker_digest
+    assert moved is not None and moved.channel == CHANNEL + 1 and moved.since == kept.since
     not_admin = await engine.run("setup blocker-digest", Member(5, guild_id=GUILD),
                                  state=True, channel=CHANNEL)
     assert not_admin.kind == "error"
