@@ -314,6 +314,24 @@ def _reminders_run_once(args: argparse.Namespace) -> int:
     return 0
 
 
+def _digest_preview(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.engine.context import Member
+    from bot.frontends.console import plain_text
+
+    app = app_from(args)
+
+    async def main() -> str:
+        async with app:
+            engine = await app.engine()
+            admin = Member(1, guild_id=args.guild, name="operator", is_admin=True)
+            return plain_text(await engine.run("setup digest-preview", admin))
+
+    print(asyncio.run(main()))
+    return 0
+
+
 # --- db --------------------------------------------------------------------------------------
 
 
@@ -471,6 +489,11 @@ def build_parser() -> argparse.ArgumentParser:
     once.add_argument("--now", default=None,
                       help="act as if it were this time (ISO 8601 with a time zone)")
     once.set_defaults(func=_reminders_run_once)
+    digest = with_common(rem_sub.add_parser(
+        "digest-preview", help="print a server's weekly blocker digest for mentors as it "
+        "would be posted now (nothing is sent)"))
+    digest.add_argument("--guild", type=member_id, required=True, help="the server's id")
+    digest.set_defaults(func=_digest_preview)
     invite = sub.add_parser("invite-url", help="print the URL that adds the bot to a server")
     invite.add_argument("--client-id", type=int, default=None, help="application id")
     invite.set_defaults(func=_invite_url)

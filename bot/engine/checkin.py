@@ -7,7 +7,9 @@ fits — or an honest "I don't know", noted for the mentors. A private streak co
 in a row with a check-in; a week the member snoozed the reminder is skipped, not a break, and
 the week under way counts only once it has one. A member who shares their progress has what
 they did and what's next posted in the server's progress channel (``/setup
-progress-channel``), if it has one; the blocker is never posted.
+progress-channel``), if it has one; the blocker is never posted there. The server's mentors
+can get a weekly digest of the open blockers (``/setup blocker-digest``,
+:mod:`bot.engine.digest`), which quotes a member's blocker only while they share.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from bot.engine.checklist import ChecklistFlow
 from bot.engine.commands import CommandSpec, RouteSpec, Table, command
 from bot.engine.community import CommunityFlow
 from bot.engine.context import Deps, Member, UserError, utcnow
+from bot.engine.digest import DigestFlow
 from bot.engine.escalate import EscalationFlow
 from bot.engine.inbox import InboxFlow
 from bot.engine.privacy import PrivacyFlow
@@ -118,7 +119,8 @@ class HelpFlow:
 
 FLOW_CLASSES: tuple[type, ...] = (AskFlow, BrowseFlow, QuizFlow, ChecklistFlow, RemindersFlow,
                                   PrivacyFlow, StatsFlow, SetupFlow, CommunityFlow, CheckInFlow,
-                                  InboxFlow, EscalationFlow, HelpFlow)
+                                  InboxFlow, EscalationFlow, DigestFlow,
+                                  HelpFlow)
 
 
 class Engine:
@@ -141,7 +143,8 @@ class Engine:
         flows: list[object] = [self.asking, self.browsing, self.quizzing, self.checklist,
                                self.reminders, self.privacy, StatsFlow(deps), self.setup,
                                CommunityFlow(deps), CheckInFlow(deps, self.asking),
-                               InboxFlow(deps), self.escalations, HelpFlow(self)]
+                               InboxFlow(deps), self.escalations,
+                               DigestFlow(deps, self.setup), HelpFlow(self)]
         self.table = Table.collect(flows)
 
     @property

@@ -36,6 +36,7 @@ class Kind(StrEnum):
     PRIVACY = "privacy"
     STATS = "stats"
     ADMIN = "admin"  # /kb reload
+    DIGEST = "digest"  # the mentors' weekly digest of open blockers (a channel post)
     ERROR = "error"
 
 

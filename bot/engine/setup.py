@@ -8,22 +8,44 @@ set up; each setting switches on one thing:
 * the progress channel: weekly check-ins of members who share their progress;
 * who may use *Answer with mentorbot* on others' messages (a role; default: everyone);
 * what members may share: their progress with other members, or nothing;
-* forum channels whose new posts the bot answers first, when it is sure.
+* forum channels whose new posts the bot answers first, when it is sure;
+* the mentors' weekly digest of open blockers: a text channel, a weekday and an hour in an
+  IANA time zone (:mod:`bot.engine.digest`).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.engine.commands import Param, command
 from bot.engine.context import Deps, Member, UserError
 from bot.engine.replies import Kind, Reply, Tone
+from bot.engine.schedule import WEEKDAYS, next_occurrence, parse_timezone
 from bot.render import render
 
 MAX_FORUMS = 25
 MAX_REMINDER_MINUTES = 7 * 24 * 60
+
+
+class BlockerDigest(BaseModel):
+    """Where and when the mentors' weekly digest of open blockers is posted: ``hour``:00 on
+    ``weekday`` (0 = Monday) in ``timezone``, UTC computed per occurrence. ``since``: when it
+    was switched on (the first digest is the first occurrence after it)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    channel: int = Field(ge=1, le=2**63 - 1)
+    weekday: int = Field(0, ge=0, le=6)
+    hour: int = Field(9, ge=0, le=23)
+    timezone: str = "UTC"
+    since: AwareDatetime
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return parse_timezone(value)
 
 
 class GuildSetup(BaseModel):
@@ -43,6 +65,7 @@ class GuildSetup(BaseModel):
     mentor_reminder_minutes: int | None = Field(None, ge=1, le=MAX_REMINDER_MINUTES)
     #: a new intent from a mentor's answer needs a second, different mentor's press
     confirm_intents: bool = False
+    blocker_digest: BlockerDigest | None = None
 
 
 async def setup_of(deps: Deps, guild_id: int | None) -> GuildSetup:
@@ -86,8 +109,13 @@ class SetupFlow:
         notes = await self.deps.store.community.notes(guild_id)  # what the bot couldn't do
         tone: Tone = ("success" if title != "This server's setup"
                       else "warning" if notes else "info")
+        digest = setup.blocker_digest
+        when = None if digest is None else {
+            "weekday": WEEKDAYS[digest.weekday].title(),
+            "next": next_occurrence(digest.weekday, digest.hour, digest.timezone,
+                                    max(self.deps.clock(), digest.since))}
         return Reply(title, render("setup", setup=setup, phases=phases, notes=notes,
-                                   reminder=self.reminder_minutes(setup)),
+                                   reminder=self.reminder_minutes(setup), digest=when),
                      kind=Kind.ADMIN, private=True, tone=tone)
 
     @command("setup show", "this server's setup (Manage Server)", private=True, admin=True,

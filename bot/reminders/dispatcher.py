@@ -8,6 +8,10 @@ process or many, on one database.
 A run walks the due members in keyset batches (``due_batch``, ``batch_size`` at a time, so
 memory stays bounded) and for each member:
 
+After the reminders, each run sends the mentors' weekly blocker digests that are due, with
+the same claims, leases and limiter (:mod:`bot.reminders.digest`), when the sender can post
+in channels.
+
 1. **period** — the reminder due at ``next_due_utc`` belongs to the period from that weekly
    occurrence to the next (:func:`~bot.engine.schedule.current_period`). A bot that was
    down sends a missed reminder once when it is back within the period; whole periods missed
@@ -72,12 +76,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
+from bot.engine.digest import Titles
 from bot.engine.escalate import reminder_message
 from bot.engine.replies import Reply
 from bot.engine.schedule import current_period, period_key
 from bot.engine.setup import GuildSetup
 from bot.knowledge.loader import KnowledgeBase
 from bot.reminders.compose import ReminderComposer, composer_for
+from bot.reminders.digest import send_digests
 from bot.reminders.ratelimit import TokenBucket
 from bot.reminders.sender import (
     ChannelSender,
@@ -125,7 +131,8 @@ class DispatchReport:
     no longer wanted (opted out, paused, deleted, schedule changed); ``paused``: DMs closed;
     ``failed``: given up for the period or crashed (retried after the lease); ``retried``:
     rate-limit retries in this run plus deliveries scheduled for a later retry;
-    ``disabled``: the user is gone."""
+    ``disabled``: the user is gone; ``digests_sent``, ``digests_failed``: the mentors' weekly
+    blocker digests posted, and given up or crashed (:mod:`bot.reminders.digest`)."""
 
     due: int = 0
     claimed: int = 0
@@ -136,6 +143,8 @@ class DispatchReport:
     retried: int = 0
     disabled: int = 0
     mentor_reminders: int = 0  # reminders sent in unclaimed Ask a mentor threads
+    digests_sent: int = 0
+    digests_failed: int = 0
     elapsed: float = 0.0
 
     def as_dict(self) -> dict[str, int | float]:
@@ -181,6 +190,7 @@ class Dispatcher:
         composer: ReminderComposer | None = None,
         lease_margin: float | None = None,
         send_timeout: float | None = None,
+        titles: Titles | None = None,
     ) -> None:
         if rate_per_second <= 0:
             raise ValueError("rate_per_second must be positive")
@@ -203,6 +213,8 @@ class Dispatcher:
         self.max_rate_limit_retries = max_rate_limit_retries
         self.max_attempts = max_attempts
         self.composer = composer or composer_for(kb)
+        #: topic titles for the blocker digests (default: the knowledge base's)
+        self.titles = titles
         #: a delivery is sent only while at least this much of its lease is left; a send must
         #: finish within it (keep the sender's own timeout below it)
         self.lease_margin = timedelta(
@@ -230,6 +242,10 @@ class Dispatcher:
         derived from the lease. ``options`` go to the constructor (tests: clock, sleep)."""
         return cls(store, kb, sender, rate_per_second=settings.reminder_rate_per_second,
                    lease_seconds=settings.reminder_lease_seconds, **options)
+
+    def _kb_title(self, intent_id: str) -> str | None:
+        topic = self.kb.intent_by_id.get(intent_id)
+        return None if topic is None else topic.title
 
     def use(self, kb: KnowledgeBase) -> None:
         """Compose from ``kb`` from the next member on (a reloaded knowledge base)."""
@@ -271,8 +287,9 @@ class Dispatcher:
                 break
         if not self.stopping:
             report.mentor_reminders = await self.remind_mentors(at)
+            await send_digests(self, ref, at, self.titles or self._kb_title, report)
         report.elapsed = time.perf_counter() - started
-        if report.due or report.mentor_reminders:
+        if report.due or report.mentor_reminders or report.digests_sent or report.digests_failed:
             log.info("reminders at %s: %s", ref.isoformat(timespec="seconds"), report)
         return report
 
@@ -361,7 +378,7 @@ class Dispatcher:
             setup = GuildSetup()
         try:
             async with asyncio.timeout(self.send_timeout):
-                await sender.send_to_channel(thread_id, reminder_message(setup))
+                await sender.send_channel(thread_id, reminder_message(setup))
         except RateLimited as exc:
             self.limiter.hold(exc.retry_after)
             await escalations.remind_later(

@@ -2,8 +2,10 @@
 
 A :class:`Sender` delivers one :class:`~bot.engine.replies.Reply` as a direct message and
 either returns (delivered) or raises one of the typed :class:`SendError`\\ s below; the
-dispatcher decides what each means for the member's schedule. Any other exception is treated
-like a crash between claim and send: the delivery is retried once its lease expires.
+dispatcher decides what each means for the member's schedule. A sender that is also a
+:class:`ChannelSender` posts the mentors' weekly blocker digests in servers' channels. Any
+other exception is treated like a crash between claim and send: the delivery is retried once
+its lease expires.
 """
 
 from __future__ import annotations
@@ -49,6 +51,28 @@ class Rejected(SendError):
     this period's reminder is given up and the next one is scheduled."""
 
 
+class ChannelRefused(SendError):
+    """The server's channel refuses the bot's post (Discord 403: no permission to send or
+    to embed links there): the admins are told; retrying will not help."""
+
+    def __init__(self, message: str = "", code: int | None = None) -> None:
+        super().__init__(message or "the channel refused the post")
+        self.code = code
+
+
+class ChannelGone(SendError):
+    """The channel no longer exists (Discord 404): the admins are told."""
+
+
+@runtime_checkable
+class ChannelSender(Protocol):
+    async def send_channel(self, channel_id: int, reply: Reply) -> None:
+        """Post ``reply`` in a server's channel or thread (mentions off): the mentors' blocker
+        digest, the reminder in an unclaimed *Ask a mentor* thread. Raises a
+        :class:`SendError` (:class:`ChannelRefused`, :class:`ChannelGone`, ...)."""
+        ...
+
+
 @runtime_checkable
 class Sender(Protocol):
     async def send_dm(self, user_id: int, reply: Reply) -> None:
@@ -56,15 +80,9 @@ class Sender(Protocol):
         ...
 
 
-@runtime_checkable
-class ChannelSender(Protocol):
-    async def send_to_channel(self, channel_id: int, reply: Reply) -> None:
-        """Post ``reply`` in a channel or thread (mentions off), or raise a
-        :class:`SendError`: the reminder in an unclaimed *Ask a mentor* thread."""
-        ...
-
-
 __all__ = [
+    "ChannelGone",
+    "ChannelRefused",
     "ChannelSender",
     "DMsClosed",
     "MemberGone",

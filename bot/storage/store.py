@@ -21,6 +21,7 @@ from bot.storage.repo import (
 from bot.storage.repo._base import Clock
 from bot.storage.repo.checkins import CheckInsRepo
 from bot.storage.repo.community import CommunityRepo
+from bot.storage.repo.digests import DigestsRepo
 from bot.storage.repo.escalations import EscalationsRepo
 from bot.storage.repo.guilds import GuildsRepo
 from bot.storage.repo.inbox import InboxRepo
@@ -53,6 +54,7 @@ class Store:
         self.inbox = InboxRepo(db, clock)
         self.overlay = OverlayRepo(db, clock)
         self.escalations = EscalationsRepo(db, clock)
+        self.digests = DigestsRepo(db, clock)
 
     @classmethod
     def open(cls, url: str | URL, *, clock: Clock = utcnow, **engine_options: Any) -> Store:

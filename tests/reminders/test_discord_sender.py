@@ -218,3 +218,45 @@ async def test_run_once_cli_rejected_token(
                         discord_api_base=fake.api_base, db_upgrade_on_start=False)
     with pytest.raises(OperatorError, match="rejected"):
         await run_once_cli(settings, T0)
+
+
+async def test_run_once_posts_the_blocker_digest_and_channel_errors_are_typed(
+    db_url: str, fake: FakeDiscord, route_base: None
+) -> None:
+    from bot.reminders.sender import ChannelGone, ChannelRefused
+
+    await upgrade_async(db_url)
+    guild = fake.add_guild("MLOps")
+    mentors = fake.add_channel(guild, "mentors")
+    store = Store.open(db_url, clock=lambda: datetime(2025, 3, 8, 12, 0, tzinfo=UTC))
+    try:
+        await store.members.touch(4242, guild_id=guild.id)
+        await store.checkins.check_in(4242, "2025-W10", done=None, next_step=None,
+                                      blocker="@everyone stuck", blocker_intent=None)
+        await store.guilds.set(guild.id, {"blocker_digest": {
+            "channel": mentors.id, "weekday": 0, "hour": 9, "timezone": "UTC",
+            "since": "2025-03-01T00:00:00+00:00"}})
+        monday = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)  # the check-in came two days before
+        report = await run_once_cli(_settings(db_url, fake), now=monday + timedelta(hours=1))
+        assert report.digests_sent == 1
+        [post] = fake.channel_messages(mentors)
+        assert post.allowed_mentions == {"parse": []}
+        assert "1 member, not shared" in post.embeds[0]["description"]
+        assert "stuck" not in post.embeds[0]["description"]
+        again = await run_once_cli(_settings(db_url, fake), now=monday + timedelta(hours=2))
+        assert again.digests_sent == 0 and len(fake.channel_messages(mentors)) == 1
+    finally:
+        await store.close()
+
+    discord.http.Route.BASE = fake.api_base
+    sender = await DiscordSender.login(fake.token)
+    try:
+        fake.fail("POST", f"/channels/{mentors.id}/messages", 403,
+                  {"message": "Missing Permissions", "code": 50013})
+        with pytest.raises(ChannelRefused) as refused:
+            await sender.send_channel(mentors.id, REPLY)
+        assert refused.value.code == 50013
+        with pytest.raises(ChannelGone):
+            await sender.send_channel(987654321987654321, REPLY)
+    finally:
+        await sender.close()

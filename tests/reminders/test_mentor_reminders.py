@@ -32,7 +32,7 @@ class ChannelRecorder(RecordingSender):
     posts: list[tuple[int, Reply]] = field(default_factory=list)
     channel_faults: list[BaseException] = field(default_factory=list)
 
-    async def send_to_channel(self, channel_id: int, reply: Reply) -> None:
+    async def send_channel(self, channel_id: int, reply: Reply) -> None:
         await asyncio.sleep(0.001)
         if self.channel_faults:
             raise self.channel_faults.pop(0)

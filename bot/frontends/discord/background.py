@@ -1,4 +1,5 @@
-"""Jobs the bot runs beside the gateway: the weekly reminders and the daily question-log purge.
+"""Jobs the bot runs beside the gateway: the weekly reminders (and the mentors' weekly blocker
+digests, posted by the same loop) and the daily question-log purge.
 
 Reminders go through the same :class:`~bot.reminders.dispatcher.Dispatcher` as
 ``mentorbot reminders run-once`` (:meth:`~bot.reminders.dispatcher.Dispatcher.from_settings`:
@@ -37,13 +38,23 @@ def count(bot: MentorBot, report: DispatchReport) -> None:
         n = getattr(report, outcome)
         if n:
             bot.metrics.reminders.labels(outcome=outcome).inc(n)
+    for outcome in ("digest_sent", "digest_failed"):  # the mentors' blocker digests
+        n = getattr(report, outcome.replace("digest_", "digests_"))
+        if n:
+            bot.metrics.reminders.labels(outcome=outcome).inc(n)
 
 
 def reminder_dispatcher(bot: MentorBot) -> Dispatcher:
     """The bot's one dispatcher (one rate budget for the process), sending over its client."""
     engine = bot.engine
     return Dispatcher.from_settings(engine.deps.store, engine.kb, DiscordSender(bot.http),
-                                    bot.settings)
+                                    bot.settings, titles=lambda i: title_of(bot, i))
+
+
+def title_of(bot: MentorBot, intent_id: str) -> str | None:
+    """A topic's title for the blocker digest: the knowledge base's or one mentors taught."""
+    topic = bot.engine.deps.intent(intent_id)
+    return None if topic is None else topic.title
 
 
 async def reminder_loop(bot: MentorBot) -> None:

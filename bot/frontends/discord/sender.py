@@ -14,6 +14,10 @@ The API base is discord.py's class attribute ``discord.http.Route.BASE``, set fr
 :func:`run_reminders_once` is ``mentorbot reminders run-once``: the app's dispatcher over a
 REST-only login (no gateway session).
 
+:meth:`DiscordSender.send_channel` posts the mentors' weekly blocker digest in a server's
+channel and the reminder in an unclaimed *Ask a mentor* thread (403 → ``ChannelRefused``,
+404 → ``ChannelGone``).
+
 A send is bounded by the dispatcher (``Dispatcher.send_timeout``, derived from the lease), not
 here.
 
@@ -47,6 +51,8 @@ from bot.engine.replies import Reply
 from bot.frontends.discord.endpoints import configure_endpoints
 from bot.frontends.discord.present import NO_MENTIONS, render
 from bot.reminders.sender import (
+    ChannelGone,
+    ChannelRefused,
     DMsClosed,
     MemberGone,
     RateLimited,
@@ -191,10 +197,17 @@ class DiscordSender:
                 raise mapped from exc
         raise MemberGone("the DM channel keeps disappearing")
 
-    async def send_to_channel(self, channel_id: int, reply: Reply) -> None:
-        """Post ``reply`` in a channel or thread (an unclaimed question's reminder)."""
+    async def send_channel(self, channel_id: int, reply: Reply) -> None:
+        """Post ``reply`` in a server's channel or thread (the mentors' blocker digest, an
+        unclaimed *Ask a mentor* thread's reminder), mentions disabled: 403 →
+        :class:`ChannelRefused`, 404 → :class:`ChannelGone`, the rest as for a DM."""
         try:
             await self.http.send_message(channel_id, params=message_params(reply))
+        except discord.Forbidden as exc:
+            raise ChannelRefused(f"Discord 403 (code {exc.code}): {exc.text[:200]}",
+                                 exc.code) from exc
+        except discord.NotFound as exc:
+            raise ChannelGone(f"Discord 404 (code {exc.code}): {exc.text[:200]}") from exc
         except Exception as exc:
             mapped = classify(exc)
             if mapped is None:

@@ -7,12 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.errors import InvalidInput
-from bot.storage.models import MAX_CHECKIN_TEXT, MAX_INTENT_ID, CheckIn
-from bot.storage.repo._base import Repo, check_id
+from bot.storage.models import (
+    MAX_CHECKIN_TEXT,
+    MAX_INTENT_ID,
+    CheckIn,
+    GuildMembership,
+    Member,
+)
+from bot.storage.repo._base import Repo, check_aware, check_id
 
 WEEK = re.compile(r"[0-9]{4}-W[0-9]{2}")
 
@@ -27,6 +33,18 @@ class CheckInRecord:
     next_step: str | None
     blocker: str | None
     blocker_intent: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OpenBlocker:
+    """A member's blocker still open at the end of a window: their latest check-in in it
+    names one. ``sharing``: the member lets others see their progress."""
+
+    member_id: int
+    blocker: str
+    blocker_intent: str | None
+    sharing: bool
     at: datetime
 
 
@@ -93,3 +111,33 @@ class CheckInsRepo(Repo):
         """The member's weeks, newest first."""
         check_id(user_id)
         return await self._db.run(lambda s: checkins_for(s, user_id), readonly=True)
+
+    async def open_blockers(self, guild_id: int, since: datetime,
+                            until: datetime) -> list[OpenBlocker]:
+        """The blockers of the server's members whose latest check-in in ``[since, until)``
+        names one (a later check-in without a blocker closes it), oldest first. Driven from
+        the server's memberships: other servers' members are never read."""
+        check_id(guild_id, "guild id")
+        check_aware(since, "since")
+        check_aware(until, "until")
+
+        async def tx(s: AsyncSession) -> list[OpenBlocker]:
+            rows = await s.execute(
+                select(CheckIn.member_id, CheckIn.blocker, CheckIn.blocker_intent,
+                       Member.sharing, CheckIn.at)
+                .select_from(GuildMembership)
+                .join(CheckIn, and_(CheckIn.member_id == GuildMembership.member_id,
+                                    CheckIn.kind == "checkin", CheckIn.at >= since,
+                                    CheckIn.at < until))
+                .join(Member, Member.id == GuildMembership.member_id)
+                .where(GuildMembership.guild_id == guild_id)
+                .order_by(CheckIn.member_id, CheckIn.at.desc()))
+            latest: dict[int, OpenBlocker | None] = {}
+            for member_id, blocker, intent, sharing, at in rows:
+                if member_id not in latest:
+                    latest[member_id] = (OpenBlocker(member_id, blocker, intent, bool(sharing), at)
+                                         if blocker else None)
+            found = [b for b in latest.values() if b is not None]
+            return sorted(found, key=lambda b: (b.at, b.member_id))
+
+        return await self._db.run(tx, readonly=True, offload=True)

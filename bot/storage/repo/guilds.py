@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import GuildConfig
-from bot.storage.repo._base import Repo, check_id
+from bot.storage.repo._base import Repo, check_id, check_text_id
 
 
 class GuildsRepo(Repo):
@@ -36,6 +36,21 @@ class GuildsRepo(Repo):
             ))
 
         await self._db.run(tx)
+
+    async def with_section(self, section: str) -> list[tuple[int, dict[str, Any]]]:
+        """Every server whose setup has ``section`` set to an object (e.g. the blocker digest),
+        with its setup: read by the reminder loop, so the other servers' rows are skipped by
+        the ``LIKE`` before they are parsed."""
+        check_text_id(section, "setup section", 40)
+        pattern = f'%"{section}": {{%'
+
+        async def tx(s: AsyncSession) -> list[tuple[int, dict[str, Any]]]:
+            rows = await s.execute(select(GuildConfig.guild_id, GuildConfig.data)
+                                   .where(GuildConfig.data.like(pattern))
+                                   .order_by(GuildConfig.guild_id))
+            return [(guild_id, dict(json.loads(raw))) for guild_id, raw in rows]
+
+        return await self._db.run(tx, readonly=True)
 
     async def reset(self, guild_id: int) -> None:
         check_id(guild_id, "guild id")

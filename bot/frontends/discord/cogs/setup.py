@@ -1,5 +1,5 @@
-"""/setup show|mentors|mentor-reminder|confirmations|phase-role|announcements|answer-role|
-sharing|forum|reset (Manage Server)."""
+"""/setup show|mentors|mentor-reminder|confirmations|phase-role|announcements|
+progress-channel|answer-role|sharing|forum|blocker-digest|digest-preview|reset (Manage Server)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from discord import app_commands
 
 from bot.engine.setup import MAX_REMINDER_MINUTES
 from bot.frontends.discord.cogs._base import EngineCog, PhaseOption
+from bot.frontends.discord.cogs.reminders import WEEKDAY_CHOICES, timezone_choices
 from bot.frontends.discord.effects import (
     MISSING_PERMISSIONS,
     ROLES_FORBIDDEN,
@@ -94,6 +95,33 @@ class SetupCog(EngineCog):
     async def forum(self, interaction: discord.Interaction, channel: discord.ForumChannel,
                     state: Literal["on", "off"]) -> None:
         await self.run(interaction, "setup forum", channel=channel.id, state=state == "on")
+
+    @setup.command(name="blocker-digest",
+                   description="A weekly digest of members' open blockers for mentors")
+    @app_commands.describe(state="on or off", channel="A text channel for the digest",
+                           weekday="Day of the week (default Monday)",
+                           hour="Hour 0-23 in the time zone (default 9)",
+                           timezone="An IANA time zone, e.g. Europe/Berlin (default UTC)")
+    @app_commands.choices(weekday=WEEKDAY_CHOICES)
+    async def blocker_digest(self, interaction: discord.Interaction,
+                             state: Literal["on", "off"],
+                             channel: discord.TextChannel | None = None,
+                             weekday: int | None = None,
+                             hour: app_commands.Range[int, 0, 23] | None = None,
+                             timezone: str | None = None) -> None:
+        await self.run(interaction, "setup blocker-digest", state=state == "on",
+                       channel=channel.id if channel else None, weekday=weekday, hour=hour,
+                       timezone=timezone)
+
+    @blocker_digest.autocomplete("timezone")
+    async def _timezones(self, interaction: discord.Interaction,
+                         current: str) -> list[app_commands.Choice[str]]:
+        return timezone_choices(current)
+
+    @setup.command(name="digest-preview",
+                   description="The mentors' blocker digest as it would be posted now")
+    async def digest_preview(self, interaction: discord.Interaction) -> None:
+        await self.run(interaction, "setup digest-preview")
 
     @setup.command(name="reset", description="Forget this server's setup")
     async def reset(self, interaction: discord.Interaction) -> None:
