@@ -148,18 +148,9 @@ class ChecklistRepo(Repo):
                 select(cp.done, cp.done_at, cp.undone_at, cp.updated_at, cp.evidence_url)
                 .where(cp.member_id == user_id, cp.item_id == item_id)
             )).one_or_none()
-            prev = None if row is None else _Prev(*row)
-            if prev is None:
-                created = self.now()
-                try:
-                    await s.execute(insert(cp).values(
-                        member_id=user_id, item_id=item_id, done=False, updated_at=created))
-                except sa_exc.IntegrityError as exc:
-                    if is_fk_violation(exc):
-                        raise MemberMissing(f"member {user_id} not found") from None
-                    raise
-                prev = _Prev(False, None, None, created, None)
+            new = row is None
             now = self.now()  # taken under the lock: event times follow the serial order
+            prev = _Prev(False, None, None, now, None) if row is None else _Prev(*row)
             state: dict[str, Any] = prev._asdict()
             changes: dict[str, object] = {}
             changed = prev.done != done
@@ -170,14 +161,25 @@ class ChecklistRepo(Repo):
                     changes["evidence_url"] = url
             elif changed:
                 changes.update(done=False, undone_at=now, evidence_url=None)
-            if changes:
+            if changes or new:
                 changes["updated_at"] = now
+                state.update(changes)
+            if new:  # one INSERT with the final values (no insert-then-update)
+                try:
+                    await s.execute(insert(cp).values(
+                        member_id=user_id, item_id=item_id,
+                        **{k: state[k] for k in ("done", "done_at", "undone_at", "updated_at",
+                                                 "evidence_url")}))
+                except sa_exc.IntegrityError as exc:
+                    if is_fk_violation(exc):
+                        raise MemberMissing(f"member {user_id} not found") from None
+                    raise
+            elif changes:
                 await s.execute(
                     update(cp)
                     .where(cp.member_id == user_id, cp.item_id == item_id)
                     .values(**changes)
                 )
-                state.update(changes)
             if changed:
                 await s.execute(insert(EventRow).values(
                     member_id=user_id, item_id=item_id, action="done" if done else "undone",
