@@ -55,14 +55,12 @@ class AskFlow:
         store = self.deps.store
         log_id = entry_id = None
         try:
-            log_id = await store.questions.log(
+            answered = status == "answered" and result.intent is not None
+            log_id = await store.questions.log(  # an answered one counts for its intent too
                 question, status, result.intent, result.score, guild_id=member.guild_id,
-                user_id=user_id,
+                user_id=user_id, count_ask=answered,
             )
-            taught = self.deps.live.taught(question)
-            if status == "answered" and result.intent:
-                await store.inbox.count_ask(result.intent)
-            elif taught is None:
+            if not answered and self.deps.live.taught(question) is None:
                 guess = result.intent if result.intent and not result.uncovered else next(
                     (c.intent for c in result.alternatives
                      if self.deps.intent(c.intent) is not None), None)

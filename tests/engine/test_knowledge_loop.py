@@ -191,7 +191,8 @@ async def test_metrics_expose_the_quality_counters(store: Store) -> None:
     metrics = Metrics()
     metrics.watch_quality(store)
     for _ in range(2):
-        await store.inbox.count_ask("faq.salary")
+        await store.questions.log("what do mlops engineers earn", "answered", "faq.salary", 9.0,
+                                   count_ask=True)
     await store.questions.feedback(2000, "faq.salary", False)
     await store.inbox.record("best pizza in naples", "unanswered", user_id=2000)
     await metrics.refresh()

@@ -358,11 +358,6 @@ class InboxRepo(Repo):
 
     # --- answer quality ---------------------------------------------------------------------
 
-    async def count_ask(self, intent_id: str) -> None:
-        """One more answered ask of ``intent_id``."""
-        now = self.now()
-        await self._db.run(lambda s: bump_quality(s, self, intent_id, now, asks=1))
-
     async def not_what_i_asked(self, intent_id: str, question: str | None, *,
                                user_id: int | None, guild_id: int | None = None,
                                alternatives: Iterable[str] = ()) -> int | None:

@@ -72,8 +72,11 @@ class QuestionsRepo(Repo):
         guild_id: int | None = None,
         *,
         user_id: int | None = None,
+        count_ask: bool = False,
     ) -> int:
         """Log one question asked by ``user_id`` (``None``: anonymous); returns the log row id.
+        With ``count_ask`` the same transaction counts one more answered ask of ``intent_id``
+        (the intent's quality counters).
 
         A member's logged questions are exported and deleted with the rest of their data.
         """
@@ -105,9 +108,14 @@ class QuestionsRepo(Repo):
         ).returning(QuestionLog.id)
 
         async def tx(s: AsyncSession) -> int:
+            from bot.storage.repo.inbox import bump_quality
+
             if user_id is not None:
                 await self.lock_member(s, user_id, now)
-            return int((await s.execute(stmt)).scalar_one())  # Core: no ORM flush
+            log_id = int((await s.execute(stmt)).scalar_one())  # Core: no ORM flush
+            if count_ask and intent_id is not None:
+                await bump_quality(s, self, intent_id, now, asks=1)
+            return log_id
 
         return await self._db.run(tx)
 
