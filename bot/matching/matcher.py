@@ -67,9 +67,9 @@ class MatchDoc:
 @dataclass(frozen=True)
 class MatcherConfig:
     # Decision (chosen on the dev part of the labelled questions; see benchmarks/intents.py).
-    threshold: float = 11.0  # below: unanswered (question names no field term)
-    threshold_anchored: float = 10.0  # below: unanswered (question names a field term)
-    gap: float = 0.15  # a runner-up within this fraction of the top score makes it ambiguous
+    threshold: float = 8.0  # below: unanswered (question names no field term)
+    threshold_anchored: float = 8.0  # below: unanswered (question names a field term)
+    gap: float = 0.25  # a runner-up within this fraction of the top score makes it ambiguous
     w_lr: float = 0.3  # weight of the learned probability against lexical similarity
     # Lexical similarity.
     w_doc_word: float = 0.45
