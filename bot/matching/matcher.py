@@ -444,13 +444,18 @@ class Matcher:
         if not tokens or all(t.isdigit() for t in tokens):  # nothing but numbers: no question
             return MatchResult(question, None, 0.0, (), "empty", fixes, slots)
         scores, null = self.scores(tokens)
-        k = min(len(scores), cfg.alternatives + 1)
+        # A few more than shown: an uncovered topic is never offered as an alternative (it has
+        # no card), so the runners-up are the best catalogue intents after the top one.
+        k = min(len(scores), 3 * (cfg.alternatives + 1))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
         order = sorted(top.tolist(), key=lambda i: (-float(scores[i]), i))
         names = [self.ids[j] for j in self._intent_rows[order]]
-        cands = [Candidate(n, min(100.0, max(0.0, float(scores[i]))))
-                 for n, i in zip(names, order, strict=True)]
-        best, rest = cands[0], cands[1:]
+        ranked = [Candidate(n, min(100.0, max(0.0, float(scores[i]))))
+                  for n, i in zip(names, order, strict=True)]
+        best = ranked[0]
+        rest = [c for c in ranked[1:] if not c.intent.startswith(UNCOVERED_PREFIX)]
+        cands = [best, *rest][: cfg.alternatives + 1]
+        rest = cands[1:]
         threshold = cfg.threshold_anchored if anchored else cfg.threshold
         if (null > best.score and not anchored) or best.score < threshold:
             return MatchResult(question, None, best.score, tuple(cands[: cfg.alternatives]),
