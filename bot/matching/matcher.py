@@ -345,7 +345,7 @@ class Matcher:
                        f"{name}_data": m.data}
         if train:
             arrays |= _train(word, char, samples, labels, weights, cfg)
-        self._load(arrays)
+        self._load(arrays, (word, char))
 
     # --- arrays in and out ----------------------------------------------------------------------
 
@@ -360,15 +360,18 @@ class Matcher:
     def to_arrays(self) -> dict[str, np.ndarray]:
         return dict(self._arrays)
 
-    def _load(self, a: dict[str, np.ndarray]) -> None:
+    def _load(self, a: dict[str, np.ndarray], spaces: tuple[Space, Space] | None = None) -> None:
         self._arrays = a
         self.ids: list[str] = unpack(a["ids"])
         self.is_negative = np.array([i.startswith(NEGATIVE_PREFIX) for i in self.ids])
         self._intent_rows = np.flatnonzero(~self.is_negative)
         self._negative_rows = np.flatnonzero(self.is_negative)
-        dw, dc = (float(x) for x in a["idf_default"])
-        self.word = Space(unpack(a["word_names"]), a["word_idf"], dw)
-        self.char = Space(unpack(a["char_names"]), a["char_idf"], dc)
+        if spaces is not None:  # just built: no need to unpack the vocabularies again
+            self.word, self.char = spaces
+        else:
+            dw, dc = (float(x) for x in a["idf_default"])
+            self.word = Space(unpack(a["word_names"]), a["word_idf"], dw)
+            self.char = Space(unpack(a["char_names"]), a["char_idf"], dc)
         n = len(self.ids)
         self._doc_word = Csr(a["doc_word_indptr"], a["doc_word_indices"], a["doc_word_data"], n)
         self._doc_char = Csr(a["doc_char_indptr"], a["doc_char_indices"], a["doc_char_data"], n)
