@@ -247,8 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         big = Matcher([*real, *synthetic], matcher.config, **kb_shape(kb))
         held, peak = (x / 2**20 for x in tracemalloc.get_traced_memory())
         tracemalloc.stop()
-        for q in all_questions[:20]:
-            big.match(q)
+        for text in all_questions[:20]:
+            big.match(text)
         p50, p99 = latency_only(big, all_questions)
         print(f"scale: {len(big.intent_ids)} intents, built in "
               f"{build:.1f} s CPU (≤ 5 s), learned scorer: {'yes' if big.learned else 'no'}; "

