@@ -14,11 +14,12 @@ import pytest
 from bot.config import Settings
 from bot.engine.context import Member
 from bot.engine.core import Engine
-from bot.engine.overlay import retrained_matcher
+from bot.engine.overlay import overlay_documents, retrained_matcher
 from bot.knowledge.loader import KnowledgeBase
-from bot.matching.matcher import Matcher
+from bot.matching.build import content_key, documents, kb_shape, merge_documents
+from bot.matching.matcher import Matcher, MatcherConfig
 from bot.storage import Store
-from bot.storage.overlay_data import Overlay
+from bot.storage.overlay_data import CommunityIntent, Overlay, TaughtPhrase, question_key
 
 G = 77
 ALICE = Member(1001, guild_id=G, name="alice")
@@ -163,3 +164,27 @@ async def test_a_reloaded_knowledge_base_is_retrained_too(engine: Engine) -> Non
         engine.deps.matcher.to_arrays(), engine.deps.matcher.config))
     await asyncio.wait_for(live.settled(), 120)
     assert (await ask(engine, PARAPHRASE))[0] == TAUGHT_AS
+
+
+def test_the_same_overlay_gives_the_same_cache_key_in_every_process(kb: KnowledgeBase) -> None:
+    """Processes read the overlay in any row order; the documents (and so the build cached
+    under their hash) are the same, and a phrasing taught for a gone intent is left out."""
+    phrases = [TaughtPhrase(TAUGHT, TAUGHT_AS), TaughtPhrase(KAGGLE, "faq.portfolio-projects"),
+               TaughtPhrase(OFF_TOPIC, None), TaughtPhrase(MEETUP, "community.meetup"),
+               TaughtPhrase("who still asks this", "community.retired")]
+    meetup = CommunityIntent("community.meetup", "The meetup", "The meetup", "Go.", "@ada")
+    one = Overlay("1", {question_key(p.phrasing): p for p in phrases}, (meetup,))
+    two = Overlay("2", {question_key(p.phrasing): p for p in reversed(phrases)}, (meetup,))
+    known = {i.id for i in kb.intents}
+    docs = overlay_documents(one, known)
+    assert docs == overlay_documents(two, known)
+    assert [(d.id, d.texts) for d in docs] == [
+        ("community.meetup", (MEETUP,)), (TAUGHT_AS, (TAUGHT,)),
+        ("faq.portfolio-projects", (KAGGLE,)), ("oos.overlay#0", (OFF_TOPIC,))]
+    merged = merge_documents(documents(kb), docs)
+    assert len(merged) == len(documents(kb)) + 2  # the new intent and the negative
+    day = next(d for d in merged if d.id == TAUGHT_AS)
+    assert day.texts[-1] == TAUGHT and day.title == kb.intent_by_id[TAUGHT_AS].title
+    config = MatcherConfig()
+    assert content_key(merged, kb_shape(kb), config) == content_key(
+        merge_documents(documents(kb), overlay_documents(two, known)), kb_shape(kb), config)
