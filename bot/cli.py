@@ -174,6 +174,8 @@ def _ask(args: argparse.Namespace) -> int:
         from bot.loop_cli import load_live
 
         live = load_live(app)
+        live.attach(kb, matcher)
+        live.retrain_now()  # the matcher retrained with the overlay, as the bot's processes
     match = matcher.match if live is None else (lambda q: live.match(matcher, q))
     if args.batch:
         for line in _batch_lines(Path(args.batch)):

@@ -128,6 +128,7 @@ class Engine:
                  clock: Callable[[], datetime] = utcnow, matcher: Matcher | None = None):
         self.deps = Deps(kb=kb, matcher=matcher or build_matcher(kb), store=store,
                          settings=settings, clock=clock)
+        self.deps.live.attach(kb, self.deps.matcher)  # retrained when the overlay changes
         self._flows()
 
     def _flows(self) -> None:
@@ -156,6 +157,7 @@ class Engine:
         off the event loop; building takes a few hundred milliseconds)."""
         self.deps.kb = kb
         self.deps.matcher = matcher or build_matcher(kb)
+        self.deps.live.attach(kb, self.deps.matcher)  # the overlay retrained on top of it
         self._flows()
 
     def command(self, name: str) -> CommandSpec:

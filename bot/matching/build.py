@@ -17,6 +17,8 @@ import json
 import logging
 import os
 import re
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -124,10 +126,28 @@ def _save(path: Path, matcher: Matcher) -> None:
         log.info("matcher cache not written (%s)", exc)
 
 
+def merge_documents(docs: list[MatchDoc], extra: Iterable[MatchDoc]) -> list[MatchDoc]:
+    """``docs`` and ``extra`` (what mentors taught: :mod:`bot.engine.overlay`): an extra
+    document whose id is already there adds its example phrasings to that document, any other
+    is a new document (a negative when its id starts with ``oos.``)."""
+    out = list(docs)
+    at = {d.id: i for i, d in enumerate(out)}
+    for d in extra:
+        if d.id in at:
+            old = out[at[d.id]]
+            out[at[d.id]] = replace(old, texts=old.texts + d.texts)
+        else:
+            at[d.id] = len(out)
+            out.append(d)
+    return out
+
+
 def build_matcher(kb: KnowledgeBase, config: MatcherConfig | None = None,
-                  use_cache: bool = True) -> Matcher:
+                  use_cache: bool = True, extra: Sequence[MatchDoc] = ()) -> Matcher:
+    """The matcher of ``kb``, with ``extra`` documents merged in (:func:`merge_documents`;
+    they are part of the cache key, so processes with the same overlay share one build)."""
     config = config or MatcherConfig()
-    docs = documents(kb)
+    docs = merge_documents(documents(kb), extra) if extra else documents(kb)
     shape = kb_shape(kb)
     directory = cache_dir() if use_cache else None
     key = content_key(docs, shape, config)

@@ -90,6 +90,24 @@ def test_chat_misses_reach_the_inbox_and_teaching_answers_them(db_url: str) -> N
     assert "knowledge base OK" in ok(cli("kb", "check", "--db", db_url))
 
 
+def test_ask_answers_paraphrases_of_what_was_taught(db_url: str) -> None:
+    """``mentorbot ask --db`` retrains the matcher with the overlay, as the bot's processes do:
+    not only the exact wording of a taught question is answered."""
+    paraphrase = "what does a ML platform team do during the week?"
+    off_topic = "how do I price GPU inference"
+    before = ask(db_url, paraphrase)
+    assert before["intent"] != "faq.day-to-day"
+    assert ask(db_url, "how to price gpu inference?")["status"] == "answered"
+    ok(cli("kb", "teach", MISS, "faq.day-to-day", "--db", db_url))
+    ok(cli("kb", "teach", off_topic, "--off-topic", "--db", db_url))
+    taught = ask(db_url, paraphrase)
+    assert (taught["intent"], taught["status"]) == ("faq.day-to-day", "answered")
+    off = ask(db_url, "how to price gpu inference?")
+    assert (off["intent"], off["status"]) == (None, "unanswered")
+    text = ok(cli("ask", "--db", db_url, paraphrase))
+    assert "What an MLOps engineer does day to day" in text
+
+
 def test_dismiss_and_the_configured_database(db_url: str, tmp_path: Path) -> None:
     env = {"DATABASE_URL": db_url}
     ok(cli("chat", stdin=f"{NONSENSE}\n", env=env, cwd=tmp_path))
