@@ -94,15 +94,15 @@ def test_ask_answers_paraphrases_of_what_was_taught(db_url: str) -> None:
     """``mentorbot ask --db`` retrains the matcher with the overlay, as the bot's processes do:
     not only the exact wording of a taught question is answered."""
     paraphrase = "what does a ML platform team do during the week?"
-    off_topic = "how do I price GPU inference"
+    off_topic = "how do I price my side project"
     before = ask(db_url, paraphrase)
     assert before["intent"] != "faq.day-to-day"
-    assert ask(db_url, "how to price gpu inference?")["status"] == "answered"
+    assert ask(db_url, "how to price a side project?")["status"] == "answered"
     ok(cli("kb", "teach", MISS, "faq.day-to-day", "--db", db_url))
     ok(cli("kb", "teach", off_topic, "--off-topic", "--db", db_url))
     taught = ask(db_url, paraphrase)
     assert (taught["intent"], taught["status"]) == ("faq.day-to-day", "answered")
-    off = ask(db_url, "how to price gpu inference?")
+    off = ask(db_url, "how to price a side project?")
     assert (off["intent"], off["status"]) == (None, "unanswered")
     text = ok(cli("ask", "--db", db_url, paraphrase))
     assert "What an MLOps engineer does day to day" in text

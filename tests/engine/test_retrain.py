@@ -29,8 +29,10 @@ TAUGHT_AS = "faq.day-to-day"
 PARAPHRASE = "what does a ML platform team do during the week?"
 KAGGLE = "is a kaggle grandmaster title useful for mlops jobs"
 KAGGLE_PARAPHRASE = "are kaggle grandmaster titles useful for getting an mlops job?"
-OFF_TOPIC = "how do I price GPU inference"  # the knowledge base: model serving
-OFF_TOPIC_PARAPHRASE = "how to price gpu inference?"
+# the knowledge base alone: portfolio projects. (Not a question naming a field term such as
+# "gpu": the matcher never lets negatives veto those, taught or not.)
+OFF_TOPIC = "how do I price my side project"
+OFF_TOPIC_PARAPHRASE = "how to price a side project?"
 MEETUP = "is the mlops meetup in berlin worth it"
 MEETUP_PARAPHRASE = "is the berlin mlops meetup worth going to?"
 DONT_KNOW = "I don't know that one"
