@@ -15,7 +15,7 @@ set up; each setting switches on one thing:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -24,6 +24,9 @@ from bot.engine.context import Deps, Member, UserError
 from bot.engine.replies import Kind, Reply, Tone
 from bot.engine.schedule import WEEKDAYS, next_occurrence, parse_timezone
 from bot.render import render
+
+if TYPE_CHECKING:
+    from bot.storage.store import Store
 
 MAX_FORUMS = 25
 MAX_REMINDER_MINUTES = 7 * 24 * 60
@@ -70,11 +73,15 @@ class GuildSetup(BaseModel):
 
 async def setup_of(deps: Deps, guild_id: int | None) -> GuildSetup:
     """The setup of ``guild_id`` (defaults outside a server or when never set up)."""
-    if guild_id is None:
-        return GuildSetup()
+    return GuildSetup() if guild_id is None else await stored_setup(deps.store, guild_id)
+
+
+async def stored_setup(store: Store, guild_id: int) -> GuildSetup:
+    """``guild_id``'s stored setup; the defaults when never set up, or when written by a newer
+    or broken version."""
     try:
-        return GuildSetup.model_validate(await deps.store.guilds.get(guild_id))
-    except ValidationError:  # written by a newer or broken version: start from defaults
+        return GuildSetup.model_validate(await store.guilds.get(guild_id))
+    except ValidationError:
         return GuildSetup()
 
 

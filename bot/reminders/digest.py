@@ -153,13 +153,7 @@ async def _deliver(d: Dispatcher, sender: ChannelSender, claim: DigestClaim, due
         log.warning("guild %s: blocker digest not sent: lease nearly over", due.guild_id)
         return
     try:
-        try:
-            async with asyncio.timeout(d.send_timeout) as scope:
-                await sender.send_channel(due.channel, reply)
-        except TimeoutError as exc:
-            if not scope.expired():
-                raise
-            raise TransientError(f"no answer within {d.send_timeout:.1f}s") from exc
+        await d.send_bounded(sender.send_channel(due.channel, reply))
     except RateLimited as exc:
         d.limiter.hold(exc.retry_after)
         await _retry(d, claim, due, f"rate limited: {exc}",

@@ -74,13 +74,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import ValidationError
-
 from bot.engine.digest import Titles
 from bot.engine.escalate import reminder_message
-from bot.engine.replies import Reply
 from bot.engine.schedule import current_period, period_key
-from bot.engine.setup import GuildSetup
+from bot.engine.setup import stored_setup
 from bot.knowledge.loader import KnowledgeBase
 from bot.reminders.compose import ReminderComposer, composer_for
 from bot.reminders.digest import send_digests
@@ -372,19 +369,15 @@ class Dispatcher:
         if at() >= deadline:  # the lease hands it to whoever claims it next
             log.warning("mentor reminder %s not sent: lease nearly over", esc_id)
             return False
+        setup = await stored_setup(self.store, guild_id)
         try:
-            setup = GuildSetup.model_validate(await self.store.guilds.get(guild_id))
-        except ValidationError:
-            setup = GuildSetup()
-        try:
-            async with asyncio.timeout(self.send_timeout):
-                await sender.send_channel(thread_id, reminder_message(setup))
+            await self.send_bounded(sender.send_channel(thread_id, reminder_message(setup)))
         except RateLimited as exc:
             self.limiter.hold(exc.retry_after)
             await escalations.remind_later(
                 esc_id, at() + timedelta(seconds=max(1.0, exc.retry_after)))
             return False
-        except (TransientError, TimeoutError) as exc:
+        except TransientError as exc:
             log.warning("mentor reminder %s: %s; retried later", esc_id, exc)
             await escalations.remind_later(esc_id, at() + self.backoff(1))
             return False
@@ -505,7 +498,7 @@ class Dispatcher:
                 report.skipped += 1
                 return
             try:
-                await self._send(uid, reply)
+                await self.send_bounded(self.sender.send_dm(uid, reply))
             except RateLimited as exc:
                 self.limiter.hold(exc.retry_after)
                 wait = timedelta(seconds=exc.retry_after)
@@ -547,11 +540,12 @@ class Dispatcher:
         await self._mark_sent(claim, plan, at())
         report.sent += 1
 
-    async def _send(self, uid: int, reply: Reply) -> None:
-        """One send, cut off after :attr:`send_timeout` (a :class:`TransientError` then)."""
+    async def send_bounded(self, send: Awaitable[None]) -> None:
+        """One send (a reminder DM, a mentor reminder, a blocker digest), cut off after
+        :attr:`send_timeout` (a :class:`TransientError` then)."""
         try:
             async with asyncio.timeout(self.send_timeout) as scope:
-                await self.sender.send_dm(uid, reply)
+                await send
         except TimeoutError as exc:
             if not scope.expired():
                 raise
