@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Boolean, bindparam, func, literal, select, text
+from sqlalchemy import BigInteger, Boolean, TextClause, bindparam, func, literal, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,14 +30,19 @@ def is_fk_violation(exc: sa_exc.IntegrityError) -> bool:
 
 _MAX_BIGINT = 2**63 - 1
 
-#: SQLite and PostgreSQL spell this upsert alike. Written as text because SQLAlchemy compiles a
-#: dialect ``on_conflict_do_nothing()`` anew on every execution (it has no cache key), and this
-#: statement runs in most writes; a text clause is compiled once.
-_ENSURE_MEMBER = text(
-    f"INSERT INTO {Member.__tablename__} (id, created_at, last_seen_at, sharing) "
-    "VALUES (:id, :now, :now, :sharing) ON CONFLICT (id) DO NOTHING"
-).bindparams(bindparam("id", type_=BigInteger), bindparam("now", type_=UTCDateTime()),
-             bindparam("sharing", type_=Boolean))
+def shared_sql(statement: str, **types: Any) -> TextClause:
+    """SQL that SQLite and PostgreSQL spell alike (their ``ON CONFLICT`` upserts), as a text
+    clause with typed parameters. On hot paths these beat the dialect constructs: SQLAlchemy
+    compiles an ``on_conflict_do_*()`` anew on every execution (it has no cache key), a text
+    clause once."""
+    return text(statement).bindparams(*(bindparam(k, type_=t) for k, t in types.items()))
+
+
+#: a member row as first written, up to what to do when it exists (``touch`` updates the visit)
+NEW_MEMBER = (f"INSERT INTO {Member.__tablename__} (id, created_at, last_seen_at, sharing) "
+              "VALUES (:id, :now, :now, :sharing) ON CONFLICT (id) DO ")
+MEMBER_TYPES = {"id": BigInteger(), "now": UTCDateTime(), "sharing": Boolean()}
+_ENSURE_MEMBER = shared_sql(NEW_MEMBER + "NOTHING", **MEMBER_TYPES)
 
 
 class Repo:

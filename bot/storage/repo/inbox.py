@@ -21,7 +21,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, case, delete, exists, func, select, text, update
+from sqlalchemy import TextClause, case, delete, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.limits import MAX_QUESTION_CHARS
@@ -38,7 +38,7 @@ from bot.storage.models import (
     IntentQuality,
 )
 from bot.storage.overlay_data import question_key
-from bot.storage.repo._base import Repo, check_id, check_optional_id, check_text_id
+from bot.storage.repo._base import Repo, check_id, check_optional_id, check_text_id, shared_sql
 
 OPEN = text("resolved_at IS NULL")
 
@@ -129,19 +129,18 @@ _QUALITY_COUNTERS = frozenset({"asks", "helpful", "not_helpful", "not_what_i_ask
 
 @lru_cache(maxsize=16)
 def _bump_sql(names: tuple[str, ...]) -> TextClause:
-    """The counters' upsert for one set of counters, as text SQLite and PostgreSQL share: it
-    runs on every answered question, and SQLAlchemy compiles a dialect
-    ``on_conflict_do_update()`` anew on every execution (a text clause once)."""
+    """The counters' upsert for one set of counters (:func:`shared_sql`: it runs on every
+    answered question)."""
     unknown = set(names) - _QUALITY_COUNTERS
     if unknown or not names:
         raise InvalidInput(f"unknown quality counters: {sorted(unknown) or 'none'}")
     table = IntentQuality.__tablename__
-    return text(
+    return shared_sql(
         f"INSERT INTO {table} (intent_id, updated_at, {', '.join(names)}) "
         f"VALUES (:intent_id, :now, {', '.join(f':i_{n}' for n in names)}) "
         "ON CONFLICT (intent_id) DO UPDATE SET updated_at = excluded.updated_at, "
-        + ", ".join(f"{n} = {table}.{n} + :d_{n}" for n in names)
-    ).bindparams(bindparam("now", type_=UTCDateTime()))
+        + ", ".join(f"{n} = {table}.{n} + :d_{n}" for n in names),
+        now=UTCDateTime())
 
 
 async def record_entry(s: AsyncSession, repo: Repo, *, question: str, status: str,

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import BigInteger, Boolean, bindparam, select, text, update
+from sqlalchemy import BigInteger, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import UTCDateTime
 from bot.storage.errors import InvalidInput, NotFound
 from bot.storage.models import GuildMembership, Member
 from bot.storage.records import MemberRecord
-from bot.storage.repo._base import Repo, check_id, check_optional_id, check_phase
+from bot.storage.repo._base import (
+    MEMBER_TYPES,
+    NEW_MEMBER,
+    Repo,
+    check_id,
+    check_optional_id,
+    check_phase,
+    shared_sql,
+)
 
 _SOURCES = ("quiz", "chosen")
 
@@ -20,23 +28,17 @@ _SOURCES = ("quiz", "chosen")
 TOUCH_PRECISION = timedelta(minutes=5)
 
 
-# The visit's upserts, as text SQLite and PostgreSQL share (SQLAlchemy compiles a dialect
-# ``on_conflict_do_update()`` anew on every execution; a text clause once).
-_TYPES = (bindparam("id", type_=BigInteger), bindparam("guild_id", type_=BigInteger),
-          bindparam("now", type_=UTCDateTime()), bindparam("sharing", type_=Boolean))
-_SEEN = text(
-    f"INSERT INTO {Member.__tablename__} (id, created_at, last_seen_at, sharing) "
-    "VALUES (:id, :now, :now, :sharing) "
-    "ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at"
-).bindparams(*(p for p in _TYPES if p.key != "guild_id"))
-_SEEN_IN = text(
+# The visit's upserts (shared_sql: compiled once)
+_SEEN = shared_sql(NEW_MEMBER + "UPDATE SET last_seen_at = excluded.last_seen_at",
+                   **MEMBER_TYPES)
+_SEEN_IN = shared_sql(
     f"INSERT INTO {GuildMembership.__tablename__} "
     "(member_id, guild_id, first_seen, last_seen, current_phase, quizzes_finished) "
     "SELECT id, :guild_id, :now, :now, current_phase, quizzes_finished "
     f"FROM {Member.__tablename__} WHERE id = :id "
     "ON CONFLICT (member_id, guild_id) DO UPDATE SET last_seen = excluded.last_seen, "
-    "current_phase = excluded.current_phase, quizzes_finished = excluded.quizzes_finished"
-).bindparams(*(p for p in _TYPES if p.key != "sharing"))
+    "current_phase = excluded.current_phase, quizzes_finished = excluded.quizzes_finished",
+    id=BigInteger(), guild_id=BigInteger(), now=UTCDateTime())
 
 
 async def load_member(session: AsyncSession, user_id: int) -> MemberRecord | None:
