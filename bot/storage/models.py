@@ -4,7 +4,9 @@ Design notes
 ------------
 * A member is the Discord user (``member.id`` = user id, BIGINT); progress belongs to the
   person and follows them across servers. ``guild_membership`` only records where they were
-  seen, for per-server statistics.
+  seen, for per-server statistics, with copies of what those count (the member's phase and
+  quiz count on the membership, the member's done checklist items in ``guild_checklist``), kept
+  by the writes, so a server's statistics read the server's rows only.
 * Enumerations are short strings guarded by CHECK constraints (portable, no PostgreSQL enum
   types to migrate).
 * Every timestamp is :class:`~bot.storage.db.UTCDateTime` (aware UTC on both backends).

@@ -6,18 +6,20 @@ any sequence of those mixed with the writes that must leave it alone."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from bot.storage import Store
 from bot.storage.migrate import downgrade_async, upgrade_async
-from bot.storage.models import GuildChecklist
-from bot.storage.repo.checklist import guild_checklist_derived
+from bot.storage.models import ChecklistProgress, GuildChecklist
+from bot.storage.repo.checklist import DONE_IN_GUILDS, guild_checklist_derived
 from tests.conftest import FakeClock
 
 A, B = 601, 602
@@ -131,6 +133,60 @@ async def test_the_writes_that_leave_the_checklist_alone_leave_the_copy_alone(
     await store.quiz.start(ALICE)  # a retake: the phase stays until it is finished
     await store.members.set_sharing(ALICE, True)
     assert await assert_copy_true(store) == before
+
+
+async def test_marks_racing_first_sightings_keep_the_copy_true(db_url: str) -> None:
+    """Two processes: one marks and undoes items while the other sees the member in new
+    servers. A first sighting takes the member's lock as a mark does, so each mark is either
+    copied by the sighting or copies itself into the new server."""
+    await upgrade_async(db_url)
+    patient = {"pool_timeout": 60.0, "retry_budget": 60.0, "lock_timeout": 60.0}
+    one, two = Store.open(db_url, **patient), Store.open(db_url, **patient)
+    try:
+        await one.members.touch(DAVE)
+        calls = []
+        for i in range(60):  # every mark and undo a transition, racing a sighting
+            item = f"item-{i % 6}"
+            calls.append(one.checklist.mark(DAVE, item) if (i // 6) % 2 == 0
+                         else one.checklist.unmark(DAVE, item))
+            calls.append(two.members.touch(DAVE, guild_id=700 + i))
+        await asyncio.gather(*calls)
+        copy = await assert_copy_true(one)
+        assert {r[2] for r in copy} <= {700 + i for i in range(60)}
+    finally:
+        await one.close()
+        await two.close()
+
+
+@pytest.mark.backends("postgres")
+async def test_a_first_sighting_waits_for_a_mark_in_progress(store: Store, db_url: str) -> None:
+    """The interleaving that would lose a copy, made to happen: a mark holds the member's lock
+    and has copied its item into the servers it sees (not yet the new one) when the member is
+    first seen in that server. The sighting waits for the lock, then copies the item itself."""
+    await store.members.touch(DAVE)
+    marking = Store.open(db_url)
+    try:
+        async with marking.db.engine.connect() as conn:
+            now = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
+            await conn.execute(text("SELECT pg_advisory_xact_lock(CAST(:id AS BIGINT))"),
+                               {"id": DAVE})
+            await conn.execute(insert(ChecklistProgress).values(
+                member_id=DAVE, item_id="p1-git", done=True, done_at=now, updated_at=now))
+            await conn.execute(DONE_IN_GUILDS, {"id": DAVE, "item_id": "p1-git", "now": now})
+            sighting = asyncio.create_task(store.members.touch(DAVE, guild_id=A))
+            while not sighting.done():  # until it waits for the lock (or, wrongly, is done)
+                async with store.db.session() as s:
+                    if await s.scalar(text(
+                            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
+                            "NOT granted AND objid = :id AND database = (SELECT oid FROM "
+                            "pg_database WHERE datname = current_database())"), {"id": DAVE}):
+                        break
+                await asyncio.sleep(0.01)
+            await conn.commit()
+        await sighting
+    finally:
+        await marking.close()
+    assert {r[:3] for r in await assert_copy_true(store)} == {(DAVE, "p1-git", A)}
 
 
 # -- the property: any sequence of writes keeps the copy equal to its derivation --------------

@@ -1,4 +1,8 @@
-"""Members (the Discord user; progress follows them across servers) and where they were seen."""
+"""Members (the Discord user; progress follows them across servers) and where they were seen.
+
+Seeing a member in a server for the first time also copies their done checklist items into it
+(``guild_checklist``, see :mod:`bot.storage.repo.checklist`), under the member's lock.
+"""
 
 from __future__ import annotations
 
