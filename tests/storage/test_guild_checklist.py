@@ -119,6 +119,18 @@ async def test_a_deleted_member_leaves_no_copy(store: Store) -> None:
     assert dict((await store.stats.guild(A, KB)).funnel)["p1-git"] == 1
 
 
+async def test_a_membership_removed_takes_its_copies(store: Store) -> None:
+    """No write removes a membership alone today; if one does, the foreign key (ON DELETE
+    CASCADE) keeps the copy true on both databases."""
+    for guild in (A, B):
+        await store.members.touch(ALICE, guild_id=guild)
+    await store.checklist.mark(ALICE, "p1-git")
+    async with store.db.engine.begin() as conn:
+        await conn.execute(text("DELETE FROM guild_membership WHERE member_id = :m AND "
+                                "guild_id = :g"), {"m": ALICE, "g": A})
+    assert {r[:3] for r in await assert_copy_true(store)} == {(ALICE, "p1-git", B)}
+
+
 async def test_the_writes_that_leave_the_checklist_alone_leave_the_copy_alone(
     store: Store,
 ) -> None:
