@@ -158,7 +158,8 @@ class ChecklistProgress(Base):
     __tablename__ = "checklist_progress"
     __table_args__ = (
         Index(None, "item_id", "done"),
-        # /stats: the funnel and the items done per week, per member, from the index alone
+        # a member's done items and when, from the index alone (the reminders' snapshots;
+        # /stats read it member by member until guild_checklist, migration 0011)
         Index(None, "member_id", "done", "item_id", "done_at"),
     )
 
