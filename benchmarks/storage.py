@@ -234,9 +234,11 @@ statistics."""
                 n += len(batch)
             counts[name] = n
         gc = GuildChecklist.__table__
-        await conn.execute(insert(gc).from_select([c.name for c in gc.columns],
-                                                  guild_checklist_derived()))
-        await conn.commit()
+        for first in range(FIRST_ID, FIRST_ID + members, CHUNK):  # members by id, as written
+            derived = guild_checklist_derived().where(
+                ChecklistProgress.member_id.between(first, first + CHUNK - 1))
+            await conn.execute(insert(gc).from_select([c.name for c in gc.columns], derived))
+            await conn.commit()
         counts["guild_checklist"] = int(await conn.scalar(select(func.count()).select_from(gc))
                                         or 0)
     async with store.db.engine.connect() as conn:
