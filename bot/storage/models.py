@@ -4,7 +4,9 @@ Design notes
 ------------
 * A member is the Discord user (``member.id`` = user id, BIGINT); progress belongs to the
   person and follows them across servers. ``guild_membership`` only records where they were
-  seen, for per-server statistics.
+  seen, for per-server statistics, with copies of what those count (the member's phase and
+  quiz count on the membership, the member's done checklist items in ``guild_checklist``), kept
+  by the writes, so a server's statistics read the server's rows only.
 * Enumerations are short strings guarded by CHECK constraints (portable, no PostgreSQL enum
   types to migrate).
 * Every timestamp is :class:`~bot.storage.db.UTCDateTime` (aware UTC on both backends).
@@ -25,6 +27,7 @@ from sqlalchemy import (
     CheckConstraint,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -155,7 +158,8 @@ class ChecklistProgress(Base):
     __tablename__ = "checklist_progress"
     __table_args__ = (
         Index(None, "item_id", "done"),
-        # /stats: the funnel and the items done per week, per member, from the index alone
+        # a member's done items and when, from the index alone (the reminders' snapshots;
+        # /stats read it member by member until guild_checklist, migration 0011)
         Index(None, "member_id", "done", "item_id", "done_at"),
     )
 
@@ -166,6 +170,29 @@ class ChecklistProgress(Base):
     undone_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
     evidence_url: Mapped[str | None] = mapped_column(String(MAX_URL))
+
+
+class GuildChecklist(Base):
+    """A server's copy of its members' done checklist items: one row per (member, item done,
+    server the member was seen in), i.e. exactly ``checklist_progress`` (done rows) joined with
+    ``guild_membership``, kept by the writes (``ChecklistRepo`` when an item is marked done or
+    undone, ``MembersRepo.touch`` when a member is first seen in a server; removed with the
+    membership). So /stats reads a server's funnel and items done per week as one index range
+    of the server, not one index descent per member."""
+
+    __tablename__ = "guild_checklist"
+    __table_args__ = (
+        ForeignKeyConstraint(["member_id", "guild_id"],
+                             ["guild_membership.member_id", "guild_membership.guild_id"],
+                             ondelete="CASCADE"),
+        # /stats: the funnel (per item) and the items done per week from one range of the index
+        Index(None, "guild_id", "item_id", "done_at"),
+    )
+
+    member_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    item_id: Mapped[str] = mapped_column(String(MAX_ITEM_ID), primary_key=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    done_at: Mapped[datetime | None]
 
 
 class ChecklistEvent(Base):
@@ -497,6 +524,7 @@ __all__ = [
     "ChecklistEvent",
     "ChecklistProgress",
     "Escalation",
+    "GuildChecklist",
     "GuildConfig",
     "GuildMembership",
     "GuildNotice",

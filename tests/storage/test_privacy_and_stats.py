@@ -82,6 +82,10 @@ async def test_export_contains_everything_about_the_member_only(store: Store) ->
         ("p2-docker", "done"),
         ("p2-docker", "undone"),
     ]  # oldest first
+    # the done item's copies /stats counts: in G1, and in G2 where she was seen after marking it
+    assert [(c["guild_id"], c["item_id"], c["done_at"]) for c in data["checklist"]["in_servers"]
+            ] == [(G1, "p1-git", items["p1-git"]["done_at"]), (G2, "p1-git",
+                                                              items["p1-git"]["done_at"])]
     prefs = data["reminders"]["preferences"]
     assert prefs["timezone"] == "Europe/Berlin" and prefs["weekday"] == 1
     assert datetime.fromisoformat(prefs["next_due_utc"]) == T0 + timedelta(days=7)
@@ -97,7 +101,7 @@ async def test_export_of_unknown_member_is_empty(store: Store) -> None:
     data = await store.privacy.export(ALICE)
     assert data["member"] is None
     assert data["guilds"] == [] and data["quiz_attempts"] == [] and data["feedback"] == []
-    assert data["checklist"] == {"items": [], "events": []}
+    assert data["checklist"] == {"items": [], "events": [], "in_servers": []}
     assert data["reminders"] == {"preferences": None, "deliveries": []}
 
 
@@ -115,8 +119,8 @@ async def test_delete_removes_everything_in_one_go(store: Store) -> None:
     assert before["inbox_entry"] - after["inbox_entry"] == 1
     # Alice had: member, 2 guilds, 2 attempts, 6 answers, 2 items, 3 events, prefs,
     # 1 delivery, 1 feedback, opt-ins, 1 milestone, 1 check-in, 1 part in the inbox,
-    # 1 escalation
-    assert deleted == 1 + 2 + 2 + 6 + 2 + 3 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1
+    # 1 escalation, the done item's copies in her 2 servers
+    assert deleted == 1 + 2 + 2 + 6 + 2 + 3 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2
     assert await store.members.get(ALICE) is None
     assert (await store.privacy.export(ALICE))["member"] is None
     assert await attempt_ids(store, ALICE) == []

@@ -10,6 +10,15 @@ lock on PostgreSQL, the ``BEGIN IMMEDIATE`` write lock on SQLite), then reads th
 item)`` row, creates it if new, and writes the change and its ``checklist_event`` under that
 lock. Concurrent calls therefore serialise per member: no duplicate rows, no lost update, and
 events record exactly the real transitions.
+
+The per-server copy of the done items (``guild_checklist``, read by /stats; see
+:class:`bot.storage.models.GuildChecklist` and migration 0011) is kept here, in the transaction
+of the change and under the same lock: an item marked done is copied into every server the
+member was seen in, an item undone leaves them (:data:`DONE_IN_GUILDS`,
+:data:`UNDONE_IN_GUILDS`: one statement each, only on a real transition); a member first seen
+in a server brings their done items into it (:data:`COPY_INTO_GUILD`, run by
+``MembersRepo.touch``); a membership's rows go with it (foreign key, ``ON DELETE CASCADE``).
+:func:`guild_checklist_derived` is what the copy must equal (tests and the benchmark's seed).
 """
 
 from __future__ import annotations
@@ -20,12 +29,20 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from sqlalchemy import BigInteger, Select, String, func, insert, select, true, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.db import UTCDateTime
 from bot.storage.errors import InvalidInput
-from bot.storage.models import MAX_ITEM_ID, MAX_URL, ChecklistProgress, Member
+from bot.storage.models import (
+    MAX_ITEM_ID,
+    MAX_URL,
+    ChecklistProgress,
+    GuildChecklist,
+    GuildMembership,
+    Member,
+)
 from bot.storage.models import ChecklistEvent as EventRow
 from bot.storage.records import ChecklistEvent, ItemState, Progress, ProgressSummary
 from bot.storage.repo._base import (
@@ -35,7 +52,36 @@ from bot.storage.repo._base import (
     check_id,
     check_text_id,
     is_fk_violation,
+    shared_sql,
 )
+
+_COPY = f"INSERT INTO {GuildChecklist.__tablename__} (member_id, item_id, guild_id, done_at) "
+_KEY = " ON CONFLICT (member_id, item_id, guild_id) DO "
+#: an item marked done (``:now``) lands in every server the member was seen in
+DONE_IN_GUILDS = shared_sql(
+    _COPY + "SELECT member_id, :item_id, guild_id, :now "
+    f"FROM {GuildMembership.__tablename__} WHERE member_id = :id"
+    + _KEY + "UPDATE SET done_at = excluded.done_at",
+    id=BigInteger(), item_id=String(), now=UTCDateTime())
+#: an item undone leaves every server
+UNDONE_IN_GUILDS = shared_sql(
+    f"DELETE FROM {GuildChecklist.__tablename__} WHERE member_id = :id AND item_id = :item_id",
+    id=BigInteger(), item_id=String())
+#: a member first seen in ``:guild_id`` brings the items they have done (in DMs, elsewhere)
+COPY_INTO_GUILD = shared_sql(
+    _COPY + "SELECT member_id, item_id, :guild_id, done_at "
+    f"FROM {ChecklistProgress.__tablename__} WHERE member_id = :id AND done"
+    + _KEY + "NOTHING",
+    id=BigInteger(), guild_id=BigInteger())
+
+
+def guild_checklist_derived() -> Select[tuple[int, str, int, datetime | None]]:
+    """The rows ``guild_checklist`` must hold: each done item of each member, once per server
+    the member was seen in (columns in its order: member, item, server, done_at)."""
+    cp, gm = ChecklistProgress, GuildMembership
+    return (select(cp.member_id, cp.item_id, gm.guild_id, cp.done_at)
+            .join_from(cp, gm, gm.member_id == cp.member_id)
+            .where(cp.done == true()))
 
 
 class _Prev(NamedTuple):
@@ -184,6 +230,9 @@ class ChecklistRepo(Repo):
                 await s.execute(insert(EventRow).values(
                     member_id=user_id, item_id=item_id, action="done" if done else "undone",
                     at=now))
+                # the servers' copies (models.GuildChecklist)
+                await s.execute(DONE_IN_GUILDS if done else UNDONE_IN_GUILDS,
+                                {"id": user_id, "item_id": item_id, "now": now})
             return ItemState(item_id=item_id, **state)
 
         return await self.run_for_member(user_id, tx)

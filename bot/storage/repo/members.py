@@ -1,4 +1,8 @@
-"""Members (the Discord user; progress follows them across servers) and where they were seen."""
+"""Members (the Discord user; progress follows them across servers) and where they were seen.
+
+Seeing a member in a server for the first time also copies their done checklist items into it
+(``guild_checklist``, see :mod:`bot.storage.repo.checklist`), under the member's lock.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from bot.storage.repo._base import (
     check_phase,
     shared_sql,
 )
+from bot.storage.repo.checklist import COPY_INTO_GUILD
 
 _SOURCES = ("quiz", "chosen")
 
@@ -80,13 +85,22 @@ class MembersRepo(Repo):
                 and now - known.last_seen_at < TOUCH_PRECISION):
             return known
 
+        # first seen in this server (as far as the read above knows): the member's done items
+        # are copied into it (models.GuildChecklist), under the member's lock as every change
+        # of them is, so a concurrent mark is either copied here or copies itself
+        first_seen_in = guild_id is not None and (known is None or guild_id not in known.guild_ids)
+
         async def tx(s: AsyncSession) -> MemberRecord:
             params = {"id": user_id, "guild_id": guild_id, "now": now, "sharing": False}
+            if first_seen_in:
+                await self.lock_member(s, user_id, create=False)
             await s.execute(_SEEN, params)
             if guild_id is not None:
                 # with copies of the member's phase and quiz count (models.GuildMembership),
                 # refreshed whenever the visit is written (see TOUCH_PRECISION)
                 await s.execute(_SEEN_IN, params)
+            if first_seen_in:
+                await s.execute(COPY_INTO_GUILD, params)
             record = await load_member(s, user_id)
             assert record is not None
             return record

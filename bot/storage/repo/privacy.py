@@ -24,6 +24,7 @@ from bot.storage.models import (
     ChecklistEvent,
     ChecklistProgress,
     Escalation,
+    GuildChecklist,
     GuildMembership,
     InboxAsk,
     Member,
@@ -94,6 +95,10 @@ PERSONAL_DATA: tuple[PersonalTable, ...] = (
     PersonalTable(_t(QuestionLog), lambda u: QuestionLog.member_id == u, "questions"),
     PersonalTable(_t(InboxAsk), lambda u: InboxAsk.member_id == u, "inbox"),
     PersonalTable(_t(Escalation), lambda u: Escalation.member_id == u, "escalations"),
+    # the servers' copies of the done items go before the memberships they hang on
+    PersonalTable(
+        _t(GuildChecklist), lambda u: GuildChecklist.member_id == u, "checklist.in_servers"
+    ),
     PersonalTable(_t(GuildMembership), lambda u: GuildMembership.member_id == u, "guilds"),
     PersonalTable(_t(Member), lambda u: Member.id == u, "member"),
 )
@@ -165,6 +170,11 @@ class PrivacyRepo(Repo):
                 .where(QuestionLog.member_id == user_id)
                 .order_by(QuestionLog.created_at, QuestionLog.id)
             )
+            in_servers = await s.execute(
+                select(GuildChecklist.guild_id, GuildChecklist.item_id, GuildChecklist.done_at)
+                .where(GuildChecklist.member_id == user_id)
+                .order_by(GuildChecklist.guild_id, GuildChecklist.item_id)
+            )
             pref = await pref_for(s, user_id)
             opt_ins = await opt_ins_for(s, user_id)
             inbox = await entries_of(s, user_id)
@@ -196,6 +206,9 @@ class PrivacyRepo(Repo):
                 "checklist": {
                     "items": [asdict(st) for st in (await states_for(s, user_id)).values()],
                     "events": [asdict(e) for e in reversed(await events_for(s, user_id))],
+                    # the copies /stats counts (one per server the member was seen in)
+                    "in_servers": [{"guild_id": g, "item_id": i, "done_at": at}
+                                   for g, i, at in in_servers],
                 },
                 "reminders": {
                     "preferences": None if pref is None else asdict(pref),
