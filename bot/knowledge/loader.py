@@ -20,9 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from bot.knowledge.schema import (
@@ -41,6 +40,9 @@ from bot.knowledge.schema import (
     UncoveredFile,
     UncoveredTopic,
 )
+
+if TYPE_CHECKING:
+    import yaml
 
 M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger(__name__)
@@ -119,6 +121,8 @@ class KnowledgeBase:
 
 def _node_line(node: yaml.Node | None, loc: Iterable[Any]) -> int | None:
     """Follow a pydantic error location through the composed YAML node tree to a line."""
+    import yaml
+
     line = node.start_mark.line + 1 if node is not None else None
     for key in loc:
         if isinstance(node, yaml.MappingNode):
@@ -144,26 +148,34 @@ def _fmt_loc(loc: Iterable[Any]) -> str:
     return out
 
 
-# The C loader (libyaml) when PyYAML was built with it: it reads all of knowledge/ in a few
-# milliseconds, where the pure-Python one takes a good part of a second.
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def _loader() -> Any:
+    """The C loader (libyaml) when PyYAML was built with it: it reads all of knowledge/ in a
+    few milliseconds, where the pure-Python one takes a good part of a second. (PyYAML is
+    imported only to read YAML: not by a start that finds the knowledge base in the cache.)"""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _compose(path: Path) -> yaml.Node | None:
     """The YAML node tree of a file, for line numbers: only built when a problem is reported."""
+    import yaml
+
     try:
-        return yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader)
+        return yaml.compose(path.read_text(encoding="utf-8"), Loader=_loader())
     except (OSError, yaml.YAMLError):
         return None
 
 
 def load_yaml_model(path: Path, model: type[M], display: str) -> tuple[M | None, list[Problem]]:
+    import yaml
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         return None, [Problem(display, None, "", f"cannot read file: {exc.strerror or exc}")]
     try:
-        data = yaml.load(text, Loader=_Loader)  # parsed once; safe (no arbitrary objects)
+        data = yaml.load(text, Loader=_loader())  # parsed once; safe (no arbitrary objects)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

@@ -178,3 +178,16 @@ def test_kb_check_validates_whatever_the_cache_holds(cache, root):
                          capture_output=True, text=True, cwd=ROOT, timeout=60,
                          env={"MENTORBOT_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin"})
     assert out.returncode == 1 and "quiz.yaml:" in out.stderr, out.stderr
+
+
+def test_a_start_from_the_cache_reads_no_yaml(cache, root):
+    probe = ("import runpy, sys; sys.argv = ['mentorbot', *sys.argv[1:]]\n"
+             "try:\n    runpy.run_module('bot', run_name='__main__')\n"
+             "except SystemExit:\n    pass\n"
+             "print('\\nYAML', 'yaml' in sys.modules)")
+    args = [sys.executable, "-c", probe, "ask", "--knowledge", str(root), "feast or tecton?"]
+    env = {"MENTORBOT_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    first, second = (subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env,
+                                    timeout=120) for _ in range(2))
+    assert first.stdout.split("\nYAML")[0] == second.stdout.split("\nYAML")[0]
+    assert first.stdout.endswith("YAML True\n") and second.stdout.endswith("YAML False\n")
