@@ -198,14 +198,14 @@ def _ask(args: argparse.Namespace) -> int:
         app = app_from(args)
         kb = app.kb
         matcher = build_matcher(kb)
-        # the overlay of the database given (--db) or configured (DATABASE_URL): taught phrasings
-        live = None
-        if args.db or "database_url" in app.settings.model_fields_set:
-            from bot.loop_cli import load_live
+    # the overlay of the database given (--db) or configured (DATABASE_URL): taught phrasings
+    live = None
+    if args.db or "database_url" in app.settings.model_fields_set:
+        from bot.loop_cli import load_live
 
-            live = load_live(app)
-            live.attach(kb, matcher)
-            live.retrain_now()  # the matcher retrained with the overlay, as the bot's processes
+        live = load_live(app)
+        live.attach(kb, matcher)
+        live.retrain_now()  # the matcher retrained with the overlay, as the bot's processes
     match = matcher.match if live is None else (lambda q: live.match(matcher, q))
     if args.batch:
         for line in _batch_lines(Path(args.batch)):
