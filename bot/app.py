@@ -96,12 +96,13 @@ class App:
 
     @property
     def kb(self) -> KnowledgeBase:
-        """The knowledge base of ``KNOWLEDGE_DIR`` (or the bundled one), validated."""
+        """The knowledge base of ``KNOWLEDGE_DIR`` (or the bundled one), validated (once per
+        content: :func:`~bot.knowledge.loader.load_knowledge_cached`)."""
         if self._kb is None:
-            from bot.knowledge.loader import KnowledgeError, load_knowledge
+            from bot.knowledge.loader import KnowledgeError, load_knowledge_cached
 
             try:
-                self._kb = load_knowledge(self.settings.knowledge_dir)
+                self._kb = load_knowledge_cached(self.settings.knowledge_dir)
             except KnowledgeError as exc:
                 raise OperatorError("knowledge base invalid:\n" + str(exc)) from None
         return self._kb

@@ -23,13 +23,15 @@ import sys
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from bot.engine.commands import CommandSpec, Param
 from bot.engine.context import Member
-from bot.engine.core import Engine
 from bot.engine.replies import Action, Attachment, ErrorCause, Kind, Reply
 from bot.limits import MAX_QUESTION_CHARS
+
+if TYPE_CHECKING:  # `mentorbot ask` uses plain_text and clean_line, not the whole engine
+    from bot.engine.core import Engine
 
 _TS = re.compile(r"<t:(-?\d{1,12})(?::([tTdDfFR]))?>")
 # ANSI escape sequences (CSI, OSC, two-character ESC x) are dropped whole; any other control

@@ -2,18 +2,26 @@
 
 Every problem is reported as ``file:line: location: problem`` so an editor of the YAML can go
 straight to it. ``load_knowledge`` raises :class:`KnowledgeError` with all problems found.
+
+``load_knowledge`` always reads and validates (``mentorbot kb check``, the reload).
+``load_knowledge_cached`` (every other command, through :class:`bot.app.App`) gives the same
+knowledge base from the cache (:mod:`bot.cache`) when exactly these files were validated before
+by exactly this code: the entry is named by the text of every YAML file under the directory,
+of this module and of ``schema.py``, the package and pydantic versions. Anything else — a
+changed file, other code, an entry that cannot be read — is a full load, then a new entry.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from bot.knowledge.schema import (
@@ -33,7 +41,11 @@ from bot.knowledge.schema import (
     UncoveredTopic,
 )
 
+if TYPE_CHECKING:
+    import yaml
+
 M = TypeVar("M", bound=BaseModel)
+log = logging.getLogger(__name__)
 
 
 def default_knowledge_dir() -> Path:
@@ -109,6 +121,8 @@ class KnowledgeBase:
 
 def _node_line(node: yaml.Node | None, loc: Iterable[Any]) -> int | None:
     """Follow a pydantic error location through the composed YAML node tree to a line."""
+    import yaml
+
     line = node.start_mark.line + 1 if node is not None else None
     for key in loc:
         if isinstance(node, yaml.MappingNode):
@@ -134,26 +148,34 @@ def _fmt_loc(loc: Iterable[Any]) -> str:
     return out
 
 
-# The C loader (libyaml) when PyYAML was built with it: it reads all of knowledge/ in a few
-# milliseconds, where the pure-Python one takes a good part of a second.
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def _loader() -> Any:
+    """The C loader (libyaml) when PyYAML was built with it: it reads all of knowledge/ in a
+    few milliseconds, where the pure-Python one takes a good part of a second. (PyYAML is
+    imported only to read YAML: not by a start that finds the knowledge base in the cache.)"""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _compose(path: Path) -> yaml.Node | None:
     """The YAML node tree of a file, for line numbers: only built when a problem is reported."""
+    import yaml
+
     try:
-        return yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader)
+        return yaml.compose(path.read_text(encoding="utf-8"), Loader=_loader())
     except (OSError, yaml.YAMLError):
         return None
 
 
 def load_yaml_model(path: Path, model: type[M], display: str) -> tuple[M | None, list[Problem]]:
+    import yaml
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         return None, [Problem(display, None, "", f"cannot read file: {exc.strerror or exc}")]
     try:
-        data = yaml.load(text, Loader=_Loader)  # parsed once; safe (no arbitrary objects)
+        data = yaml.load(text, Loader=_loader())  # parsed once; safe (no arbitrary objects)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -332,4 +354,77 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
     problems += _check_uncovered(kb)
     if problems:
         raise KnowledgeError(problems)
+    return kb
+
+
+# --- the cache of validated knowledge bases ------------------------------------------------------
+
+CACHE_FORMAT = 1  # of the entry: (header, KnowledgeBase) pickled
+
+
+def _cache_header() -> dict[str, Any]:
+    """What a cache entry must have been written by: this package and pydantic version."""
+    import pydantic
+
+    import bot
+
+    return {"format": CACHE_FORMAT, "mentorbot": bot.__version__, "pydantic": pydantic.VERSION}
+
+
+def _cache_key(root: Path, header: dict[str, Any]) -> str | None:
+    """The cache entry's key (:func:`bot.cache.content_key`): the header, the code that
+    validates (this module and the schema) and every YAML file under ``root`` with its text.
+    ``None`` when a file cannot be read as UTF-8 text: then only a full load says why."""
+    from bot import cache
+    from bot.knowledge import schema
+
+    try:
+        code = [Path(f).read_text(encoding="utf-8") for f in (__file__, schema.__file__)]
+        files = [(p.relative_to(root).as_posix(), p.read_text(encoding="utf-8"))
+                 for p in sorted(root.rglob("*.yaml"))]
+    except (OSError, UnicodeDecodeError):
+        return None
+    return cache.content_key([header, code, files])
+
+
+def _read_entry(path: Path, header: dict[str, Any]) -> KnowledgeBase | None:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        log.warning("knowledge cache %s unreadable (%s): validating", path, exc)
+        return None
+    try:
+        entry_header, kb = pickle.loads(data)
+    except Exception as exc:  # a truncated or foreign file fails in many ways; all mean rebuild
+        log.warning("knowledge cache %s unreadable (%s): validating", path, exc)
+        return None
+    if entry_header != header or not isinstance(kb, KnowledgeBase):
+        log.warning("knowledge cache %s was written by other code: validating", path)
+        return None
+    return kb
+
+
+def load_knowledge_cached(root: Path | None = None) -> KnowledgeBase:
+    """:func:`load_knowledge`, from the cache when these files were validated before (see the
+    module). Problems are raised as by :func:`load_knowledge`: only a valid knowledge base
+    is cached."""
+    from bot import cache
+
+    root = Path(root) if root else default_knowledge_dir()
+    directory = cache.cache_dir()
+    header = _cache_header()
+    key = _cache_key(root, header) if directory is not None and root.is_dir() else None
+    if directory is None or key is None:
+        return load_knowledge(root)
+    path = directory / f"knowledge-{key}.pickle"
+    kb = _read_entry(path, header)
+    if kb is not None:
+        kb.root = root  # the entry is shared by every directory with these files
+        kb.sources.register()  # what validating sources.yaml does besides checking
+        return kb
+    kb = load_knowledge(root)
+    data = pickle.dumps((header, kb), protocol=pickle.HIGHEST_PROTOCOL)
+    cache.write_atomic(path, lambda fh: fh.write(data))
     return kb

@@ -30,7 +30,10 @@ IntentKind = Literal["roadblock", "faq", "phase", "topic"]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a model's validator is built when it first validates, not when the class is
+    # defined. A start that loads the knowledge base from the cache (loader.py) validates
+    # nothing and so never builds one (~15 ms of a cold `mentorbot ask`).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 # --- sources.yaml -------------------------------------------------------------------------------
@@ -58,8 +61,13 @@ class SourcesFile(Model):
         files = [s.file for s in self.sources]
         if len(files) != len(set(files)):
             raise ValueError("a source file is listed twice")
-        _SOURCE_NAMES.update({s.file: s for s in self.sources})
+        self.register()
         return self
+
+    def register(self) -> None:
+        """Make these sources' names known to :func:`source_display` / :func:`source_name`
+        (done by validation, and by the loader for a knowledge base it did not validate)."""
+        _SOURCE_NAMES.update({s.file: s for s in self.sources})
 
     def get(self, file: str) -> Source | None:
         return next((s for s in self.sources if s.file == file), None)

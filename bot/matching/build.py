@@ -5,17 +5,14 @@ knowledge reload, which calls it in a worker thread). Training the learned score
 scikit-learn and a few seconds; its result is plain numpy arrays, saved as one ``.npz`` file
 named by a hash of everything the matcher learns from (the documents, the tools, the training
 settings and :data:`MODEL_VERSION`). The next start with the same knowledge base loads that
-file instead of importing scikit-learn. The cache lives in ``$MENTORBOT_CACHE_DIR``, else
-``$XDG_CACHE_HOME/mentorbot``, else ``~/.cache/mentorbot``; ``MENTORBOT_CACHE_DIR=off`` (or a
-directory that cannot be written) means train in-process every time.
+file instead of importing scikit-learn. Where the cache is, how entries are named and written:
+:mod:`bot.cache` (``MENTORBOT_CACHE_DIR=off``, or a directory that cannot be written, means
+train in-process every time).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -24,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from bot import cache
 from bot.knowledge.loader import KnowledgeBase
 from bot.matching.matcher import MODEL_VERSION, MatchDoc, Matcher, MatcherConfig
 from bot.matching.normalize import FIELD_TERMS, content_tokens, raw_tokens
@@ -80,14 +78,6 @@ def kb_shape(kb: KnowledgeBase) -> dict[str, Any]:
             "phases": sorted(kb.phase_by_number)}
 
 
-def cache_dir() -> Path | None:
-    env = os.environ.get("MENTORBOT_CACHE_DIR")
-    if env:
-        return None if env.lower() in {"off", "0", "none", "no"} else Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mentorbot"
-
-
 def quiz_routing(kb: KnowledgeBase) -> list[int]:
     """The phase the quiz sends a member to, for 0, 1, … yes answers."""
     return [kb.phase_for_score(n) for n in range(len(kb.quiz.questions) + 1)]
@@ -97,9 +87,7 @@ def content_key(docs: list[MatchDoc], shape: dict[str, Any], config: MatcherConf
     # The documents as plain tuples (``dataclasses.asdict`` deep-copies: 4× slower, and this
     # runs on every cold start).
     rows = [(d.id, d.title, d.texts, d.keywords, d.summary, d.context) for d in docs]
-    payload = json.dumps([MODEL_VERSION, rows, shape, config.training_key()],
-                         ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+    return cache.content_key([MODEL_VERSION, rows, shape, config.training_key()])
 
 
 def _load(path: Path, config: MatcherConfig) -> Matcher | None:
@@ -113,17 +101,8 @@ def _load(path: Path, config: MatcherConfig) -> Matcher | None:
 
 
 def _save(path: Path, matcher: Matcher) -> None:
-    import tempfile  # only when the cache is written (~5 ms of imports on every cold start)
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".matcher-", suffix=".npz")
-        with os.fdopen(fd, "wb") as fh:
-            arrays: dict[str, Any] = matcher.to_arrays()
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except OSError as exc:  # read-only home, full disk: the built matcher still works
-        log.info("matcher cache not written (%s)", exc)
+    arrays: dict[str, Any] = matcher.to_arrays()
+    cache.write_atomic(path, lambda fh: np.savez(fh, **arrays))
 
 
 def merge_documents(docs: list[MatchDoc], extra: Iterable[MatchDoc]) -> list[MatchDoc]:
@@ -149,7 +128,7 @@ def build_matcher(kb: KnowledgeBase, config: MatcherConfig | None = None,
     config = config or MatcherConfig()
     docs = merge_documents(documents(kb), extra) if extra else documents(kb)
     shape = kb_shape(kb)
-    directory = cache_dir() if use_cache else None
+    directory = cache.cache_dir() if use_cache else None
     key = content_key(docs, shape, config)
     path = directory / f"matcher-{key}.npz" if directory else None
     if path is not None and path.is_file():

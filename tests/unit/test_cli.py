@@ -196,7 +196,8 @@ def test_a_reader_that_closes_stdout_early_ends_it_quietly(args, tmp_path):
 @pytest.mark.parametrize("args, forbidden", [
     (["kb", "list"], ("sqlalchemy", "alembic", "discord", "aiohttp")),
     (["ask", "--json", "feast or tecton?"], ("sqlalchemy", "alembic", "discord", "aiohttp")),
-    (["ask", "feast or tecton?"], ("alembic", "discord", "aiohttp")),
+    (["ask", "feast or tecton?"], ("sqlalchemy", "alembic", "discord", "aiohttp",
+                                   "bot.engine.core", "bot.engine.quiz")),
 ])
 def test_commands_load_only_what_they_need(args, forbidden, tmp_path):
     probe = ("import runpy, sys; sys.argv = ['mentorbot', *sys.argv[1:]]\n"
@@ -208,6 +209,42 @@ def test_commands_load_only_what_they_need(args, forbidden, tmp_path):
                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
     loaded = set(out.stdout.rsplit("LOADED", 1)[1].split())
     assert "bot" in loaded and not loaded & set(forbidden), loaded & set(forbidden)
+
+
+def test_start_up_runs_without_the_cyclic_gc_and_in_process_freezes_nothing():
+    import gc
+
+    from bot.cli import starting
+
+    frozen = gc.get_freeze_count()
+    assert gc.isenabled()
+    with starting():
+        assert not gc.isenabled()
+        with starting():  # nested: still off, and the outer one turns it back on
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    gc.disable()  # turned off by whoever runs us: left off
+    try:
+        with starting():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_the_mentorbot_process_freezes_what_start_up_built_and_collects_after(tmp_path):
+    probe = ("import gc, runpy, sys; sys.argv = ['mentorbot', *sys.argv[1:]]\n"
+             "try:\n    runpy.run_module('bot', run_name='__main__')\n"
+             "except SystemExit:\n    pass\n"
+             "print('GC', gc.isenabled(), gc.get_freeze_count())")
+    out = subprocess.run([sys.executable, "-c", probe, "ask", "--json", "feast or tecton?"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.splitlines()[0])["intent"] == "topic.feature-stores"
+    _, enabled, frozen = out.stdout.splitlines()[-1].split()
+    assert enabled == "True" and int(frozen) > 10_000  # the imports, the kb, the matcher
 
 
 def test_db_purge_deletes_only_old_questions(tmp_path):
