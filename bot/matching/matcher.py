@@ -33,13 +33,19 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from itertools import pairwise
 from typing import Any, Literal
 
 import numpy as np
 
-from bot.matching.normalize import FIELD_TERMS, clean_text, content_tokens, raw_tokens, stem
+from bot.matching.normalize import (
+    FIELD_TERMS,
+    TokenCache,
+    clean_text,
+    content_tokens,
+    raw_tokens,
+    stem,
+)
 from bot.matching.slots import PHASE_WORD, SLOT_PREFIX, SlotGrammar, Slots
 from bot.matching.spelling import Corrector
 
@@ -135,11 +141,14 @@ def word_features(tokens: Sequence[str]) -> Counter[str]:
     return feats
 
 
-@lru_cache(maxsize=65536)
-def _grams(tok: str) -> tuple[str, ...]:
+def _grams_of(tok: str) -> tuple[str, ...]:
     padded = f" {tok} "
     return tuple(padded[i : i + n] for n in (3, 4) if len(padded) >= n
                  for i in range(len(padded) - n + 1))
+
+
+#: a token's character 3- and 4-grams (4,096 short tokens kept: at most ~11 MiB)
+_grams = TokenCache(_grams_of, maxsize=4096)
 
 
 def char_features(tokens: Sequence[str]) -> Counter[str]:

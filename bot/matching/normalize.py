@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Generic, TypeVar
 
 import snowballstemmer
 
@@ -196,9 +198,34 @@ def raw_tokens(text: str, grammar: SlotGrammar | None = None) -> list[str]:
     return out
 
 
-@lru_cache(maxsize=65536)
-def stem(token: str) -> str:
+T = TypeVar("T")
+
+#: the longest token whose per-token results are cached. A member's question may hold a word
+#: of up to 2,000 characters; cached, such words would pile up (a few hundred KiB each among
+#: the character n-grams); English words and the field's terms are far shorter.
+CACHED_TOKEN_CHARS = 24
+
+
+class TokenCache(Generic[T]):
+    """An LRU cache of a per-token function that keeps only tokens of up to
+    :data:`CACHED_TOKEN_CHARS` characters: its memory is bounded by ``maxsize`` and that
+    length whatever members type; longer tokens are computed each time."""
+
+    def __init__(self, fn: Callable[[str], T], maxsize: int) -> None:
+        self._fn = fn
+        self._cached = lru_cache(maxsize=maxsize)(fn)
+        self.cache_info = self._cached.cache_info
+        self.cache_clear = self._cached.cache_clear
+
+    def __call__(self, token: str) -> T:
+        return self._cached(token) if len(token) <= CACHED_TOKEN_CHARS else self._fn(token)
+
+
+def _stem(token: str) -> str:
     return _stemmer.stemWord(token)
+
+
+stem = TokenCache(_stem, maxsize=16384)
 
 
 def content_tokens(tokens: list[str]) -> list[str]:

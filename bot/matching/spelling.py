@@ -20,6 +20,8 @@ from importlib import resources
 
 from rapidfuzz import fuzz
 
+from bot.matching.normalize import TokenCache
+
 MIN_LEN = 4
 
 
@@ -38,7 +40,12 @@ class Corrector:
         self.cutoff = cutoff
         self.vocab = frozenset(vocabulary)
         self._index: dict[str, list[str]] | None = None  # built on the first unknown word
-        self.correct = lru_cache(maxsize=16384)(self._correct)
+        # a word more than two letters longer than every vocabulary word has no candidate
+        # (candidates differ by at most two in length): it is left as it is, before its
+        # deletion variants are made (two deletions of a 2,000-letter word are 2 million
+        # strings, gigabytes)
+        self._longest = max(map(len, self.vocab), default=0)
+        self.correct = TokenCache(self._correct, maxsize=16384)
 
     def _build(self) -> dict[str, list[str]]:
         index: dict[str, list[str]] = {}
@@ -50,8 +57,8 @@ class Corrector:
         return index
 
     def _correct(self, token: str) -> str:
-        if (token in self.vocab or len(token) < MIN_LEN or not token.isalpha()
-                or token in common_words()):
+        if (token in self.vocab or len(token) < MIN_LEN or len(token) > self._longest + 2
+                or not token.isalpha() or token in common_words()):
             return token
         if self._index is None:
             self._index = self._build()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import random
+import string
+import tracemalloc
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -9,7 +13,8 @@ from hypothesis import strategies as st
 from benchmarks.intents import evaluate, load_questions
 from bot.knowledge.loader import KnowledgeBase, load_knowledge
 from bot.matching.build import build_matcher
-from bot.matching.normalize import clean_text, content_tokens, raw_tokens
+from bot.matching.matcher import _grams
+from bot.matching.normalize import CACHED_TOKEN_CHARS, clean_text, content_tokens, raw_tokens, stem
 from bot.matching.spelling import Corrector, common_words
 
 
@@ -190,6 +195,40 @@ def test_the_correction_index_finds_one_and_two_edits():
     assert corrector.correct("orchestrasion") == "orchestration"
     assert corrector.correct("monitorng") == "monitoring"
     assert corrector.correct("zzzzzz") == "zzzzzz"
+
+
+def _long_word(length: int, seed: int) -> str:
+    """A word of ``length`` letters that does not repeat itself ("a" * n has one deletion
+    variant; a real long word has ``n``)."""
+    rng = random.Random(seed)
+    return "".join(rng.choice(string.ascii_lowercase) for _ in range(length))
+
+
+def test_a_huge_word_is_matched_without_huge_work(matcher):
+    # before: two-deletion variants of a 1,990-letter word were ~2 million strings of ~2,000
+    # characters (gigabytes, seconds of CPU on the event loop) for one /ask
+    word = _long_word(1990, seed=1)
+    tracemalloc.start()
+    try:
+        result = matcher.match(f"how do I {word}")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.status in {"answered", "ambiguous", "unanswered"}
+    assert peak < 64 * 2**20
+    corrector = Corrector(["kubernetes", "monitoring"])
+    assert corrector.correct(_long_word(13, seed=2)) == _long_word(13, seed=2)  # longest + 3
+
+
+def test_per_token_caches_keep_only_short_tokens(matcher):
+    caches = (_grams, stem, matcher.corrector.correct)
+    before = [c.cache_info().currsize for c in caches]
+    for seed in range(50):
+        matcher.match(f"what about {_long_word(CACHED_TOKEN_CHARS + 1 + seed, seed)}")
+    assert [c.cache_info().currsize for c in caches] == before
+    matcher.match(f"what about {_long_word(CACHED_TOKEN_CHARS, 99)}")
+    assert all(c.cache_info().currsize > b for c, b in zip(caches[:2], before[:2], strict=True))
+    assert all(c.cache_info().maxsize <= 16384 for c in caches)
 
 
 # --- status ----------------------------------------------------------------------------------
