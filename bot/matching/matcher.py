@@ -471,12 +471,7 @@ class Matcher:
         scores, null = self.scores(tokens)
         # A few more than shown: an uncovered topic is never offered as an alternative (it has
         # no card), so the runners-up are the best catalogue intents after the top one.
-        k = min(len(scores), 3 * (cfg.alternatives + 1))
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        order = sorted(top.tolist(), key=lambda i: (-float(scores[i]), i))
-        names = [self.ids[j] for j in self._intent_rows[order]]
-        ranked = [Candidate(n, min(100.0, max(0.0, float(scores[i]))))
-                  for n, i in zip(names, order, strict=True)]
+        ranked = self._ranked(scores, 3 * (cfg.alternatives + 1))
         best = ranked[0]
         rest = [c for c in ranked[1:] if not c.intent.startswith(UNCOVERED_PREFIX)]
         cands = [best, *rest][: cfg.alternatives + 1]
@@ -491,6 +486,26 @@ class Matcher:
                                slots)
         return MatchResult(question, best.intent, best.score, tuple(rest), "answered", fixes,
                            slots)
+
+    def _ranked(self, scores: np.ndarray, k: int) -> list[Candidate]:
+        """The ``k`` best-scoring documents of intents and uncovered topics, best first."""
+        k = min(len(scores), k)
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        order = sorted(top.tolist(), key=lambda i: (-float(scores[i]), i))
+        names = [self.ids[j] for j in self._intent_rows[order]]
+        return [Candidate(n, min(100.0, max(0.0, float(scores[i]))))
+                for n, i in zip(names, order, strict=True)]
+
+    def nearest(self, question: str, n: int) -> list[Candidate]:
+        """The ``n`` catalogue intents closest to ``question``, best first, whatever the
+        decision (a mentor choosing what to teach a question as sees more than a member's
+        "did you mean")."""
+        tokens = self.analyse(question)[0]
+        if not tokens:
+            return []
+        scores, _ = self.scores(tokens)
+        ranked = self._ranked(scores, 3 * n)
+        return [c for c in ranked if not c.intent.startswith(UNCOVERED_PREFIX)][:n]
 
     @property
     def intent_ids(self) -> list[str]:
