@@ -54,6 +54,10 @@ class Deps:
         """The matcher's verdict with the overlay's taught phrasings in front."""
         return self.live.match(self.matcher, question)
 
+    def nearest(self, question: str, n: int) -> list[str]:
+        """The ids of the ``n`` intents closest to ``question`` (the retrained matcher's)."""
+        return [c.intent for c in self.live.current(self.matcher).nearest(question, n)]
+
     def items_by_phase(self) -> dict[int, list[str]]:
         return {p.number: [i.id for i in p.checklist] for p in self.kb.phases.phases}
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 SHOWN = 10  # entries listed
 WITH_BUTTONS = 5  # entries with buttons (Discord: 25 buttons a message)
-TEACH_CHOICES = 4
+TEACH_CHOICES = 5  # one row of buttons
 
 
 class InboxFlow:
@@ -80,10 +80,10 @@ class InboxFlow:
 
     @route("inbox:teach", Arg("entry", "int"))
     async def teach_menu(self, member: Member, entry: int) -> Reply:
-        """The intents to teach the question as: its guess and the closest matches."""
+        """The intents to teach the question as: its guess and the closest matches (more
+        than a member's "did you mean": a mentor picks, and one row holds five buttons)."""
         item = await self._open(member, entry)
-        result = self.deps.match(item.question)
-        ids = [x for x in (item.guess, result.intent, *(c.intent for c in result.alternatives))
+        ids = [x for x in (item.guess, *self.deps.nearest(item.question, TEACH_CHOICES))
                if x and self.deps.intent(x) is not None]
         choices = [i for x in dict.fromkeys(ids) if (i := self.deps.intent(x))][:TEACH_CHOICES]
         return Reply(f"Teach #{entry} as…",

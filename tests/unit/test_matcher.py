@@ -222,6 +222,8 @@ def test_a_huge_word_is_matched_without_huge_work(matcher):
 
 def test_per_token_caches_keep_only_short_tokens(matcher):
     caches = (_grams, stem, matcher.corrector.correct)
+    for c in caches:  # earlier tests may have filled them: sizes must be able to grow
+        c.cache_clear()
     before = [c.cache_info().currsize for c in caches]
     for seed in range(50):
         matcher.match(f"what about {_long_word(CACHED_TOKEN_CHARS + 1 + seed, seed)}")
@@ -232,6 +234,24 @@ def test_per_token_caches_keep_only_short_tokens(matcher):
 
 
 # --- status ----------------------------------------------------------------------------------
+
+
+def test_nearest_ranks_catalogue_intents_beyond_did_you_mean(matcher):
+    """What a mentor's teach menu offers: the n closest catalogue intents, best first, the
+    member's answer among them, never an uncovered topic, whatever the decision."""
+    catalogue = set(matcher.intent_ids)
+    for question in ("how long until senior?", "what does an ML platform team do all week",
+                     "best pizza in naples"):
+        result = matcher.match(question)
+        near = matcher.nearest(question, 5)
+        assert len(near) == 5 and len({c.intent for c in near}) == 5
+        assert all(not c.intent.startswith("uncovered.") and c.intent in catalogue
+                   for c in near)
+        assert [c.score for c in near] == sorted((c.score for c in near), reverse=True)
+        if result.status != "unanswered" and not result.uncovered:
+            assert near[0].intent == result.intent
+            assert {c.intent for c in result.alternatives} <= {c.intent for c in near}
+    assert matcher.nearest("   ", 5) == []
 
 
 def test_status_matches_what_a_member_is_shown(matcher):
