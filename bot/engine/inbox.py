@@ -83,9 +83,9 @@ class InboxFlow:
         """The intents to teach the question as: its guess and the closest matches (more
         than a member's "did you mean": a mentor picks, and one row holds five buttons)."""
         item = await self._open(member, entry)
-        ids = [x for x in (item.guess, *self.deps.nearest(item.question, TEACH_CHOICES))
-               if x and self.deps.intent(x) is not None]
-        choices = [i for x in dict.fromkeys(ids) if (i := self.deps.intent(x))][:TEACH_CHOICES]
+        ids = (item.guess, *self.deps.nearest(item.question, TEACH_CHOICES))
+        choices = [i for x in dict.fromkeys(ids) if x and (i := self.deps.intent(x))
+                   ][:TEACH_CHOICES]
         return Reply(f"Teach #{entry} as…",
                      render("inbox_teach", question=item.question, choices=choices),
                      kind=Kind.ADMIN, private=True,

@@ -106,6 +106,11 @@ class Candidate:
     intent: str
     score: float
 
+    @property
+    def uncovered(self) -> bool:
+        """An in-field topic the sources don't cover: no card, never offered as a choice."""
+        return self.intent.startswith(UNCOVERED_PREFIX)
+
 
 @dataclass(frozen=True)
 class MatchResult:
@@ -133,7 +138,7 @@ class MatchResult:
             "score": round(self.score, 1),
             "alternatives": [
                 {"intent": c.intent, "score": round(c.score, 1)} for c in self.alternatives
-                if not c.intent.startswith(UNCOVERED_PREFIX)
+                if not c.uncovered
             ],
         }
 
@@ -473,7 +478,7 @@ class Matcher:
         # no card), so the runners-up are the best catalogue intents after the top one.
         ranked = self._ranked(scores, 3 * (cfg.alternatives + 1))
         best = ranked[0]
-        rest = [c for c in ranked[1:] if not c.intent.startswith(UNCOVERED_PREFIX)]
+        rest = [c for c in ranked[1:] if not c.uncovered]
         cands = [best, *rest][: cfg.alternatives + 1]
         rest = cands[1:]
         threshold = cfg.threshold_anchored if anchored else cfg.threshold
@@ -505,7 +510,7 @@ class Matcher:
             return []
         scores, _ = self.scores(tokens)
         ranked = self._ranked(scores, 3 * n)
-        return [c for c in ranked if not c.intent.startswith(UNCOVERED_PREFIX)][:n]
+        return [c for c in ranked if not c.uncovered][:n]
 
     @property
     def intent_ids(self) -> list[str]:
