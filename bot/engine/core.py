@@ -126,7 +126,7 @@ FLOW_CLASSES: tuple[type, ...] = (AskFlow, BrowseFlow, QuizFlow, ChecklistFlow, 
 class Engine:
     def __init__(self, kb: KnowledgeBase, store: Store, settings: Settings,
                  clock: Callable[[], datetime] = utcnow, matcher: Matcher | None = None):
-        self.deps = Deps(kb=kb, matcher=matcher or build_matcher(kb), store=store,
+        self.deps = Deps(kb=kb, matcher=matcher or build_matcher(kb, isolated=True), store=store,
                          settings=settings, clock=clock)
         self.deps.live.attach(kb, self.deps.matcher)  # retrained when the overlay changes
         self._flows()
@@ -156,7 +156,7 @@ class Engine:
         """Swap in a new, already validated knowledge base and its matcher (pass one built
         off the event loop; building takes a few hundred milliseconds)."""
         self.deps.kb = kb
-        self.deps.matcher = matcher or build_matcher(kb)
+        self.deps.matcher = matcher or build_matcher(kb, isolated=True)
         self.deps.live.attach(kb, self.deps.matcher)  # the overlay retrained on top of it
         self._flows()
 

@@ -89,7 +89,7 @@ def retrained_matcher(kb: KnowledgeBase, overlay: Overlay) -> Matcher:
     from bot.matching.build import build_matcher
 
     known = {i.id for i in kb.intents} | {t.id for t in kb.uncovered}
-    return build_matcher(kb, extra=overlay_documents(overlay, known))
+    return build_matcher(kb, extra=overlay_documents(overlay, known), isolated=True)
 
 
 Builder = Callable[["KnowledgeBase", Overlay], "Matcher"]

@@ -7,7 +7,8 @@ named by a hash of everything the matcher learns from (the documents, the tools,
 settings and :data:`MODEL_VERSION`). The next start with the same knowledge base loads that
 file instead of importing scikit-learn. Where the cache is, how entries are named and written:
 :mod:`bot.cache` (``MENTORBOT_CACHE_DIR=off``, or a directory that cannot be written, means
-train in-process every time).
+train every time). Long-running processes (the bot, the console, a knowledge reload, a
+retrain for the overlay) train in a child process (:mod:`bot.matching.train`).
 """
 
 from __future__ import annotations
@@ -122,9 +123,14 @@ def merge_documents(docs: list[MatchDoc], extra: Iterable[MatchDoc]) -> list[Mat
 
 
 def build_matcher(kb: KnowledgeBase, config: MatcherConfig | None = None,
-                  use_cache: bool = True, extra: Sequence[MatchDoc] = ()) -> Matcher:
+                  use_cache: bool = True, extra: Sequence[MatchDoc] = (), *,
+                  isolated: bool = False) -> Matcher:
     """The matcher of ``kb``, with ``extra`` documents merged in (:func:`merge_documents`;
-    they are part of the cache key, so processes with the same overlay share one build)."""
+    they are part of the cache key, so processes with the same overlay share one build).
+
+    ``isolated``: train (when the cache has no entry) in a child process
+    (:mod:`bot.matching.train`), as a long-running process should; a one-shot command trains
+    in its own."""
     config = config or MatcherConfig()
     docs = merge_documents(documents(kb), extra) if extra else documents(kb)
     shape = kb_shape(kb)
@@ -135,7 +141,15 @@ def build_matcher(kb: KnowledgeBase, config: MatcherConfig | None = None,
         cached = _load(path, config)
         if cached is not None:
             return cached
-    matcher = Matcher(docs, config, anchors=FIELD_TERMS, **shape)
+    arrays = None
+    if isolated:
+        from bot.matching.train import train_isolated
+
+        arrays = train_isolated(docs, config, shape)
+    if arrays is not None:
+        matcher = Matcher.from_arrays(arrays, config)
+    else:
+        matcher = Matcher(docs, config, anchors=FIELD_TERMS, **shape)
     if path is not None:
         _save(path, matcher)
     return matcher

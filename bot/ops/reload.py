@@ -70,7 +70,7 @@ def _load(root: object) -> tuple[KnowledgeBase, Matcher]:
     """Load and build off the event loop; a knowledge base the matcher cannot be built from
     is not swapped in."""
     kb = load_knowledge(root)  # type: ignore[arg-type]
-    return kb, build_matcher(kb)
+    return kb, build_matcher(kb, isolated=True)
 
 
 async def _orphan_warnings(bot: Served, kb: KnowledgeBase) -> list[str]:
