@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from sqlalchemy import BigInteger, Select, String, func, insert, select, true, update
+from sqlalchemy import BigInteger, Select, String, bindparam, func, insert, select, true, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,6 +51,7 @@ from bot.storage.repo._base import (
     check_aware,
     check_id,
     check_text_id,
+    core,
     is_fk_violation,
     shared_sql,
 )
@@ -73,6 +74,24 @@ COPY_INTO_GUILD = shared_sql(
     f"FROM {ChecklistProgress.__tablename__} WHERE member_id = :id AND done"
     + _KEY + "NOTHING",
     id=BigInteger(), guild_id=BigInteger())
+
+
+# The statements of /checklist and /progress, built once (see repo._base.core)
+_cp = ChecklistProgress
+_ITEM = select(_cp.done, _cp.done_at, _cp.undone_at, _cp.updated_at, _cp.evidence_url).where(
+    _cp.member_id == bindparam("id"), _cp.item_id == bindparam("item_id"))
+_STATES = (select(_cp.item_id, _cp.done, _cp.done_at, _cp.undone_at, _cp.updated_at,
+                  _cp.evidence_url)
+           .where(_cp.member_id == bindparam("id")).order_by(_cp.item_id))
+_NEW_ITEM = insert(_cp)
+_NEW_EVENT = insert(EventRow)
+_PHASE = select(Member.current_phase).where(Member.id == bindparam("id"))
+_DONE_IDS = select(_cp.item_id).where(_cp.member_id == bindparam("id"), _cp.done.is_(True))
+_RECENT = (select(EventRow.item_id, EventRow.action, EventRow.at)
+           .where(EventRow.member_id == bindparam("id"),
+                  EventRow.item_id.in_(bindparam("item_ids", expanding=True)))
+           .order_by(EventRow.at.desc(), EventRow.id.desc())
+           .limit(bindparam("limit")))
 
 
 def guild_checklist_derived() -> Select[tuple[int, str, int, datetime | None]]:
@@ -131,7 +150,8 @@ def validate_evidence_url(url: object) -> str:
     return url
 
 
-def _state(row: ChecklistProgress) -> ItemState:
+def _state(row: Any) -> ItemState:
+    """A stored item (a row of :data:`_STATES` or a ``ChecklistProgress``) as a record."""
     return ItemState(
         item_id=row.item_id,
         done=row.done,
@@ -143,11 +163,7 @@ def _state(row: ChecklistProgress) -> ItemState:
 
 
 async def states_for(s: AsyncSession, user_id: int) -> dict[str, ItemState]:
-    rows = await s.scalars(
-        select(ChecklistProgress)
-        .where(ChecklistProgress.member_id == user_id)
-        .order_by(ChecklistProgress.item_id)
-    )
+    rows = await (await core(s)).execute(_STATES, {"id": user_id})
     return {r.item_id: _state(r) for r in rows}
 
 
@@ -190,10 +206,8 @@ class ChecklistRepo(Repo):
             cp = ChecklistProgress
             # Dialect upserts are never in SQLAlchemy's statement cache (compiled every call);
             # under the member's lock a plain read, then an insert if new, is just as safe.
-            row = (await s.execute(
-                select(cp.done, cp.done_at, cp.undone_at, cp.updated_at, cp.evidence_url)
-                .where(cp.member_id == user_id, cp.item_id == item_id)
-            )).one_or_none()
+            conn = await core(s)
+            row = (await conn.execute(_ITEM, {"id": user_id, "item_id": item_id})).one_or_none()
             new = row is None
             now = self.now()  # taken under the lock: event times follow the serial order
             prev = _Prev(False, None, None, now, None) if row is None else _Prev(*row)
@@ -212,10 +226,10 @@ class ChecklistRepo(Repo):
                 state.update(changes)
             if new:  # one INSERT with the final values (no insert-then-update)
                 try:
-                    await s.execute(insert(cp).values(
-                        member_id=user_id, item_id=item_id,
+                    await conn.execute(_NEW_ITEM, {
+                        "member_id": user_id, "item_id": item_id,
                         **{k: state[k] for k in ("done", "done_at", "undone_at", "updated_at",
-                                                 "evidence_url")}))
+                                                 "evidence_url")}})
                 except sa_exc.IntegrityError as exc:
                     if is_fk_violation(exc):
                         raise MemberMissing(f"member {user_id} not found") from None
@@ -227,12 +241,12 @@ class ChecklistRepo(Repo):
                     .values(**changes)
                 )
             if changed:
-                await s.execute(insert(EventRow).values(
-                    member_id=user_id, item_id=item_id, action="done" if done else "undone",
-                    at=now))
+                await conn.execute(_NEW_EVENT, {
+                    "member_id": user_id, "item_id": item_id,
+                    "action": "done" if done else "undone", "at": now})
                 # the servers' copies (models.GuildChecklist)
-                await s.execute(DONE_IN_GUILDS if done else UNDONE_IN_GUILDS,
-                                {"id": user_id, "item_id": item_id, "now": now})
+                await conn.execute(DONE_IN_GUILDS if done else UNDONE_IN_GUILDS,
+                                   {"id": user_id, "item_id": item_id, "now": now})
             return ItemState(item_id=item_id, **state)
 
         return await self.run_for_member(user_id, tx)
@@ -276,16 +290,12 @@ class ChecklistRepo(Repo):
         valid = {i for ids in items_by_phase.values() for i in ids}
 
         async def tx(s: AsyncSession) -> ProgressSummary:
-            phase = await s.scalar(select(Member.current_phase).where(Member.id == user_id))
-            done_ids = set(
-                await s.scalars(
-                    select(ChecklistProgress.item_id).where(
-                        ChecklistProgress.member_id == user_id,
-                        ChecklistProgress.done.is_(True),
-                    )
-                )
-            )
-            recent = await events_for(s, user_id, recent_limit, sorted(valid)) if valid else []
+            conn = await core(s)
+            phase = await conn.scalar(_PHASE, {"id": user_id})
+            done_ids = set(await conn.scalars(_DONE_IDS, {"id": user_id}))
+            recent = [ChecklistEvent(item_id=i, action=a, at=at) for i, a, at in await conn.execute(
+                _RECENT, {"id": user_id, "item_ids": sorted(valid), "limit": recent_limit},
+            )] if valid and recent_limit > 0 else []
             per_phase = {
                 p: Progress(done=len(set(ids) & done_ids), total=len(set(ids)))
                 for p, ids in sorted(items_by_phase.items())

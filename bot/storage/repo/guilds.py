@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import GuildConfig
-from bot.storage.repo._base import Repo, check_id, check_text_id
+from bot.storage.repo._base import Repo, check_id, check_text_id, core
+
+_SETUP = select(GuildConfig.data).where(GuildConfig.guild_id == bindparam("guild_id"))
 
 
 class GuildsRepo(Repo):
@@ -18,7 +20,7 @@ class GuildsRepo(Repo):
         check_id(guild_id, "guild id")
 
         async def tx(s: AsyncSession) -> dict[str, Any]:
-            raw = await s.scalar(select(GuildConfig.data).where(GuildConfig.guild_id == guild_id))
+            raw = await (await core(s)).scalar(_SETUP, {"guild_id": guild_id})
             return dict(json.loads(raw)) if raw else {}
 
         return await self._db.run(tx, readonly=True)

@@ -38,7 +38,14 @@ from bot.storage.models import (
     IntentQuality,
 )
 from bot.storage.overlay_data import question_key
-from bot.storage.repo._base import Repo, check_id, check_optional_id, check_text_id, shared_sql
+from bot.storage.repo._base import (
+    Repo,
+    check_id,
+    check_optional_id,
+    check_text_id,
+    core,
+    shared_sql,
+)
 
 OPEN = text("resolved_at IS NULL")
 
@@ -121,7 +128,7 @@ async def bump_quality(s: AsyncSession, repo: Repo, intent_id: str, now: datetim
     for name in names:
         params[f"i_{name}"] = max(deltas[name], 0)
         params[f"d_{name}"] = deltas[name]
-    await s.execute(_bump_sql(names), params)
+    await (await core(s)).execute(_bump_sql(names), params)
 
 
 _QUALITY_COUNTERS = frozenset({"asks", "helpful", "not_helpful", "not_what_i_asked"})

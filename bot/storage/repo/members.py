@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import BigInteger, select, update
+from sqlalchemy import BigInteger, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import UTCDateTime
@@ -22,6 +22,7 @@ from bot.storage.repo._base import (
     check_id,
     check_optional_id,
     check_phase,
+    core,
     shared_sql,
 )
 from bot.storage.repo.checklist import COPY_INTO_GUILD
@@ -46,16 +47,19 @@ _SEEN_IN = shared_sql(
     id=BigInteger(), guild_id=BigInteger(), now=UTCDateTime())
 
 
+_LOAD_MEMBER = (
+    select(Member.id, Member.created_at, Member.last_seen_at, Member.current_phase,
+           Member.phase_source, Member.sharing, GuildMembership.guild_id)
+    .outerjoin(GuildMembership, GuildMembership.member_id == Member.id)
+    .where(Member.id == bindparam("id"))
+    .order_by(GuildMembership.guild_id)
+)
+
+
 async def load_member(session: AsyncSession, user_id: int) -> MemberRecord | None:
-    """The member and the servers they were seen in: one Core statement (no ORM objects; this
-    runs on most interactions)."""
-    rows = (await session.execute(
-        select(Member.id, Member.created_at, Member.last_seen_at, Member.current_phase,
-               Member.phase_source, Member.sharing, GuildMembership.guild_id)
-        .outerjoin(GuildMembership, GuildMembership.member_id == Member.id)
-        .where(Member.id == user_id)
-        .order_by(GuildMembership.guild_id)
-    )).all()
+    """The member and the servers they were seen in: one Core statement, built once and run on
+    the session's connection (no ORM: this runs on most interactions)."""
+    rows = (await (await core(session)).execute(_LOAD_MEMBER, {"id": user_id})).all()
     if not rows:
         return None
     first = rows[0]
@@ -94,13 +98,14 @@ class MembersRepo(Repo):
             params = {"id": user_id, "guild_id": guild_id, "now": now, "sharing": False}
             if first_seen_in:
                 await self.lock_member(s, user_id, create=False)
-            await s.execute(_SEEN, params)
+            conn = await core(s)
+            await conn.execute(_SEEN, params)
             if guild_id is not None:
                 # with copies of the member's phase and quiz count (models.GuildMembership),
                 # refreshed whenever the visit is written (see TOUCH_PRECISION)
-                await s.execute(_SEEN_IN, params)
+                await conn.execute(_SEEN_IN, params)
             if first_seen_in:
-                await s.execute(COPY_INTO_GUILD, params)
+                await conn.execute(COPY_INTO_GUILD, params)
             record = await load_member(s, user_id)
             assert record is not None
             return record

@@ -24,7 +24,7 @@ from bot.limits import MAX_QUESTION_CHARS
 from bot.storage.errors import InvalidInput
 from bot.storage.models import MAX_INTENT_ID, AnswerFeedback, QuestionLog
 from bot.storage.overlay_data import normalize_question
-from bot.storage.repo._base import Repo, check_id, check_optional_id, check_text_id
+from bot.storage.repo._base import Repo, check_id, check_optional_id, check_text_id, core
 
 OUTCOMES = ("answered", "ambiguous", "unanswered")
 #: what "unanswered" means for the review: no confident answer was given
@@ -62,6 +62,10 @@ class LoggedQuestion(NamedTuple):
     member_id: int | None  # who asked it (None: the console, or a member since deleted)
 
 
+#: one logged question (built once: it runs on every /ask)
+_LOG = insert(QuestionLog).returning(QuestionLog.id)
+
+
 class QuestionsRepo(Repo):
     async def log(
         self,
@@ -96,23 +100,16 @@ class QuestionsRepo(Repo):
         check_optional_id(user_id, "user id")
         clean = text.strip()[:MAX_QUESTION_CHARS]
         now = self.now()
-        stmt = insert(QuestionLog).values(
-            member_id=user_id,
-            text=clean,
-            normalized=normalize_question(clean),
-            outcome=outcome,
-            intent_id=intent_id,
-            score=score,
-            guild_id=guild_id,
-            created_at=now,
-        ).returning(QuestionLog.id)
+        row = {"member_id": user_id, "text": clean, "normalized": normalize_question(clean),
+               "outcome": outcome, "intent_id": intent_id, "score": score,
+               "guild_id": guild_id, "created_at": now}
 
         async def tx(s: AsyncSession) -> int:
             from bot.storage.repo.inbox import bump_quality
 
             if user_id is not None:
                 await self.lock_member(s, user_id, now)
-            log_id = int((await s.execute(stmt)).scalar_one())  # Core: no ORM flush
+            log_id = int((await (await core(s)).execute(_LOG, row)).scalar_one())
             if count_ask and intent_id is not None:
                 await bump_quality(s, self, intent_id, now, asks=1)
             return log_id

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.errors import Conflict, NotFound
 from bot.storage.models import GuildMembership, Member, QuizAnswer, QuizAttempt
 from bot.storage.records import QuizAttemptRecord
-from bot.storage.repo._base import Repo, check_id, check_index, check_phase
+from bot.storage.repo._base import Repo, check_id, check_index, check_phase, core
 
 
 def _record(att: QuizAttempt, answers: Sequence[bool]) -> QuizAttemptRecord:
@@ -35,13 +35,16 @@ def _record(att: QuizAttempt, answers: Sequence[bool]) -> QuizAttemptRecord:
     )
 
 
+# The statements of a quiz click, built once (see repo._base.core)
+_ANSWERS = (select(QuizAnswer.yes).where(QuizAnswer.attempt_id == bindparam("attempt_id"))
+            .order_by(QuizAnswer.question_index))
+_ANSWER = insert(QuizAnswer)
+_OWNED = (select(QuizAttempt).where(QuizAttempt.id == bindparam("attempt_id"))
+          .with_for_update().execution_options(populate_existing=True))
+
+
 async def _answers(s: AsyncSession, attempt_id: int) -> list[bool]:
-    rows = await s.scalars(
-        select(QuizAnswer.yes)
-        .where(QuizAnswer.attempt_id == attempt_id)
-        .order_by(QuizAnswer.question_index)
-    )
-    return list(rows)
+    return list(await (await core(s)).scalars(_ANSWERS, {"attempt_id": attempt_id}))
 
 
 class QuizRepo(Repo):
@@ -55,12 +58,7 @@ class QuizRepo(Repo):
 
     async def _owned(self, s: AsyncSession, attempt_id: int, user_id: int) -> QuizAttempt:
         """Load and lock the attempt; NotFound if missing, Conflict if someone else's."""
-        att = await s.scalar(
-            select(QuizAttempt)
-            .where(QuizAttempt.id == attempt_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
+        att = await s.scalar(_OWNED, {"attempt_id": attempt_id})
         if att is None:
             raise NotFound(f"quiz attempt {attempt_id} not found")
         if att.member_id != user_id:
@@ -140,10 +138,10 @@ class QuizRepo(Repo):
                 # the attempt is locked and its answers read in this transaction, so the next
                 # index is free: a plain INSERT (SQLAlchemy caches it; a dialect upsert it
                 # compiles anew every time) and no second read
-                await s.execute(insert(QuizAnswer).values(
-                    attempt_id=attempt_id, question_index=question_index, yes=bool(yes),
-                    answered_at=now,
-                ))
+                await (await core(s)).execute(_ANSWER, {
+                    "attempt_id": attempt_id, "question_index": question_index,
+                    "yes": bool(yes), "answered_at": now,
+                })
                 answers.append(bool(yes))
             elif question_index == n - 1:
                 pass  # double click: already answered, state unchanged

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import BotState
-from bot.storage.repo._base import Repo, check_text_id
+from bot.storage.repo._base import Repo, check_text_id, core
+
+_VALUE = select(BotState.value).where(BotState.key == bindparam("key"))
 
 
 class StateRepo(Repo):
@@ -14,7 +16,7 @@ class StateRepo(Repo):
         check_text_id(key, "state key", 64)
 
         async def tx(s: AsyncSession) -> str | None:
-            return await s.scalar(select(BotState.value).where(BotState.key == key))
+            return await (await core(s)).scalar(_VALUE, {"key": key})
 
         return await self._db.run(tx, readonly=True)
 
