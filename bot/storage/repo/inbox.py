@@ -21,7 +21,18 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import TextClause, case, delete, exists, func, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    TextClause,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.limits import MAX_QUESTION_CHARS
@@ -150,30 +161,43 @@ def _bump_sql(names: tuple[str, ...]) -> TextClause:
         now=UTCDateTime())
 
 
+def _record_sql(with_answer: bool) -> TextClause:
+    """The open entry's upsert (:func:`shared_sql`: a dialect ``on_conflict_do_update`` is
+    compiled anew on every ask that lands in the inbox)."""
+    table = InboxEntry.__tablename__
+    answer = (", answer = excluded.answer, mentor_name = excluded.mentor_name"
+              if with_answer else "")
+    return shared_sql(
+        f"INSERT INTO {table} (scope, \"key\", question, status, guess_intent, count, answer, "
+        "mentor_name, first_at, last_at) VALUES (:scope, :key, :question, :status, :guess, 1, "
+        ":answer, :mentor_name, :now, :now) "
+        f"ON CONFLICT (scope, \"key\", status) WHERE {OPEN.text} DO UPDATE SET "
+        f"count = {table}.count + 1, last_at = excluded.last_at, "
+        f"guess_intent = coalesce(excluded.guess_intent, {table}.guess_intent){answer} "
+        "RETURNING id",
+        scope=BigInteger(), now=UTCDateTime())
+
+
+_RECORD = {False: _record_sql(False), True: _record_sql(True)}
+_ASKED = insert(InboxAsk)
+
+
 async def record_entry(s: AsyncSession, repo: Repo, *, question: str, status: str,
                        guess: str | None, guild_id: int | None, user_id: int | None,
                        now: datetime, part: str | None = None, answer: str | None = None,
                        mentor_name: str | None = None) -> int:
     """Add one ask (or press, or proposal) to the open entry of its group; returns its id."""
-    ins = repo.insert(InboxEntry).values(
-        scope=guild_id or 0, key=question_key(question), question=question, status=status,
-        guess_intent=guess, count=1, answer=answer, mentor_name=mentor_name, first_at=now,
-        last_at=now)
-    set_: dict[str, Any] = {"count": InboxEntry.count + 1, "last_at": ins.excluded.last_at,
-                            "guess_intent": func.coalesce(ins.excluded.guess_intent,
-                                                          InboxEntry.guess_intent)}
-    if answer is not None:
-        set_.update(answer=ins.excluded.answer, mentor_name=ins.excluded.mentor_name)
     if user_id is not None:
         await repo.lock_member(s, user_id, now)
-    entry_id = await s.scalar(
-        ins.on_conflict_do_update(index_elements=["scope", "key", "status"], index_where=OPEN,
-                                  set_=set_).returning(InboxEntry.id))
+    conn = await core(s)
+    entry_id = await conn.scalar(_RECORD[answer is not None], {
+        "scope": guild_id or 0, "key": question_key(question), "question": question,
+        "status": status, "guess": guess, "answer": answer, "mentor_name": mentor_name,
+        "now": now})
     assert entry_id is not None
     if user_id is not None:
-        s.add(InboxAsk(entry_id=entry_id, member_id=user_id, text=part or question,
-                       created_at=now))
-        await s.flush()
+        await conn.execute(_ASKED, {"entry_id": entry_id, "member_id": user_id,
+                                    "text": part or question, "created_at": now})
     return int(entry_id)
 
 

@@ -41,6 +41,9 @@ _ANSWERS = (select(QuizAnswer.yes).where(QuizAnswer.attempt_id == bindparam("att
 _ANSWER = insert(QuizAnswer)
 _OWNED = (select(QuizAttempt).where(QuizAttempt.id == bindparam("attempt_id"))
           .with_for_update().execution_options(populate_existing=True))
+_OPEN = (select(QuizAttempt)
+         .where(QuizAttempt.member_id == bindparam("member_id"), QuizAttempt.status == "open")
+         .with_for_update().execution_options(populate_existing=True))
 
 
 async def _answers(s: AsyncSession, attempt_id: int) -> list[bool]:
@@ -49,12 +52,7 @@ async def _answers(s: AsyncSession, attempt_id: int) -> list[bool]:
 
 class QuizRepo(Repo):
     async def _open_attempt(self, s: AsyncSession, user_id: int) -> QuizAttempt | None:
-        return await s.scalar(
-            select(QuizAttempt)
-            .where(QuizAttempt.member_id == user_id, QuizAttempt.status == "open")
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
+        return await s.scalar(_OPEN, {"member_id": user_id})
 
     async def _owned(self, s: AsyncSession, attempt_id: int, user_id: int) -> QuizAttempt:
         """Load and lock the attempt; NotFound if missing, Conflict if someone else's."""
