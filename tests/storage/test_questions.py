@@ -56,6 +56,20 @@ async def test_question_log_records_who_asked_for_export_and_delete(store: Store
     ]
 
 
+async def test_a_question_from_a_member_not_yet_stored_creates_the_member(store: Store) -> None:
+    """The log does not insert the member first (one statement fewer on every /ask): a first
+    question from someone unknown still stores them, once, with the question theirs."""
+    assert await store.members.get(7001) is None
+    first = await store.questions.log("how long until senior?", "answered", "faq.levels", 30.0,
+                                      G1, user_id=7001, count_ask=True)
+    again = await store.questions.log("and staff?", "answered", "faq.levels", 30.0, G1,
+                                      user_id=7001, count_ask=True)
+    member = await store.members.get(7001)
+    assert member is not None and member.user_id == 7001
+    assert (await store.questions.logged(first)).member_id == 7001
+    assert (await store.questions.logged(again)).member_id == 7001
+
+
 async def test_log_validation(store: Store) -> None:
     bad: list[tuple[str, str, object]] = [
         ("", "unanswered", 0.0),

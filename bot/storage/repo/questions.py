@@ -18,13 +18,22 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.limits import MAX_QUESTION_CHARS
 from bot.storage.errors import InvalidInput
 from bot.storage.models import MAX_INTENT_ID, AnswerFeedback, QuestionLog
 from bot.storage.overlay_data import normalize_question
-from bot.storage.repo._base import Repo, check_id, check_optional_id, check_text_id, core
+from bot.storage.repo._base import (
+    MemberMissing,
+    Repo,
+    check_id,
+    check_optional_id,
+    check_text_id,
+    core,
+    is_fk_violation,
+)
 
 OUTCOMES = ("answered", "ambiguous", "unanswered")
 #: what "unanswered" means for the review: no confident answer was given
@@ -107,14 +116,19 @@ class QuestionsRepo(Repo):
         async def tx(s: AsyncSession) -> int:
             from bot.storage.repo.inbox import bump_quality
 
-            if user_id is not None:
-                await self.lock_member(s, user_id, now)
-            log_id = int((await (await core(s)).execute(_LOG, row)).scalar_one())
+            if user_id is not None:  # the member usually exists: not inserted first
+                await self.lock_member(s, user_id, create=False)
+            try:
+                log_id = int((await (await core(s)).execute(_LOG, row)).scalar_one())
+            except sa_exc.IntegrityError as exc:
+                if user_id is not None and is_fk_violation(exc):  # run_for_member creates it
+                    raise MemberMissing(f"member {user_id} not found") from None
+                raise
             if count_ask and intent_id is not None:
                 await bump_quality(s, self, intent_id, now, asks=1)
             return log_id
 
-        return await self._db.run(tx)
+        return await (self._db.run(tx) if user_id is None else self.run_for_member(user_id, tx))
 
     async def logged(self, log_id: int) -> LoggedQuestion | None:
         """The text, matched intent and asker of logged question ``log_id`` (None: purged,
