@@ -5,7 +5,9 @@ Two kinds of entry live there, each named by :func:`content_key` of everything i
 the trained matcher (``matcher-<key>.npz``, :mod:`bot.matching.build`) and the validated
 knowledge base (``knowledge-<key>.pickle``, :mod:`bot.knowledge.loader`). A changed input is a
 new name, so an entry is never stale, only unused. Entries are written whole or not at all
-(:func:`write_atomic`); one that cannot be read is rebuilt.
+(:func:`write_atomic`); one that cannot be read is rebuilt. Each write keeps the
+:data:`KEEP_ENTRIES` most recently used entries of its kind and removes the rest
+(:func:`prune`; a read marks an entry used): every overlay version is a new matcher entry.
 
 The directory is ``$MENTORBOT_CACHE_DIR``, else ``$XDG_CACHE_HOME/mentorbot``, else
 ``~/.cache/mentorbot``; ``MENTORBOT_CACHE_DIR=off`` (or a directory that cannot be written) means
@@ -44,10 +46,42 @@ def content_key(payload: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+#: entries of one kind (``matcher``, ``knowledge``) kept, the most recently used: every overlay
+#: version a mentor's teaching makes is a new matcher entry of several MB
+KEEP_ENTRIES = 8
+
+
+def used(path: Path) -> None:
+    """Mark an entry as just read (its modification time), so :func:`prune` keeps it."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def prune(path: Path, keep: int = KEEP_ENTRIES) -> list[str]:
+    """Remove the entries of ``path``'s kind (``<kind>-<key><suffix>`` beside it) but the
+    ``keep`` most recently used, ``path`` always among them; returns the names removed. An
+    entry another process was about to read is rebuilt by it, as a changed input would be."""
+    kind = path.name.split("-", 1)[0]
+    try:
+        entries = [p for p in path.parent.glob(f"{kind}-*{path.suffix}") if p != path]
+        stamped = sorted(((p.stat().st_mtime, p) for p in entries), reverse=True)
+    except OSError:
+        return []
+    removed = []
+    for _, old in stamped[max(keep - 1, 0):]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+            removed.append(old.name)
+    if removed:
+        log.info("cache: removed %d old %s entries", len(removed), kind)
+    return removed
+
+
 def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> bool:
     """Write ``path`` through a temporary file in its directory, then rename it into place: a
-    reader sees the whole entry or none. ``False`` (logged) when the cache cannot be written —
-    a read-only home, a full disk: what was built still works."""
+    reader sees the whole entry or none; then older entries of its kind beyond
+    :data:`KEEP_ENTRIES` go (:func:`prune`). ``False`` (logged) when the cache cannot be
+    written — a read-only home, a full disk: what was built still works."""
     import tempfile  # only when an entry is written (~5 ms of imports on every cold start)
 
     tmp: str | None = None
@@ -57,10 +91,12 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> bool:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
         os.replace(tmp, path)
-        return True
+        tmp = None
     except OSError as exc:
         log.info("cache entry %s not written (%s)", path.name, exc)
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         return False
+    prune(path)
+    return True

@@ -421,6 +421,7 @@ def load_knowledge_cached(root: Path | None = None) -> KnowledgeBase:
     path = directory / f"knowledge-{key}.pickle"
     kb = _read_entry(path, header)
     if kb is not None:
+        cache.used(path)
         kb.root = root  # the entry is shared by every directory with these files
         kb.sources.register()  # what validating sources.yaml does besides checking
         return kb

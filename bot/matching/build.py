@@ -140,6 +140,7 @@ def build_matcher(kb: KnowledgeBase, config: MatcherConfig | None = None,
     if path is not None and path.is_file():
         cached = _load(path, config)
         if cached is not None:
+            cache.used(path)
             return cached
     arrays = None
     if isolated:

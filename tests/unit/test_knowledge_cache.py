@@ -191,3 +191,26 @@ def test_a_start_from_the_cache_reads_no_yaml(cache, root):
                                     timeout=120) for _ in range(2))
     assert first.stdout.split("\nYAML")[0] == second.stdout.split("\nYAML")[0]
     assert first.stdout.endswith("YAML True\n") and second.stdout.endswith("YAML False\n")
+
+
+def test_each_kind_keeps_its_most_recently_used_entries(tmp_path):
+    """Every overlay version is a new matcher entry: the directory must not grow without end.
+    A write keeps the KEEP_ENTRIES most recently used of its kind; other kinds are untouched."""
+    import os
+
+    from bot.cache import KEEP_ENTRIES, used, write_atomic
+
+    other = tmp_path / "knowledge-k.pickle"
+    other.write_bytes(b"kb")
+    names = [f"matcher-{i:02d}.npz" for i in range(KEEP_ENTRIES + 3)]
+    for age, name in enumerate(names):  # names[0] the newest, names[-1] the oldest
+        (tmp_path / name).write_bytes(b"x")
+        os.utime(tmp_path / name, (1_000_000 - age * 60, 1_000_000 - age * 60))
+    used(tmp_path / names[-1])  # the oldest, just read: kept
+    assert write_atomic(tmp_path / "matcher-new.npz", lambda fh: fh.write(b"new"))
+    left = sorted(p.name for p in tmp_path.glob("matcher-*.npz"))
+    assert len(left) == KEEP_ENTRIES
+    assert "matcher-new.npz" in left and names[-1] in left
+    assert set(left) == {"matcher-new.npz", names[-1], *names[:KEEP_ENTRIES - 2]}
+    assert other.read_bytes() == b"kb"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left
