@@ -9,7 +9,7 @@ import pytest
 
 from bot.knowledge.loader import load_knowledge
 
-MISS = "what does an ML platform team do all week"
+MISS = "what does an ML platform team spend its time on"
 
 
 @pytest.fixture(scope="module")

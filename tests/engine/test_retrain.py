@@ -24,9 +24,9 @@ from bot.storage.overlay_data import CommunityIntent, Overlay, TaughtPhrase, que
 G = 77
 ALICE = Member(1001, guild_id=G, name="alice")
 
-TAUGHT = "what does an ML platform team do all week"  # the knowledge base: on-call, ambiguous
+TAUGHT = "what does an ML platform team spend its time on"  # knowledge base: kubernetes, ambiguous
 TAUGHT_AS = "faq.day-to-day"
-PARAPHRASE = "what does a ML platform team do during the week?"
+PARAPHRASE = "what does a ML platform team spend their time on?"
 KAGGLE = "is a kaggle grandmaster title useful for mlops jobs"
 KAGGLE_PARAPHRASE = "are kaggle grandmaster titles useful for getting an mlops job?"
 # the knowledge base alone: portfolio projects. (Not a question naming a field term such as

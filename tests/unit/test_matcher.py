@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import string
 import tracemalloc
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -322,3 +323,19 @@ def test_the_batch_matrix_is_the_columns_of_vector() -> None:
             expected[ids] = vals
             assert np.allclose(column, expected, atol=1e-6), (features.__name__, j)
     assert Space.fit([Counter({"a": 1})]).matrix([]).n_cols == 0
+
+
+def test_a_named_field_term_needs_more_evidence_to_be_refused(matcher):
+    """``null_margin_anchored`` applies to questions that name a field term, ``null_margin``
+    to the rest."""
+    base = matcher.config
+    anchored, plain = "best pizza recipe for mlops engineers", "best pizza recipe for engineers"
+    assert matcher.analyse(anchored)[2] and not matcher.analyse(plain)[2]
+    try:
+        matcher.config = replace(base, null_margin=1.5, null_margin_anchored=1.5)
+        assert matcher.match(anchored).status == matcher.match(plain).status == "unanswered"
+        matcher.config = replace(base, null_margin=1.5, null_margin_anchored=1e6)
+        assert matcher.match(anchored).status != "unanswered"
+        assert matcher.match(plain).status == "unanswered"
+    finally:
+        matcher.config = base
