@@ -31,7 +31,7 @@ def test_a_matcher_trained_in_a_child_is_the_one_trained_in_process(kb, tmp_path
     (in-process training left it about 120 MiB larger)."""
     out = tmp_path / "arrays.npz"
     script = textwrap.dedent(f"""
-        import json, resource, sys
+        import json, sys
         import numpy as np
         from bot.knowledge.loader import load_knowledge
         from bot.matching.build import build_matcher
@@ -40,7 +40,9 @@ def test_a_matcher_trained_in_a_child_is_the_one_trained_in_process(kb, tmp_path
         np.savez({str(out)!r}, **m.to_arrays())
         print(json.dumps({{
             "sklearn": "sklearn" in sys.modules, "scipy": "scipy" in sys.modules,
-            "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            # VmHWM, not ru_maxrss: that one keeps the forking parent's peak across exec
+            "peak_mib": int(next(line.split()[1] for line in open("/proc/self/status")
+                                 if line.startswith("VmHWM:"))) / 1024,
             "intent": m.match("feast or tecton?").intent,
         }}))
     """)
