@@ -54,7 +54,7 @@ NEGATIVE_PREFIX = "oos."
 UNCOVERED_PREFIX = "uncovered."  # in the field, not in the sources (knowledge/uncovered.yaml)
 MAX_QUESTION_CHARS = 2000  # longer text is cut before matching (the start carries the intent)
 LARGE = 4000  # columns above which Csr.dot skips near-ubiquitous features
-MODEL_VERSION = 6  # bump when features, training or arrays change: part of the cache key
+MODEL_VERSION = 7  # bump when features, training or arrays change: part of the cache key
 
 Status = Literal["answered", "ambiguous", "unanswered", "empty"]
 

@@ -75,6 +75,17 @@ PHRASES: dict[str, str] = {
     "ml-ops": "mlops",
     "dev ops": "devops",
     "dev-ops": "devops",
+    # Asking for it short is no evidence of what is asked ("senior vs staff in one sentence?"
+    # taught "sentence" to mean senior-vs-staff, and "mlops in one sentence?" went there).
+    "in one sentence": "",
+    "in a sentence": "",
+    "in one line": "",
+    "in a few words": "",
+    "in a nutshell": "",
+    "in short": "",
+    "tl;dr": "",
+    "tldr": "",
+    "eli5": "",
 }
 
 # Single tokens: abbreviations and common spellings → one canonical token.
