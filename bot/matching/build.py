@@ -13,10 +13,12 @@ retrain for the overlay) train in a child process (:mod:`bot.matching.train`).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -84,11 +86,27 @@ def quiz_routing(kb: KnowledgeBase) -> list[int]:
     return [kb.phase_for_score(n) for n in range(len(kb.quiz.questions) + 1)]
 
 
+_HERE = Path(__file__).resolve().parent
+#: what the matcher is built by: its features, normalisation, slots and spelling data
+_CODE = ("matcher.py", "normalize.py", "slots.py", "spelling.py", "data/common_words.txt")
+
+
+@lru_cache(maxsize=4)
+def code_key(root: Path = _HERE) -> str:
+    """A hash of the matching code and data (:data:`_CODE`, under ``root``), part of every
+    entry's key: an edit there (a new folded phrase, say) trains anew instead of loading what
+    the old code built. :data:`MODEL_VERSION` stays for changes outside these files."""
+    digest = hashlib.sha256()
+    for name in _CODE:
+        digest.update(name.encode() + b"\0" + (root / name).read_bytes() + b"\0")
+    return digest.hexdigest()[:32]
+
+
 def content_key(docs: list[MatchDoc], shape: dict[str, Any], config: MatcherConfig) -> str:
     # The documents as plain tuples (``dataclasses.asdict`` deep-copies: 4× slower, and this
     # runs on every cold start).
     rows = [(d.id, d.title, d.texts, d.keywords, d.summary, d.context) for d in docs]
-    return cache.content_key([MODEL_VERSION, rows, shape, config.training_key()])
+    return cache.content_key([MODEL_VERSION, code_key(), rows, shape, config.training_key()])
 
 
 def _load(path: Path, config: MatcherConfig) -> Matcher | None:

@@ -339,3 +339,21 @@ def test_a_named_field_term_needs_more_evidence_to_be_refused(matcher):
         assert matcher.match(plain).status == "unanswered"
     finally:
         matcher.config = base
+
+
+def test_the_cache_key_covers_the_matching_code(tmp_path):
+    """A folded phrase added to normalize.py must train anew, not load what the old code built
+    (it did: MODEL_VERSION had to be bumped by hand)."""
+    import shutil
+    from pathlib import Path
+
+    from bot.matching import build
+
+    package = Path(build.__file__).resolve().parent
+    for name in build._CODE:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(package / name, tmp_path / name)
+    assert build.code_key(tmp_path) == build.code_key()
+    normalize = tmp_path / "normalize.py"
+    normalize.write_text(normalize.read_text() + "\n# one more phrase\n")
+    assert build.code_key.__wrapped__(tmp_path) != build.code_key()
