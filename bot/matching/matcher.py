@@ -34,7 +34,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from itertools import pairwise
+from itertools import chain, pairwise, repeat
 from typing import Any, Literal
 
 import numpy as np
@@ -154,9 +154,7 @@ class MatchResult:
 
 def word_features(tokens: Sequence[str]) -> Counter[str]:
     stems = [stem(t) for t in tokens]
-    feats = Counter(stems)
-    feats.update(f"{a} {b}" for a, b in pairwise(stems))
-    return feats
+    return Counter(chain(stems, (f"{a} {b}" for a, b in pairwise(stems))))
 
 
 def _grams_of(tok: str) -> tuple[str, ...]:
@@ -170,10 +168,8 @@ _grams = TokenCache(_grams_of, maxsize=4096)
 
 
 def char_features(tokens: Sequence[str]) -> Counter[str]:
-    feats: Counter[str] = Counter()
-    for tok in tokens:
-        feats.update(_grams(tok))
-    return feats
+    # one count over all the grams (a Counter.update per token cost a third of a large build)
+    return Counter(chain.from_iterable(_grams(tok) for tok in tokens))
 
 
 def text_tokens(text: str, grammar: SlotGrammar | None = None) -> list[str]:
@@ -234,10 +230,13 @@ class Space:
     def matrix(self, docs: Sequence[Counter[str]]) -> Csr:
         """The features × documents matrix of :meth:`vector` for every document, computed in
         one pass of array arithmetic (the 5,000-intent build makes 60,000 columns)."""
-        get = self.vocab.get
-        lens = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
-        ids = np.array([get(f, -1) for d in docs for f in d], dtype=np.int64)
-        counts = np.array([c for d in docs for c in d.values()], dtype=np.float32)
+        lens = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+        total = int(lens.sum())
+        # map() with the dict's own get: no Python frame per feature (millions at 5,000 intents)
+        ids = np.fromiter(map(self.vocab.get, chain.from_iterable(docs), repeat(-1, total)),
+                          dtype=np.int64, count=total)
+        counts = np.fromiter(chain.from_iterable(d.values() for d in docs), dtype=np.float32,
+                             count=total)
         col = np.repeat(np.arange(len(docs), dtype=np.int32), lens)
         tf = 1.0 + np.log(counts) if counts.size else counts
         known = ids >= 0
