@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -109,19 +109,33 @@ def content_key(docs: list[MatchDoc], shape: dict[str, Any], config: MatcherConf
     return cache.content_key([MODEL_VERSION, code_key(), rows, shape, config.training_key()])
 
 
+def trained_matcher(docs: Sequence[MatchDoc], config: MatcherConfig, shape: dict[str, Any]
+                    ) -> Matcher:
+    """The matcher of ``docs``, trained here (blocking: seconds; see :func:`build_matcher`)."""
+    return Matcher(docs, config, anchors=FIELD_TERMS, **shape)
+
+
+def read_arrays(source: Path | IO[bytes]) -> dict[str, np.ndarray]:
+    """A matcher's arrays from an ``.npz``: a cache entry, or what a training child wrote."""
+    with np.load(source, allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def write_arrays(fh: IO[bytes], arrays: dict[str, Any]) -> None:
+    np.savez(fh, **arrays)
+
+
 def _load(path: Path, config: MatcherConfig) -> Matcher | None:
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-        return Matcher.from_arrays(arrays, config)
+        return Matcher.from_arrays(read_arrays(path), config)
     except (OSError, ValueError, KeyError) as exc:
         log.warning("matcher cache %s unreadable (%s): rebuilding", path, exc)
         return None
 
 
 def _save(path: Path, matcher: Matcher) -> None:
-    arrays: dict[str, Any] = matcher.to_arrays()
-    cache.write_atomic(path, lambda fh: np.savez(fh, **arrays))
+    arrays = matcher.to_arrays()
+    cache.write_atomic(path, lambda fh: write_arrays(fh, arrays))
 
 
 def merge_documents(docs: list[MatchDoc], extra: Iterable[MatchDoc]) -> list[MatchDoc]:
@@ -168,7 +182,7 @@ def build_matcher(kb: KnowledgeBase, config: MatcherConfig | None = None,
     if arrays is not None:
         matcher = Matcher.from_arrays(arrays, config)
     else:
-        matcher = Matcher(docs, config, anchors=FIELD_TERMS, **shape)
+        matcher = trained_matcher(docs, config, shape)
     if path is not None:
         _save(path, matcher)
     return matcher

@@ -22,17 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from bot.matching.build import read_arrays, trained_matcher, write_arrays
+
 log = logging.getLogger(__name__)
 
 #: a child that has not answered by then is killed (training takes a few seconds of CPU)
 CHILD_TIMEOUT_S = 300.0
-
-
-def _arrays(docs: Sequence[Any], config: Any, shape: dict[str, Any]) -> dict[str, np.ndarray]:
-    from bot.matching.matcher import Matcher
-    from bot.matching.normalize import FIELD_TERMS
-
-    return Matcher(docs, config, anchors=FIELD_TERMS, **shape).to_arrays()
 
 
 def train_isolated(docs: Sequence[Any], config: Any, shape: dict[str, Any],
@@ -57,8 +52,7 @@ def train_isolated(docs: Sequence[Any], config: Any, shape: dict[str, Any],
                     "in-process", done.returncode, lines[-1] if lines else "no message")
         return None
     try:
-        with np.load(io.BytesIO(done.stdout), allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
+        return read_arrays(io.BytesIO(done.stdout))
     except (OSError, ValueError) as exc:
         log.warning("the matcher trained in a child process could not be read (%s): training "
                     "in-process", exc)
@@ -67,9 +61,8 @@ def train_isolated(docs: Sequence[Any], config: Any, shape: dict[str, Any],
 
 def main() -> int:
     docs, config, shape = pickle.loads(sys.stdin.buffer.read())
-    arrays: dict[str, Any] = _arrays(docs, config, shape)
     out = io.BytesIO()
-    np.savez(out, **arrays)
+    write_arrays(out, trained_matcher(docs, config, shape).to_arrays())
     sys.stdout.buffer.write(out.getvalue())
     sys.stdout.buffer.flush()
     return 0
