@@ -35,16 +35,10 @@ from collections import Counter, defaultdict
 from dataclasses import fields, replace
 from pathlib import Path
 
+from benchmarks.intents import declines
 from bot.knowledge.loader import load_knowledge
-from bot.matching.build import documents, kb_shape
-from bot.matching.matcher import (
-    NEGATIVE_PREFIX,
-    UNCOVERED_PREFIX,
-    MatchDoc,
-    Matcher,
-    MatcherConfig,
-)
-from bot.matching.normalize import FIELD_TERMS
+from bot.matching.build import documents, kb_shape, trained_matcher
+from bot.matching.matcher import NEGATIVE_PREFIX, UNCOVERED_PREFIX, MatchDoc, MatcherConfig
 
 FOLDS = 5
 
@@ -92,7 +86,8 @@ def split(docs: list[MatchDoc], seed: int, by_theme: bool
 
 
 def declined(intent: str | None) -> bool:
-    return intent is None or intent.startswith(UNCOVERED_PREFIX)
+    """Refused outright or answered "my sources don't cover that"."""
+    return intent is None or declines(intent)
 
 
 def configured(settings: list[str]) -> MatcherConfig:
@@ -121,24 +116,20 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.process_time()
     for seed in range(args.repeats):
         for train, held in split(docs, seed, args.themes):
-            matcher = Matcher(train, config, anchors=FIELD_TERMS, **shape)
+            matcher = trained_matcher(train, config, shape)
             for text, want in held:
                 if reference is not None and text.strip().casefold() not in reference:
                     continue
                 r = matcher.match(text)
                 ranked = ([r.intent] if r.intent else []) + [a.intent for a in r.alternatives]
-                if want.startswith(NEGATIVE_PREFIX):
-                    c["neg"] += 1
+                kind = ("neg" if want.startswith(NEGATIVE_PREFIX) else
+                        "unc" if want.startswith(UNCOVERED_PREFIX) else None)
+                if kind is not None:  # should be declined: counted as refused or given an intent
+                    c[kind] += 1
                     if declined(r.intent):
-                        c["neg_refused"] += 1
+                        c[f"{kind}_refused"] += 1
                         continue
-                    c["neg_answered" if r.status == "answered" else "neg_ambiguous"] += 1
-                elif want.startswith(UNCOVERED_PREFIX):
-                    c["unc"] += 1
-                    if declined(r.intent):
-                        c["unc_declined"] += 1
-                        continue
-                    c["unc_answered" if r.status == "answered" else "unc_ambiguous"] += 1
+                    c[f"{kind}_{'answered' if r.status == 'answered' else 'ambiguous'}"] += 1
                 else:
                     c["in"] += 1
                     c["in_top3"] += want in ranked[:3]
@@ -156,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
                               f"{r.status:<10} {text[:80]!r}")
     cpu = time.process_time() - t0
     n_in, n_unc, n_neg = c["in"] or 1, c["unc"] or 1, c["neg"] or 1
-    refusals = c["in_refused"] + c["unc_declined"] + c["neg_refused"]
+    refusals = c["in_refused"] + c["unc_refused"] + c["neg_refused"]
     mode = "whole negative topics" if args.themes else "a fifth of each topic"
     if args.set:
         print("settings: " + ", ".join(args.set))
@@ -168,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"    refused {c['in_refused']} ({c['in_refused'] / n_in:.1%})   mis-ranked "
           f"{c['in_misranked']} ({c['in_misranked'] / n_in:.1%})   confident wrong "
           f"{c['in_confident_wrong']} ({c['in_confident_wrong'] / n_in:.1%})")
-    print(f"  uncovered phrasings ({c['unc']}): declined {c['unc_declined'] / n_unc:6.1%}   "
+    print(f"  uncovered phrasings ({c['unc']}): declined {c['unc_refused'] / n_unc:6.1%}   "
           f"given an intent: answered {c['unc_answered']}, did-you-mean {c['unc_ambiguous']}")
     print(f"  negatives ({c['neg']}): refused {c['neg_refused'] / n_neg:6.1%}   "
           f"answered {c['neg_answered']}   did-you-mean {c['neg_ambiguous']}")
