@@ -87,10 +87,11 @@ _NEW_ITEM = insert(_cp)
 _NEW_EVENT = insert(EventRow)
 _PHASE = select(Member.current_phase).where(Member.id == bindparam("id"))
 _DONE_IDS = select(_cp.item_id).where(_cp.member_id == bindparam("id"), _cp.done.is_(True))
-_RECENT = (select(EventRow.item_id, EventRow.action, EventRow.at)
-           .where(EventRow.member_id == bindparam("id"),
-                  EventRow.item_id.in_(bindparam("item_ids", expanding=True)))
-           .order_by(EventRow.at.desc(), EventRow.id.desc())
+_EVENTS = (select(EventRow.item_id, EventRow.action, EventRow.at)
+           .where(EventRow.member_id == bindparam("id"))
+           .order_by(EventRow.at.desc(), EventRow.id.desc()))
+#: the summary's recent activity (events_for with items and a limit)
+_RECENT = (_EVENTS.where(EventRow.item_id.in_(bindparam("item_ids", expanding=True)))
            .limit(bindparam("limit")))
 
 
@@ -173,16 +174,17 @@ async def events_for(
     limit: int | None = None,
     item_ids: Iterable[str] | None = None,
 ) -> list[ChecklistEvent]:
-    stmt = (
-        select(EventRow.item_id, EventRow.action, EventRow.at)
-        .where(EventRow.member_id == user_id)
-        .order_by(EventRow.at.desc(), EventRow.id.desc())
-    )
-    if item_ids is not None:
-        stmt = stmt.where(EventRow.item_id.in_(list(item_ids)))
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    rows = await s.execute(stmt)
+    params: dict[str, Any] = {"id": user_id}
+    if item_ids is not None and limit is not None:  # the summary's, on every /progress
+        stmt = _RECENT
+        params.update(item_ids=list(item_ids), limit=limit)
+    else:
+        stmt = _EVENTS
+        if item_ids is not None:
+            stmt = stmt.where(EventRow.item_id.in_(list(item_ids)))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+    rows = await (await core(s)).execute(stmt, params)
     return [ChecklistEvent(item_id=i, action=a, at=at) for i, a, at in rows]
 
 
@@ -293,9 +295,7 @@ class ChecklistRepo(Repo):
             conn = await core(s)
             phase = await conn.scalar(_PHASE, {"id": user_id})
             done_ids = set(await conn.scalars(_DONE_IDS, {"id": user_id}))
-            recent = [ChecklistEvent(item_id=i, action=a, at=at) for i, a, at in await conn.execute(
-                _RECENT, {"id": user_id, "item_ids": sorted(valid), "limit": recent_limit},
-            )] if valid and recent_limit > 0 else []
+            recent = await events_for(s, user_id, recent_limit, sorted(valid)) if valid else []
             per_phase = {
                 p: Progress(done=len(set(ids) & done_ids), total=len(set(ids)))
                 for p, ids in sorted(items_by_phase.items())
