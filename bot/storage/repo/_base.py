@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -26,6 +27,19 @@ class MemberMissing(StorageError):
 def is_fk_violation(exc: sa_exc.IntegrityError) -> bool:
     orig = exc.orig
     return getattr(orig, "sqlstate", None) == "23503" or "FOREIGN KEY constraint" in str(orig)
+
+
+@contextmanager
+def member_must_exist(user_id: int) -> Iterator[None]:
+    """Around a write of :meth:`Repo.run_for_member`'s ``fn`` that needs the member row: a
+    foreign-key violation becomes :class:`MemberMissing` (the member is created, ``fn`` runs
+    again)."""
+    try:
+        yield
+    except sa_exc.IntegrityError as exc:
+        if is_fk_violation(exc):
+            raise MemberMissing(f"member {user_id} not found") from None
+        raise
 
 
 _MAX_BIGINT = 2**63 - 1

@@ -30,7 +30,6 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from sqlalchemy import BigInteger, Select, String, bindparam, func, insert, select, true, update
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import UTCDateTime
@@ -46,13 +45,12 @@ from bot.storage.models import (
 from bot.storage.models import ChecklistEvent as EventRow
 from bot.storage.records import ChecklistEvent, ItemState, Progress, ProgressSummary
 from bot.storage.repo._base import (
-    MemberMissing,
     Repo,
     check_aware,
     check_id,
     check_text_id,
     core,
-    is_fk_violation,
+    member_must_exist,
     shared_sql,
 )
 
@@ -227,15 +225,11 @@ class ChecklistRepo(Repo):
                 changes["updated_at"] = now
                 state.update(changes)
             if new:  # one INSERT with the final values (no insert-then-update)
-                try:
+                with member_must_exist(user_id):
                     await conn.execute(_NEW_ITEM, {
                         "member_id": user_id, "item_id": item_id,
                         **{k: state[k] for k in ("done", "done_at", "undone_at", "updated_at",
                                                  "evidence_url")}})
-                except sa_exc.IntegrityError as exc:
-                    if is_fk_violation(exc):
-                        raise MemberMissing(f"member {user_id} not found") from None
-                    raise
             elif changes:
                 await s.execute(
                     update(cp)

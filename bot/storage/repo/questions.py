@@ -18,7 +18,6 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.limits import MAX_QUESTION_CHARS
@@ -26,13 +25,12 @@ from bot.storage.errors import InvalidInput
 from bot.storage.models import MAX_INTENT_ID, AnswerFeedback, QuestionLog
 from bot.storage.overlay_data import normalize_question
 from bot.storage.repo._base import (
-    MemberMissing,
     Repo,
     check_id,
     check_optional_id,
     check_text_id,
     core,
-    is_fk_violation,
+    member_must_exist,
 )
 
 OUTCOMES = ("answered", "ambiguous", "unanswered")
@@ -118,12 +116,8 @@ class QuestionsRepo(Repo):
 
             if user_id is not None:  # the member usually exists: not inserted first
                 await self.lock_member(s, user_id, create=False)
-            try:
+            with member_must_exist(user_id or 0):  # no member id: no foreign key to miss
                 log_id = int((await (await core(s)).execute(_LOG, row)).scalar_one())
-            except sa_exc.IntegrityError as exc:
-                if user_id is not None and is_fk_violation(exc):  # run_for_member creates it
-                    raise MemberMissing(f"member {user_id} not found") from None
-                raise
             if count_ask and intent_id is not None:
                 await bump_quality(s, self, intent_id, now, asks=1)
             return log_id
