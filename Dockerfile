@@ -27,12 +27,9 @@ FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime
 # The package finds knowledge/ and migrations/ through these (it is installed into
 # site-packages, away from the repository layout); DATABASE_URL defaults to a file in /data, and
 # the trained matcher is cached there too (trained once per knowledge base, read at every start).
-# MALLOC_ARENA_MAX=2: each thread the bot starts on demand (pictures, checkpoints, the offload
-# pool) otherwise gets its own glibc arena, 2.2-2.4 MiB resident each (README, Figures: Soak)
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    MALLOC_ARENA_MAX=2 \
     MENTORBOT_KNOWLEDGE_DIR=/app/knowledge \
     MENTORBOT_MIGRATIONS_DIR=/app/migrations \
     DATABASE_URL=sqlite+aiosqlite:////data/mentorbot.db \

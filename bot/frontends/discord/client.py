@@ -50,6 +50,7 @@ from bot.frontends.discord.handling import MAX_IN_FLIGHT, Undelivered
 from bot.frontends.discord.ops import StopSignals, operations
 from bot.frontends.discord.present import NO_MENTIONS, send_error
 from bot.ops.logging import setup_logging
+from bot.ops.memory import bounded_executor, limit_malloc_arenas
 from bot.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -235,6 +236,8 @@ async def run(settings: Settings, signals: StopSignals | None = None) -> int:
     (or cancellation), then close the gateway and the database. Returns the exit code (0)."""
     token = discord_token(settings)
     setup_logging(settings)  # LOG_LEVEL / LOG_FORMAT; the token is redacted from every record
+    limit_malloc_arenas()  # before the first worker thread: each would add a 2 MiB arena
+    asyncio.get_running_loop().set_default_executor(bounded_executor())
     signals = signals or StopSignals()
     signals.install()
     assert signals.stopping is not None
