@@ -281,17 +281,16 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import asyncio
-
     from bot.config import discord_token
 
     settings = settings_from(args)
     discord_token(settings)
 
     from bot.frontends.discord.client import run
+    from bot.ops import eventloop
 
     signals: StopSignals = args.signals  # installed by main() before the heavy imports
-    return asyncio.run(run(settings, signals))
+    return eventloop.run(run(settings, signals))
 
 
 def _sync(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import shutil
 import signal
@@ -39,6 +40,9 @@ async def test_mentorbot_run_serves_slash_commands(tmp_path):
             _, err = await asyncio.wait_for(proc.communicate(), 20)
         assert b"Traceback" not in err, err.decode()[-2000:]
         assert fake.token.encode() not in err
+        # the long-running bot serves on uvloop wherever the package installed it
+        loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+        assert f"event loop: {loop}".encode() in err
 
 
 async def test_missing_token_is_one_clear_line(tmp_path):

@@ -139,7 +139,9 @@ def test_the_lock_file_pins_every_dependency_within_pyproject_with_hashes():
     root = Path(__file__).resolve().parents[2]
     project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     lock = (root / "requirements.lock").read_text(encoding="utf-8")
-    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^ \\\n]+) \\\n\s+--hash=sha256:", lock, re.M))
+    # a pin may carry its environment marker: `uvloop==0.23.0 ; sys_platform != "win32" \`
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^ ;\\\n]+)(?: ;[^\\\n]*)? \\\n\s+--hash=sha256:",
+                           lock, re.M))
     pins = {re.sub(r"[-_.]+", "-", name).lower(): v for name, v in pins.items()}
     for dep in project["dependencies"]:
         req = Requirement(dep)

@@ -237,7 +237,9 @@ async def run(settings: Settings, signals: StopSignals | None = None) -> int:
     token = discord_token(settings)
     setup_logging(settings)  # LOG_LEVEL / LOG_FORMAT; the token is redacted from every record
     limit_malloc_arenas()  # before the first worker thread: each would add a 2 MiB arena
-    asyncio.get_running_loop().set_default_executor(bounded_executor())
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(bounded_executor())
+    log.info("event loop: %s", type(loop).__module__.split(".")[0])  # uvloop or asyncio
     signals = signals or StopSignals()
     signals.install()
     assert signals.stopping is not None
