@@ -239,7 +239,6 @@ async def run(settings: Settings, signals: StopSignals | None = None) -> int:
     limit_malloc_arenas()  # before the first worker thread: each would add a 2 MiB arena
     loop = asyncio.get_running_loop()
     loop.set_default_executor(bounded_executor())
-    log.info("event loop: %s", type(loop).__module__.split(".")[0])  # uvloop or asyncio
     signals = signals or StopSignals()
     signals.install()
     assert signals.stopping is not None
@@ -249,6 +248,8 @@ async def run(settings: Settings, signals: StopSignals | None = None) -> int:
             if bot is None:
                 log.info("stopped before connecting")
                 return 0
+            # once the database answered: a failed start stays one line on stderr
+            log.info("event loop: %s", type(loop).__module__.split(".")[0])  # uvloop|asyncio
             try:
                 async with operations(bot), bot:  # HTTP_PORT: /healthz + /metrics; SIGHUP
                     await serve(bot, token, signals.stopping)
