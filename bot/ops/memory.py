@@ -16,10 +16,10 @@ No Discord or database import here.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 log = logging.getLogger(__name__)
@@ -33,20 +33,16 @@ MALLOC_ARENAS = 2
 EXECUTOR_THREADS = 4
 
 
-def limit_malloc_arenas(environ: dict[str, str] | None = None) -> bool:
+def limit_malloc_arenas(environ: Mapping[str, str] | None = None) -> bool:
     """Cap glibc's malloc arenas at :data:`MALLOC_ARENAS` for the threads started from now on.
 
     Returns True when the cap was set here; False where it does not apply (not Linux with
     glibc, or ``MALLOC_ARENA_MAX`` already in the environment, which glibc read at start)."""
-    env = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     if "MALLOC_ARENA_MAX" in env or not sys.platform.startswith("linux"):
         return False
-    name = ctypes.util.find_library("c")
-    if not name:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
+    try:  # the process's own symbols: libc is loaded already (no ldconfig subprocess to find it)
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # musl (Alpine) has no mallopt
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
