@@ -49,6 +49,7 @@ import random
 import sqlite3
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,6 +76,7 @@ from bot.storage.errors import (
     SchemaMissing,
     StorageError,
 )
+from bot.storage.tx import Tx
 
 log = logging.getLogger(__name__)
 
@@ -375,6 +377,18 @@ class _Checkpointer:
             self._conn = None
 
 
+async def _transaction(engine: AsyncEngine, fn: Callable[[Tx], Awaitable[T]]) -> T:
+    """``fn`` in one transaction on a connection of ``engine``."""
+    async with engine.begin() as conn:
+        tx = Tx(conn)
+        try:
+            result = await fn(tx)
+            await tx.finish()
+        finally:
+            await tx.close()
+    return result
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -431,6 +445,10 @@ class Database:
         self.busy_timeout = busy_timeout
         self.retry_budget = retry_budget
         self._write_key: str | None = None
+        #: ids of members this process saw stored, least recent first: a hint for
+        #: :meth:`Repo.run_for_member <bot.storage.repo._base.Repo.run_for_member>` (bounded
+        #: there); a deletion forgets its member
+        self.stored_members: OrderedDict[int, None] = OrderedDict()
         self.dialect_name: str = self.url.get_backend_name()
         self.safe_url: str = self.url.render_as_string(hide_password=True)
         kwargs: dict[str, Any] = {"echo": echo}
@@ -496,14 +514,13 @@ class Database:
             self.engine, expire_on_commit=False
         )
         self._reader: AsyncEngine = self.engine.execution_options(sqlite_begin="DEFERRED")
-        self._factories: dict[tuple[bool, bool], async_sessionmaker[AsyncSession]] = {}
+        #: (offload, readonly) → the engine :meth:`run` begins its transaction on
+        self._engines: dict[tuple[bool, bool], AsyncEngine] = {}
         for offload in (False, True):
             engine = self._offload_engine if offload else self.engine
             for readonly in (False, True):
-                bound = engine.execution_options(sqlite_begin="DEFERRED") if readonly else engine
-                self._factories[offload, readonly] = async_sessionmaker(
-                    bound, expire_on_commit=False
-                )
+                self._engines[offload, readonly] = (
+                    engine.execution_options(sqlite_begin="DEFERRED") if readonly else engine)
 
     @property
     def is_sqlite(self) -> bool:
@@ -532,12 +549,15 @@ class Database:
 
     async def run(
         self,
-        fn: Callable[[AsyncSession], Awaitable[T]],
+        fn: Callable[[Tx], Awaitable[T]],
         *,
         readonly: bool = False,
         offload: bool = False,
     ) -> T:
-        """Run ``fn(session)`` in one transaction: commit on success, roll back on any error.
+        """Run ``fn(tx)`` in one transaction: commit on success, roll back on any error.
+
+        ``tx`` (:class:`~bot.storage.tx.Tx`) is the transaction's connection for Core
+        statements, with an ORM session on it made only when ``fn`` uses one.
 
         Transient lock/serialisation failures are retried with jittered back-off; driver
         errors are translated (:meth:`translate`), so callers only ever see
@@ -545,19 +565,17 @@ class Database:
         work that read or write many rows (stats, export, delete, purges): on a SQLite file
         they run in a worker thread rather than on the event loop.
         """
-        factory = self._factories[offload, readonly]
+        engine = self._engines[offload, readonly]
         lock = None if readonly or self._write_key is None else _write_lock(self._write_key)
         attempt = 0
         deadline = time.monotonic() + self.retry_budget
         while True:
             try:
                 if lock is None:
-                    async with factory() as session, session.begin():
-                        return await fn(session)
+                    return await _transaction(engine, fn)
                 await self._acquire(lock, deadline)
                 try:
-                    async with factory() as session, session.begin():
-                        result = await fn(session)
+                    result = await _transaction(engine, fn)
                 finally:
                     lock.release()
                 if self._checkpointer is not None:

@@ -6,10 +6,10 @@ import time
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage import Busy, CapacityExceeded, DatabaseUnavailable, Store
 from bot.storage.migrate import upgrade_async
+from bot.storage.tx import Tx
 
 
 async def test_pool_exhaustion_is_capacity_not_unavailable(db_url: str) -> None:
@@ -34,7 +34,7 @@ async def test_postgres_statement_timeout_is_busy(db_url: str) -> None:
     store = Store.open(db_url, statement_timeout=0.3)
     try:
 
-        async def hang(s: AsyncSession) -> None:
+        async def hang(s: Tx) -> None:
             await s.execute(text("SELECT pg_sleep(5)"))
 
         started = time.monotonic()

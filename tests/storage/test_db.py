@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, select, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage import (
     Busy,
@@ -26,6 +25,7 @@ from bot.storage import (
 from bot.storage import db as db_module
 from bot.storage.db import normalize_url
 from bot.storage.models import Member
+from bot.storage.tx import Tx
 
 CLOSED_PORT_URL = "postgresql+asyncpg://postgres@127.0.0.1:1/test"
 
@@ -89,20 +89,20 @@ async def test_sqlite_file_hot_paths_run_on_the_loop_heavy_ones_in_a_thread(
         event.listen(engine.sync_engine, "connect",
                      lambda conn, _: conn.create_function("thread_id", 0, threading.get_ident))
     try:
-        async def create(s: AsyncSession) -> None:
+        async def create(s: Tx) -> None:
             await s.execute(text("CREATE TABLE t (x INTEGER)"))
 
         await db.run(create)
         checkpointer = db._checkpointer
         assert checkpointer is not None
         for i in range(25):
-            async def insert(s: AsyncSession, i: int = i) -> None:
+            async def insert(s: Tx, i: int = i) -> None:
                 await s.execute(text("INSERT INTO t VALUES (:x)"), {"x": i})
             await db.run(insert)
             if checkpointer.task is not None:
                 await checkpointer.task  # one at a time: a commit while one runs starts none
 
-        async def count(s: AsyncSession) -> tuple[int, int]:
+        async def count(s: Tx) -> tuple[int, int]:
             row = (await s.execute(text("SELECT count(*), thread_id() FROM t"))).one()
             return int(row[0]), int(row[1])
 
@@ -119,7 +119,7 @@ async def test_utc_datetime_round_trip_and_naive_rejected(store: Store) -> None:
     assert rec.created_at.tzinfo is not None
     assert rec.created_at.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
 
-    async def naive(s: AsyncSession) -> None:
+    async def naive(s: Tx) -> None:
         s.add(Member(id=43, created_at=datetime(2025, 1, 1), last_seen_at=datetime(2025, 1, 1)))
         await s.flush()
 
@@ -127,12 +127,73 @@ async def test_utc_datetime_round_trip_and_naive_rejected(store: Store) -> None:
         await store.db.run(naive)
     assert await store.members.get(43) is None
 
-    async def read(s: AsyncSession) -> datetime:
+    async def read(s: Tx) -> datetime:
         value = await s.scalar(select(Member.created_at).where(Member.id == 42))
         assert value is not None
         return value
 
     assert (await store.db.run(read, readonly=True)).tzinfo == UTC
+
+
+def _member(user_id: int) -> Member:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    return Member(id=user_id, created_at=now, last_seen_at=now)
+
+
+async def test_unit_of_work_core_and_orm_share_one_transaction(store: Store) -> None:
+    """``Database.run``'s ``Tx``: Core statements need no ORM session; one made on demand joins
+    the same transaction, what it holds is written at commit and undone with a rollback."""
+    sessions: list[bool] = []
+
+    async def core_only(s: Tx) -> int:
+        value = (await (await s.connection()).execute(text("SELECT 7"))).scalar_one()
+        sessions.append(s._session is not None)
+        return int(value)
+
+    assert await store.db.run(core_only) == 7
+    assert sessions == [False]  # the hot paths' case: no session was built
+
+    async def add_unflushed(s: Tx) -> None:
+        s.add(_member(501))  # not flushed here: written before the commit
+        conn = await s.connection()
+        await conn.execute(text("UPDATE member SET sharing = sharing WHERE id = 0"))
+
+    await store.db.run(add_unflushed)
+    assert (await store.members.get(501)) is not None
+
+    async def orm_then_core(s: Tx) -> int:
+        s.add(_member(502))
+        await s.flush()  # the ORM's write, seen by a Core read in the same transaction
+        conn = await s.connection()
+        return int((await conn.execute(
+            text("SELECT count(*) FROM member WHERE id = 502"))).scalar_one())
+
+    assert await store.db.run(orm_then_core) == 1
+
+    async def fails(s: Tx) -> None:
+        s.add(_member(503))
+        await s.flush()
+        await (await s.connection()).execute(
+            text("UPDATE member SET sharing = :on WHERE id = 501"), {"on": True})
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await store.db.run(fails)
+    assert await store.members.get(503) is None  # ORM and Core writes both rolled back
+    rec = await store.members.get(501)
+    assert rec is not None and rec.sharing is False
+
+    async def savepoint(s: Tx) -> bool:
+        s.add(_member(504))
+        try:
+            async with s.begin_nested():
+                s.add(_member(501))  # a duplicate: only the savepoint is undone
+        except sa_exc.IntegrityError:
+            return True
+        return False
+
+    assert await store.db.run(savepoint) is True
+    assert await store.members.get(504) is not None
 
 
 async def test_unreachable_postgres_is_one_clear_line() -> None:
@@ -216,7 +277,7 @@ async def test_missing_schema_says_run_upgrade(db_url: str) -> None:
 async def test_failure_mid_transaction_rolls_everything_back(store: Store) -> None:
     await store.members.touch(1)
 
-    async def half(s: AsyncSession) -> None:
+    async def half(s: Tx) -> None:
         s.add(Member(id=2, created_at=datetime.now(UTC), last_seen_at=datetime.now(UTC)))
         await s.flush()
         raise ConnectionResetError("connection reset by peer")
@@ -231,7 +292,7 @@ async def test_failure_mid_transaction_rolls_everything_back(store: Store) -> No
 async def test_connection_killed_mid_operation_postgres(store: Store) -> None:
     await store.members.touch(1)
 
-    async def killed(s: AsyncSession) -> None:
+    async def killed(s: Tx) -> None:
         s.add(Member(id=2, created_at=datetime.now(UTC), last_seen_at=datetime.now(UTC)))
         await s.flush()
         await s.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
@@ -247,7 +308,7 @@ async def test_connection_killed_mid_operation_postgres(store: Store) -> None:
 async def test_stale_pooled_connections_are_replaced_postgres(store: Store) -> None:
     await store.members.touch(1)
 
-    async def backend_pid(s: AsyncSession) -> int:
+    async def backend_pid(s: Tx) -> int:
         return int(await s.scalar(text("SELECT pg_backend_pid()")) or 0)
 
     pid = await store.db.run(backend_pid)  # that connection now sits in the pool
@@ -289,13 +350,13 @@ async def test_lock_errors_are_retried_then_reported(
     locked = sqlite3.OperationalError("database is locked")
     calls = {"n": 0}
 
-    async def flaky(s: AsyncSession) -> str:
+    async def flaky(s: Tx) -> str:
         calls["n"] += 1
         if calls["n"] < 3:
             raise sa_exc.OperationalError("INSERT ...", {}, locked)
         return "ok"
 
-    async def always(s: AsyncSession) -> str:
+    async def always(s: Tx) -> str:
         calls["n"] += 1
         raise sa_exc.OperationalError("INSERT ...", {}, locked)
 
@@ -310,7 +371,7 @@ async def test_lock_errors_are_retried_then_reported(
         class Deadlock(Exception):
             sqlstate = "40P01"
 
-        async def deadlock_once(s: AsyncSession) -> str:
+        async def deadlock_once(s: Tx) -> str:
             calls["n"] += 1
             if calls["n"] == 1:
                 raise sa_exc.DBAPIError("UPDATE ...", {}, Deadlock("deadlock detected"))

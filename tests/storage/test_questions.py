@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
 
 from bot.limits import MAX_QUESTION_CHARS
 from bot.storage import InvalidInput, Store
+from bot.storage.repo import _base as base_module
 from bot.storage.repo.questions import normalize_question
 
 if TYPE_CHECKING:
@@ -56,9 +57,21 @@ async def test_question_log_records_who_asked_for_export_and_delete(store: Store
     ]
 
 
+def _count_transactions(store: Store) -> list[int]:
+    """How many transactions ``store`` begins from now on (``[n]``, updated in place)."""
+    begun = [0]
+
+    def on_begin(conn: object) -> None:
+        begun[0] += 1
+
+    event.listen(store.db.engine.sync_engine, "begin", on_begin)
+    return begun
+
+
 async def test_a_question_from_a_member_not_yet_stored_creates_the_member(store: Store) -> None:
-    """The log does not insert the member first (one statement fewer on every /ask): a first
-    question from someone unknown still stores them, once, with the question theirs."""
+    """A first question from someone unknown stores them, once, with the question theirs, in
+    one transaction; later ones do not insert the member first (one statement fewer on every
+    /ask)."""
     assert await store.members.get(7001) is None
     first = await store.questions.log("how long until senior?", "answered", "faq.levels", 30.0,
                                       G1, user_id=7001, count_ask=True)
@@ -68,6 +81,37 @@ async def test_a_question_from_a_member_not_yet_stored_creates_the_member(store:
     assert member is not None and member.user_id == 7001
     assert (await store.questions.logged(first)).member_id == 7001
     assert (await store.questions.logged(again)).member_id == 7001
+
+
+async def test_member_rows_stay_right_when_the_stored_hint_is_stale(
+    store: Store, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Database.stored_members`` is only a hint: a member deleted behind this process's back
+    (another process's /privacy delete) is created again by their next question, and the
+    hint stays bounded."""
+    begun = _count_transactions(store)
+    await store.questions.log("first?", "answered", "faq.levels", 30.0, G1, user_id=7101)
+    assert begun[0] == 1  # not a failed insert, a creation and a retry
+    assert 7101 in store.db.stored_members
+
+    other = Store.open(db_url)  # another process's store on the same database
+    try:
+        assert await other.privacy.delete(7101) > 0
+    finally:
+        await other.close()
+    assert await store.members.get(7101) is None and 7101 in store.db.stored_members
+
+    log_id = await store.questions.log("back again?", "answered", "faq.levels", 30.0, G1,
+                                       user_id=7101)
+    assert (await store.questions.logged(log_id)).member_id == 7101
+    assert await store.members.get(7101) is not None
+
+    monkeypatch.setattr(base_module, "STORED_MEMBERS_HINT", 3)
+    for user_id in range(7200, 7206):
+        await store.questions.log("hi?", "unanswered", None, 0.0, G1, user_id=user_id)
+    assert list(store.db.stored_members) == [7203, 7204, 7205]
+    await store.privacy.delete(7205)
+    assert 7205 not in store.db.stored_members
 
 
 async def test_log_validation(store: Store) -> None:

@@ -7,14 +7,15 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Boolean, TextClause, bindparam, func, literal, select, text
+from sqlalchemy import BigInteger, Boolean, TextClause, bindparam, func, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage.db import Database, UTCDateTime, utcnow
 from bot.storage.errors import InvalidInput, StorageError
 from bot.storage.models import Member
+from bot.storage.tx import Tx
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
@@ -53,9 +54,11 @@ def shared_sql(statement: str, **types: Any) -> TextClause:
 
 
 _CORE = "mentorbot.core"
+#: how many member ids :meth:`Repo.run_for_member` remembers as stored (~100 bytes each)
+STORED_MEMBERS_HINT = 20_000
 
 
-async def core(s: AsyncSession) -> AsyncConnection:
+async def core(s: Tx) -> AsyncConnection:
     """The session's connection (the transaction's), for Core statements on hot paths.
 
     Run there instead of through ``s.execute``, a statement skips the ORM's execution and
@@ -74,6 +77,8 @@ NEW_MEMBER = (f"INSERT INTO {Member.__tablename__} (id, created_at, last_seen_at
               "VALUES (:id, :now, :now, :sharing) ON CONFLICT (id) DO ")
 MEMBER_TYPES = {"id": BigInteger(), "now": UTCDateTime(), "sharing": Boolean()}
 _ENSURE_MEMBER = shared_sql(NEW_MEMBER + "NOTHING", **MEMBER_TYPES)
+#: PostgreSQL: the member's transaction-scoped lock (see :meth:`Repo.lock_member`)
+_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("id", type_=BigInteger)))
 
 
 class Repo:
@@ -92,13 +97,13 @@ class Repo:
             return postgresql.insert(table)
         return sqlite.insert(table)
 
-    async def ensure_member(self, session: AsyncSession, user_id: int, now: datetime) -> None:
+    async def ensure_member(self, session: Tx, user_id: int, now: datetime) -> None:
         """Create the member row if missing (progress may arrive before any ``touch``)."""
         await (await core(session)).execute(
             _ENSURE_MEMBER, {"id": user_id, "now": now, "sharing": False})
 
     async def lock_member(
-        self, s: AsyncSession, user_id: int, now: datetime | None = None, *, create: bool = True
+        self, s: Tx, user_id: int, now: datetime | None = None, *, create: bool = True
     ) -> None:
         """Take the member's lock first: the one lock order of every write to a member.
 
@@ -111,29 +116,45 @@ class Repo:
         (one write lock), so there only ``create`` does anything.
         """
         if self._db.is_postgres:
-            await s.execute(select(func.pg_advisory_xact_lock(literal(user_id, BigInteger))))
+            await (await core(s)).execute(_ADVISORY_LOCK, {"id": user_id})
         if create:
             await self.ensure_member(s, user_id, now or self.now())
 
-    async def lock_members(self, s: AsyncSession, user_ids: Iterable[int]) -> None:
+    async def lock_members(self, s: Tx, user_ids: Iterable[int]) -> None:
         """:meth:`lock_member` (without ``create``) for a batch, in id order (no deadlock)."""
         if self._db.is_postgres:
             for user_id in sorted(set(user_ids)):
                 await self.lock_member(s, user_id, create=False)
 
-    async def run_for_member(self, user_id: int, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """Run ``fn`` optimistically (the member usually exists: one statement saved on the hot
-        path); if it raises :class:`MemberMissing`, create the member and run it again."""
+    async def run_for_member(self, user_id: int, fn: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run ``fn``, a write that needs the member's row.
+
+        For a member this process has seen stored (:attr:`Database.stored_members`, a bounded
+        hint) ``fn`` runs optimistically: one statement saved on the hot path. For any other
+        member the row is ensured first in the same transaction, after the member's lock (the
+        one lock order) — a member's first question is one transaction, not a failed one, a
+        creation and a retry. If the hint was stale (the member was deleted, here or by
+        another process), ``fn`` raises :class:`MemberMissing`: the member is created and
+        ``fn`` runs again.
+        """
+        seen = self._db.stored_members
+
+        async def ensured(s: Tx) -> T:
+            await self.lock_member(s, user_id)
+            return await fn(s)
+
         for _ in range(3):  # a deletion may remove the member between create and retry
             try:
-                return await self._db.run(fn)
+                result = await self._db.run(fn if user_id in seen else ensured)
             except MemberMissing:
-
-                async def create(s: AsyncSession) -> None:
-                    await self.ensure_member(s, user_id, self.now())
-
-                await self._db.run(create)
-        return await self._db.run(fn)
+                seen.pop(user_id, None)
+                continue
+            seen[user_id] = None
+            seen.move_to_end(user_id)
+            while len(seen) > STORED_MEMBERS_HINT:
+                seen.popitem(last=False)
+            return result
+        return await self._db.run(ensured)
 
 
 def check_id(value: object, what: str = "user id") -> int:

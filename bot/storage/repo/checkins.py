@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import and_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.errors import InvalidInput
 from bot.storage.models import (
@@ -19,6 +18,7 @@ from bot.storage.models import (
     Member,
 )
 from bot.storage.repo._base import Repo, check_aware, check_id
+from bot.storage.tx import Tx
 
 WEEK = re.compile(r"[0-9]{4}-W[0-9]{2}")
 
@@ -59,10 +59,10 @@ def _text(value: str | None) -> str | None:
     return value[:MAX_CHECKIN_TEXT] or None
 
 
-async def checkins_for(s: AsyncSession, user_id: int) -> list[CheckInRecord]:
+async def checkins_for(s: Tx, user_id: int) -> list[CheckInRecord]:
     rows = await s.scalars(select(CheckIn).where(CheckIn.member_id == user_id)
                            .order_by(CheckIn.week.desc()))
-    return [CheckInRecord(r.week, r.kind, r.done, r.next_step,  # type: ignore[arg-type]
+    return [CheckInRecord(r.week, r.kind, r.done, r.next_step,
                           r.blocker, r.blocker_intent, r.at) for r in rows]
 
 
@@ -82,7 +82,7 @@ class CheckInsRepo(Repo):
         values = {"kind": "checkin", "done": record.done, "next_step": record.next_step,
                   "blocker": record.blocker, "blocker_intent": blocker_intent, "at": now}
 
-        async def tx(s: AsyncSession) -> CheckInRecord:
+        async def tx(s: Tx) -> CheckInRecord:
             await self.lock_member(s, user_id, now)
             stmt = self.insert(CheckIn).values(member_id=user_id, week=week, **values)
             await s.execute(stmt.on_conflict_do_update(
@@ -98,7 +98,7 @@ class CheckInsRepo(Repo):
         check_week(week)
         now = self.now()
 
-        async def tx(s: AsyncSession) -> None:
+        async def tx(s: Tx) -> None:
             await self.lock_member(s, user_id, now)
             await s.execute(self.insert(CheckIn)
                             .values(member_id=user_id, week=week, kind="snoozed", at=now)
@@ -121,7 +121,7 @@ class CheckInsRepo(Repo):
         check_aware(since, "since")
         check_aware(until, "until")
 
-        async def tx(s: AsyncSession) -> list[OpenBlocker]:
+        async def tx(s: Tx) -> list[OpenBlocker]:
             rows = await s.execute(
                 select(CheckIn.member_id, CheckIn.blocker, CheckIn.blocker_intent,
                        Member.sharing, CheckIn.at)

@@ -30,7 +30,6 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from sqlalchemy import BigInteger, Select, String, bindparam, func, insert, select, true, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import UTCDateTime
 from bot.storage.errors import InvalidInput
@@ -53,6 +52,7 @@ from bot.storage.repo._base import (
     member_must_exist,
     shared_sql,
 )
+from bot.storage.tx import Tx
 
 _COPY = f"INSERT INTO {GuildChecklist.__tablename__} (member_id, item_id, guild_id, done_at) "
 _KEY = " ON CONFLICT (member_id, item_id, guild_id) DO "
@@ -161,13 +161,13 @@ def _state(row: Any) -> ItemState:
     )
 
 
-async def states_for(s: AsyncSession, user_id: int) -> dict[str, ItemState]:
+async def states_for(s: Tx, user_id: int) -> dict[str, ItemState]:
     rows = await (await core(s)).execute(_STATES, {"id": user_id})
     return {r.item_id: _state(r) for r in rows}
 
 
 async def events_for(
-    s: AsyncSession,
+    s: Tx,
     user_id: int,
     limit: int | None = None,
     item_ids: Iterable[str] | None = None,
@@ -201,7 +201,7 @@ class ChecklistRepo(Repo):
         return await self._set(user_id, item_id, False, None)
 
     async def _set(self, user_id: int, item_id: str, done: bool, url: str | None) -> ItemState:
-        async def tx(s: AsyncSession) -> ItemState:
+        async def tx(s: Tx) -> ItemState:
             await self.lock_member(s, user_id, create=False)  # a missing member: the FK below
             cp = ChecklistProgress
             # Dialect upserts are never in SQLAlchemy's statement cache (compiled every call);
@@ -257,7 +257,7 @@ class ChecklistRepo(Repo):
         check_id(user_id)
         check_aware(since, "since")
 
-        async def tx(s: AsyncSession) -> list[str]:
+        async def tx(s: Tx) -> list[str]:
             rows = await s.scalars(
                 select(ChecklistProgress.item_id)
                 .where(
@@ -285,7 +285,7 @@ class ChecklistRepo(Repo):
         check_id(user_id)
         valid = {i for ids in items_by_phase.values() for i in ids}
 
-        async def tx(s: AsyncSession) -> ProgressSummary:
+        async def tx(s: Tx) -> ProgressSummary:
             conn = await core(s)
             phase = await conn.scalar(_PHASE, {"id": user_id})
             done_ids = set(await conn.scalars(_DONE_IDS, {"id": user_id}))
@@ -312,7 +312,7 @@ class ChecklistRepo(Repo):
         """
         valid = set(valid_ids)
 
-        async def tx(s: AsyncSession) -> dict[str, int]:
+        async def tx(s: Tx) -> dict[str, int]:
             rows = await s.execute(
                 select(ChecklistProgress.item_id, func.count())
                 .where(ChecklistProgress.done.is_(True))

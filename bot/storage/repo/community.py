@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import GuildNotice, MemberOptIn, Milestone
 from bot.storage.repo._base import Repo, check_id, check_optional_id, check_phase, check_text_id
+from bot.storage.tx import Tx
 
 MAX_TOPIC = 32
 MAX_NOTICE = 500
@@ -38,12 +38,12 @@ class NoticeRecord:
     noted_at: datetime
 
 
-async def opt_ins_for(s: AsyncSession, user_id: int) -> OptIns | None:
+async def opt_ins_for(s: Tx, user_id: int) -> OptIns | None:
     row = await s.get(MemberOptIn, user_id, populate_existing=True)
     return None if row is None else OptIns(row.phase_roles, row.milestones)
 
 
-async def milestones_for(s: AsyncSession, user_id: int) -> list[MilestoneRecord]:
+async def milestones_for(s: Tx, user_id: int) -> list[MilestoneRecord]:
     rows = await s.scalars(select(Milestone).where(Milestone.member_id == user_id)
                            .order_by(Milestone.phase))
     return [MilestoneRecord(r.phase, r.guild_id, r.reached_at) for r in rows]
@@ -53,7 +53,7 @@ class CommunityRepo(Repo):
     async def opt_ins(self, user_id: int) -> OptIns:
         check_id(user_id)
 
-        async def tx(s: AsyncSession) -> OptIns:
+        async def tx(s: Tx) -> OptIns:
             return await opt_ins_for(s, user_id) or OptIns()
 
         return await self._db.run(tx, readonly=True)
@@ -64,7 +64,7 @@ class CommunityRepo(Repo):
         check_id(user_id)
         now = self.now()
 
-        async def tx(s: AsyncSession) -> OptIns:
+        async def tx(s: Tx) -> OptIns:
             await self.lock_member(s, user_id, now)
             current = await opt_ins_for(s, user_id) or OptIns()
             values = {
@@ -86,7 +86,7 @@ class CommunityRepo(Repo):
         check_optional_id(guild_id)
         now = self.now()
 
-        async def tx(s: AsyncSession) -> bool:
+        async def tx(s: Tx) -> bool:
             await self.lock_member(s, user_id, now)
             stmt = (self.insert(Milestone)
                     .values(member_id=user_id, phase=phase, guild_id=guild_id, reached_at=now)
@@ -110,7 +110,7 @@ class CommunityRepo(Repo):
         message = message[:MAX_NOTICE]
         now = self.now()
 
-        async def tx(s: AsyncSession) -> None:
+        async def tx(s: Tx) -> None:
             stmt = self.insert(GuildNotice).values(guild_id=guild_id, topic=topic,
                                                    message=message, noted_at=now)
             await s.execute(stmt.on_conflict_do_update(
@@ -123,7 +123,7 @@ class CommunityRepo(Repo):
         """Forget the note on ``topic`` (it works again); True when there was one."""
         check_id(guild_id, "guild id")
 
-        async def tx(s: AsyncSession) -> bool:
+        async def tx(s: Tx) -> bool:
             result = await s.execute(delete(GuildNotice).where(
                 GuildNotice.guild_id == guild_id, GuildNotice.topic == topic))
             return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -133,7 +133,7 @@ class CommunityRepo(Repo):
     async def notes(self, guild_id: int) -> list[NoticeRecord]:
         check_id(guild_id, "guild id")
 
-        async def tx(s: AsyncSession) -> list[NoticeRecord]:
+        async def tx(s: Tx) -> list[NoticeRecord]:
             rows = await s.scalars(select(GuildNotice).where(GuildNotice.guild_id == guild_id)
                                    .order_by(GuildNotice.topic))
             return [NoticeRecord(r.topic, r.message, r.noted_at) for r in rows]

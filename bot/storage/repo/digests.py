@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import BotState
 from bot.storage.repo._base import Repo, check_aware, check_id, check_text_id
+from bot.storage.tx import Tx
 
 PREFIX = "digest:"
 
@@ -78,7 +78,7 @@ class DigestsRepo(Repo):
         check_aware(now, "now")
         lease_until = now + timedelta(seconds=lease_seconds)
 
-        async def tx(s: AsyncSession) -> DigestClaim | None:
+        async def tx(s: Tx) -> DigestClaim | None:
             token = f"claimed {_stamp(lease_until)} 1"
             inserted = await s.scalar(
                 self.insert(BotState).values(key=key, value=token, updated_at=now)
@@ -104,7 +104,7 @@ class DigestsRepo(Repo):
                       prune: bool = False) -> bool:
         key = digest_key(claim.guild_id, claim.period_key)
 
-        async def tx(s: AsyncSession) -> bool:
+        async def tx(s: Tx) -> bool:
             changed = await s.execute(update(BotState)
                                       .where(BotState.key == key, BotState.value == claim.token)
                                       .values(value=value[:500], updated_at=now))
@@ -130,7 +130,7 @@ class DigestsRepo(Repo):
     async def state(self, guild_id: int, period_key: str) -> DigestState | None:
         key = digest_key(guild_id, period_key)
 
-        async def tx(s: AsyncSession) -> DigestState | None:
+        async def tx(s: Tx) -> DigestState | None:
             value = await s.scalar(select(BotState.value).where(BotState.key == key))
             return None if value is None else parse_state(value)
 
@@ -142,7 +142,7 @@ class DigestsRepo(Repo):
         if not by_key:
             return {}
 
-        async def tx(s: AsyncSession) -> dict[tuple[int, str], DigestState]:
+        async def tx(s: Tx) -> dict[tuple[int, str], DigestState]:
             rows = await s.execute(select(BotState.key, BotState.value)
                                    .where(BotState.key.in_(list(by_key))))
             found = {}

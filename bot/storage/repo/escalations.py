@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.limits import MAX_QUESTION_CHARS
 from bot.storage.errors import InvalidInput
 from bot.storage.models import MAX_GUESSES, MAX_NAME, Escalation
 from bot.storage.overlay_data import question_key
 from bot.storage.repo._base import Repo, check_id, check_optional_id
+from bot.storage.tx import Tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,7 @@ def _record(row: Escalation) -> EscalationRecord:
         row.claimed_by, row.claimed_name, row.claimed_at, row.answered_at)
 
 
-async def escalations_of(s: AsyncSession, user_id: int) -> list[dict[str, Any]]:
+async def escalations_of(s: Tx, user_id: int) -> list[dict[str, Any]]:
     """A member's escalations, for their export (``escalations``)."""
     rows = await s.scalars(select(Escalation).where(Escalation.member_id == user_id)
                            .order_by(Escalation.created_at, Escalation.id))
@@ -91,7 +91,7 @@ class EscalationsRepo(Repo):
         key = question_key(clean)
         now = self.now()
 
-        async def tx(s: AsyncSession) -> tuple[EscalationRecord, bool]:
+        async def tx(s: Tx) -> tuple[EscalationRecord, bool]:
             await self.lock_member(s, member_id, now)
             ins = self.insert(Escalation).values(
                 member_id=member_id, scope=guild_id, key=key, question=clean,
@@ -113,7 +113,7 @@ class EscalationsRepo(Repo):
         check_id(guild_id, "guild id")
         key = question_key(question.strip()[:MAX_QUESTION_CHARS])
 
-        async def tx(s: AsyncSession) -> EscalationRecord | None:
+        async def tx(s: Tx) -> EscalationRecord | None:
             row = await s.scalar(select(Escalation).where(
                 Escalation.member_id == member_id, Escalation.scope == guild_id,
                 Escalation.key == key))
@@ -126,7 +126,7 @@ class EscalationsRepo(Repo):
         turns those posts into a note without their words)."""
         check_id(member_id)
 
-        async def tx(s: AsyncSession) -> list[tuple[int, int]]:
+        async def tx(s: Tx) -> list[tuple[int, int]]:
             rows = await s.execute(select(Escalation.thread_id, Escalation.message_id).where(
                 Escalation.member_id == member_id, Escalation.thread_id.is_not(None),
                 Escalation.message_id.is_not(None)))
@@ -137,7 +137,7 @@ class EscalationsRepo(Repo):
     async def get(self, escalation_id: int) -> EscalationRecord | None:
         check_id(escalation_id, "escalation id")
 
-        async def tx(s: AsyncSession) -> EscalationRecord | None:
+        async def tx(s: Tx) -> EscalationRecord | None:
             row = await s.get(Escalation, escalation_id)
             return None if row is None else _record(row)
 
@@ -147,7 +147,7 @@ class EscalationsRepo(Repo):
         """The escalation posted as thread ``thread_id`` (None: that thread is not one)."""
         check_id(thread_id, "thread id")
 
-        async def tx(s: AsyncSession) -> EscalationRecord | None:
+        async def tx(s: Tx) -> EscalationRecord | None:
             row = await s.scalar(select(Escalation).where(Escalation.thread_id == thread_id)
                                  .order_by(Escalation.id).limit(1))
             return None if row is None else _record(row)
@@ -160,7 +160,7 @@ class EscalationsRepo(Repo):
         check_id(thread_id, "thread id")
         check_id(message_id, "message id")
 
-        async def tx(s: AsyncSession) -> bool:
+        async def tx(s: Tx) -> bool:
             result = await s.execute(update(Escalation).where(Escalation.id == escalation_id)
                                      .values(thread_id=thread_id, message_id=message_id))
             return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -171,7 +171,7 @@ class EscalationsRepo(Repo):
         """Forget an escalation that could not be posted (the member may try again)."""
         check_id(escalation_id, "escalation id")
 
-        async def tx(s: AsyncSession) -> None:
+        async def tx(s: Tx) -> None:
             await s.execute(delete(Escalation).where(Escalation.id == escalation_id,
                                                      Escalation.thread_id.is_(None)))
 
@@ -185,7 +185,7 @@ class EscalationsRepo(Repo):
         check_id(mentor_id, "mentor id")
         now = self.now()
 
-        async def tx(s: AsyncSession) -> tuple[EscalationRecord | None, bool]:
+        async def tx(s: Tx) -> tuple[EscalationRecord | None, bool]:
             result = await s.execute(
                 update(Escalation)
                 .where(Escalation.id == escalation_id, Escalation.claimed_by.is_(None))
@@ -204,7 +204,7 @@ class EscalationsRepo(Repo):
         check_id(escalation_id, "escalation id")
         now = self.now()
 
-        async def tx(s: AsyncSession) -> tuple[EscalationRecord | None, bool]:
+        async def tx(s: Tx) -> tuple[EscalationRecord | None, bool]:
             result = await s.execute(
                 update(Escalation)
                 .where(Escalation.id == escalation_id, Escalation.answered_at.is_(None))
@@ -224,7 +224,7 @@ class EscalationsRepo(Repo):
         check_optional_id(guild_id)
         key = question_key(question.strip()[:MAX_QUESTION_CHARS])
 
-        async def tx(s: AsyncSession) -> list[EscalationRecord]:
+        async def tx(s: Tx) -> list[EscalationRecord]:
             await self.lock_member(s, member_id, create=False)
             cond = and_(Escalation.member_id == member_id, Escalation.key == key)
             if guild_id is not None:
@@ -250,7 +250,7 @@ class EscalationsRepo(Repo):
                    or_(Escalation.reminder_lease_until.is_(None),
                        Escalation.reminder_lease_until <= now))
 
-        async def tx(s: AsyncSession) -> list[EscalationRecord]:
+        async def tx(s: Tx) -> list[EscalationRecord]:
             ids = list(await s.scalars(select(Escalation.id).where(due)
                                        .order_by(Escalation.remind_at, Escalation.id)
                                        .limit(limit)))
@@ -281,7 +281,7 @@ class EscalationsRepo(Repo):
     async def _set(self, escalation_id: int, **values: Any) -> None:
         check_id(escalation_id, "escalation id")
 
-        async def tx(s: AsyncSession) -> None:
+        async def tx(s: Tx) -> None:
             await s.execute(update(Escalation).where(Escalation.id == escalation_id)
                             .values(**values).execution_options(synchronize_session=False))
 
@@ -294,7 +294,7 @@ class EscalationsRepo(Repo):
         server's, or every server's), sorted."""
         check_optional_id(guild_id)
 
-        async def tx(s: AsyncSession) -> list[float]:
+        async def tx(s: Tx) -> list[float]:
             stmt = select(Escalation.created_at, Escalation.answered_at).where(
                 Escalation.answered_at.is_not(None))
             if guild_id is not None:
@@ -307,7 +307,7 @@ class EscalationsRepo(Repo):
     async def open_count(self) -> int:
         """Escalations not answered yet (every server)."""
 
-        async def tx(s: AsyncSession) -> int:
+        async def tx(s: Tx) -> int:
             return int(await s.scalar(select(func.count()).select_from(Escalation)
                                       .where(Escalation.answered_at.is_(None))) or 0)
 

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import GuildConfig
 from bot.storage.repo._base import Repo, check_id, check_text_id, core
+from bot.storage.tx import Tx
 
 _SETUP = select(GuildConfig.data).where(GuildConfig.guild_id == bindparam("guild_id"))
 
@@ -19,7 +19,7 @@ class GuildsRepo(Repo):
         """The guild's stored setup ({} when it has none)."""
         check_id(guild_id, "guild id")
 
-        async def tx(s: AsyncSession) -> dict[str, Any]:
+        async def tx(s: Tx) -> dict[str, Any]:
             raw = await (await core(s)).scalar(_SETUP, {"guild_id": guild_id})
             return dict(json.loads(raw)) if raw else {}
 
@@ -30,7 +30,7 @@ class GuildsRepo(Repo):
         blob = json.dumps(data, sort_keys=True)
         now = self.now()
 
-        async def tx(s: AsyncSession) -> None:
+        async def tx(s: Tx) -> None:
             stmt = self.insert(GuildConfig).values(guild_id=guild_id, data=blob, updated_at=now)
             await s.execute(stmt.on_conflict_do_update(
                 index_elements=[GuildConfig.guild_id],
@@ -46,7 +46,7 @@ class GuildsRepo(Repo):
         check_text_id(section, "setup section", 40)
         pattern = f'%"{section}": {{%'
 
-        async def tx(s: AsyncSession) -> list[tuple[int, dict[str, Any]]]:
+        async def tx(s: Tx) -> list[tuple[int, dict[str, Any]]]:
             rows = await s.execute(select(GuildConfig.guild_id, GuildConfig.data)
                                    .where(GuildConfig.data.like(pattern))
                                    .order_by(GuildConfig.guild_id))
@@ -57,7 +57,7 @@ class GuildsRepo(Repo):
     async def reset(self, guild_id: int) -> None:
         check_id(guild_id, "guild id")
 
-        async def tx(s: AsyncSession) -> None:
+        async def tx(s: Tx) -> None:
             await s.execute(delete(GuildConfig).where(GuildConfig.guild_id == guild_id))
 
         await self._db.run(tx)

@@ -33,7 +33,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.limits import MAX_QUESTION_CHARS
 from bot.storage.db import UTCDateTime
@@ -57,6 +56,7 @@ from bot.storage.repo._base import (
     core,
     shared_sql,
 )
+from bot.storage.tx import Tx
 
 OPEN = text("resolved_at IS NULL")
 
@@ -98,7 +98,7 @@ def _item(row: InboxEntry, request: tuple[int, str] | None = None) -> InboxItem:
                      row.resolution, row.resolved_intent, *(request or (None, None)))
 
 
-async def _items(s: AsyncSession, rows: Iterable[InboxEntry]) -> list[InboxItem]:
+async def _items(s: Tx, rows: Iterable[InboxEntry]) -> list[InboxItem]:
     """Entries with the first mentor's *Make it an intent* where a second must confirm."""
     rows = list(rows)
     asked = {e: (m, n) for e, m, n in await s.execute(
@@ -130,7 +130,7 @@ def _clean(question: object, what: str = "question") -> str:
     return question.strip()[:MAX_QUESTION_CHARS]
 
 
-async def bump_quality(s: AsyncSession, repo: Repo, intent_id: str, now: datetime,
+async def bump_quality(s: Tx, repo: Repo, intent_id: str, now: datetime,
                        **deltas: int) -> None:
     """Add ``deltas`` (asks=1, helpful=-1 …) to an intent's counters, creating its row."""
     check_text_id(intent_id, "intent id", MAX_INTENT_ID)
@@ -182,7 +182,7 @@ _RECORD = {False: _record_sql(False), True: _record_sql(True)}
 _ASKED = insert(InboxAsk)
 
 
-async def record_entry(s: AsyncSession, repo: Repo, *, question: str, status: str,
+async def record_entry(s: Tx, repo: Repo, *, question: str, status: str,
                        guess: str | None, guild_id: int | None, user_id: int | None,
                        now: datetime, part: str | None = None, answer: str | None = None,
                        mentor_name: str | None = None) -> int:
@@ -201,7 +201,7 @@ async def record_entry(s: AsyncSession, repo: Repo, *, question: str, status: st
     return int(entry_id)
 
 
-async def parts_of(s: AsyncSession, user_id: int,
+async def parts_of(s: Tx, user_id: int,
                    entry_id: int | None = None) -> list[tuple[int, str]]:
     """``(entry id, text)`` of a member's parts (in one entry, or in all)."""
     query = select(InboxAsk.entry_id, InboxAsk.text).where(InboxAsk.member_id == user_id)
@@ -210,7 +210,7 @@ async def parts_of(s: AsyncSession, user_id: int,
     return [(int(e), str(t)) for e, t in await s.execute(query)]
 
 
-async def prune_orphans(s: AsyncSession, parts: Iterable[tuple[int, str]]) -> int:
+async def prune_orphans(s: Tx, parts: Iterable[tuple[int, str]]) -> int:
     """After a member's ``parts`` went (a deletion or a withdrawal): delete the entries no
     member has a part in any more, and give an entry that showed the member's own wording
     the wording of the earliest part left — their words leave with them."""
@@ -231,7 +231,7 @@ async def prune_orphans(s: AsyncSession, parts: Iterable[tuple[int, str]]) -> in
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def entries_of(s: AsyncSession, user_id: int) -> list[dict[str, Any]]:
+async def entries_of(s: Tx, user_id: int) -> list[dict[str, Any]]:
     """A member's parts in the inbox, for their export (``inbox``)."""
     rows = await s.execute(
         select(InboxAsk.id, InboxAsk.text, InboxAsk.created_at, InboxEntry.id,
@@ -262,7 +262,7 @@ class InboxRepo(Repo):
         check_optional_id(user_id, "user id")
         now = self.now()
 
-        async def tx(s: AsyncSession) -> int:
+        async def tx(s: Tx) -> int:
             return await record_entry(s, self, question=clean, status=status, guess=guess,
                                       guild_id=guild_id, user_id=user_id, now=now,
                                       part=part[:MAX_QUESTION_CHARS] if part else None)
@@ -282,7 +282,7 @@ class InboxRepo(Repo):
         check_optional_id(guild_id)
         now = self.now()
 
-        async def tx(s: AsyncSession) -> int:
+        async def tx(s: Tx) -> int:
             return await record_entry(
                 s, self, question=clean, status="proposed_answer", guess=guess,
                 guild_id=guild_id, user_id=mentor_id, now=now, part=text_, answer=text_,
@@ -296,7 +296,7 @@ class InboxRepo(Repo):
         ``all_guilds``, every server's and the console's)."""
         check_optional_id(guild_id)
 
-        async def tx(s: AsyncSession) -> list[InboxItem]:
+        async def tx(s: Tx) -> list[InboxItem]:
             stmt = select(InboxEntry)
             if not all_guilds:
                 stmt = stmt.where(InboxEntry.scope == (guild_id or 0))
@@ -311,7 +311,7 @@ class InboxRepo(Repo):
     async def get(self, entry_id: int) -> InboxItem | None:
         check_id(entry_id, "inbox id")
 
-        async def tx(s: AsyncSession) -> InboxItem | None:
+        async def tx(s: Tx) -> InboxItem | None:
             row = await s.get(InboxEntry, entry_id)
             return None if row is None else (await _items(s, [row]))[0]
 
@@ -321,7 +321,7 @@ class InboxRepo(Repo):
         """The open entries of this question's group (any server, any status)."""
         key = question_key(_clean(question))
 
-        async def tx(s: AsyncSession) -> list[InboxItem]:
+        async def tx(s: Tx) -> list[InboxItem]:
             rows = await s.scalars(select(InboxEntry).where(InboxEntry.key == key, OPEN)
                                    .order_by(InboxEntry.id))
             return [_item(r) for r in rows]
@@ -339,7 +339,7 @@ class InboxRepo(Repo):
         check_id(entry_id, "inbox id")
         check_id(user_id)
 
-        async def tx(s: AsyncSession) -> bool:
+        async def tx(s: Tx) -> bool:
             await self.lock_member(s, user_id, create=False)
             parts = await parts_of(s, user_id, entry_id)
             result = await s.execute(delete(InboxAsk).where(
@@ -362,7 +362,7 @@ class InboxRepo(Repo):
 
         now = self.now()
 
-        async def tx(s: AsyncSession) -> bool:
+        async def tx(s: Tx) -> bool:
             row = await s.get(InboxEntry, entry_id)
             if row is None or row.resolved_at is not None:
                 raise UnknownEntry(f"no open inbox entry {entry_id}")
@@ -379,7 +379,7 @@ class InboxRepo(Repo):
     async def open_counts(self) -> dict[str, int]:
         """Open entries by status (every server)."""
 
-        async def tx(s: AsyncSession) -> dict[str, int]:
+        async def tx(s: Tx) -> dict[str, int]:
             rows = await s.execute(select(InboxEntry.status, func.count())
                                    .where(OPEN).group_by(InboxEntry.status))
             return {status: int(n) for status, n in rows}
@@ -398,7 +398,7 @@ class InboxRepo(Repo):
         check_optional_id(guild_id)
         now = self.now()
 
-        async def tx(s: AsyncSession) -> int | None:
+        async def tx(s: Tx) -> int | None:
             await bump_quality(s, self, intent_id, now, not_what_i_asked=1)
             if not question or not question.strip():
                 return None
@@ -409,7 +409,7 @@ class InboxRepo(Repo):
         return await self._db.run(tx)
 
     async def quality(self) -> list[Quality]:
-        async def tx(s: AsyncSession) -> list[Quality]:
+        async def tx(s: Tx) -> list[Quality]:
             rows = await s.scalars(select(IntentQuality).order_by(IntentQuality.intent_id))
             return [Quality(r.intent_id, r.asks, r.helpful, r.not_helpful, r.not_what_i_asked)
                     for r in rows]
@@ -426,7 +426,7 @@ class InboxRepo(Repo):
         return rows[:limit]
 
 
-async def resolve_entry(s: AsyncSession, entry_id: int, resolution: str,
+async def resolve_entry(s: Tx, entry_id: int, resolution: str,
                         intent_id: str | None, now: datetime) -> InboxItem:
     """Close an open entry; :class:`UnknownEntry` when there is none with that id."""
     check_id(entry_id, "inbox id")

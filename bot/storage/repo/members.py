@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import BigInteger, bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import UTCDateTime
 from bot.storage.errors import InvalidInput, NotFound
@@ -26,6 +25,7 @@ from bot.storage.repo._base import (
     shared_sql,
 )
 from bot.storage.repo.checklist import COPY_INTO_GUILD
+from bot.storage.tx import Tx
 
 _SOURCES = ("quiz", "chosen")
 
@@ -56,7 +56,7 @@ _LOAD_MEMBER = (
 )
 
 
-async def load_member(session: AsyncSession, user_id: int) -> MemberRecord | None:
+async def load_member(session: Tx, user_id: int) -> MemberRecord | None:
     """The member and the servers they were seen in: one Core statement, built once and run on
     the session's connection (no ORM: this runs on most interactions)."""
     rows = (await (await core(session)).execute(_LOAD_MEMBER, {"id": user_id})).all()
@@ -94,7 +94,7 @@ class MembersRepo(Repo):
         # of them is, so a concurrent mark is either copied here or copies itself
         first_seen_in = guild_id is not None and (known is None or guild_id not in known.guild_ids)
 
-        async def tx(s: AsyncSession) -> MemberRecord:
+        async def tx(s: Tx) -> MemberRecord:
             params = {"id": user_id, "guild_id": guild_id, "now": now, "sharing": False}
             if first_seen_in:
                 await self.lock_member(s, user_id, create=False)
@@ -127,7 +127,7 @@ class MembersRepo(Repo):
             raise InvalidInput(f"phase source must be one of {_SOURCES}, got {source!r}")
         now = self.now()
 
-        async def tx(s: AsyncSession) -> MemberRecord:
+        async def tx(s: Tx) -> MemberRecord:
             await self.lock_member(s, user_id, now)
             await s.execute(
                 update(Member)
@@ -150,7 +150,7 @@ class MembersRepo(Repo):
         check_id(user_id)
         now = self.now()
 
-        async def tx(s: AsyncSession) -> MemberRecord:
+        async def tx(s: Tx) -> MemberRecord:
             await self.lock_member(s, user_id, now)
             await s.execute(update(Member).where(Member.id == user_id).values(sharing=bool(on)))
             record = await load_member(s, user_id)

@@ -20,7 +20,6 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.limits import MAX_QUESTION_CHARS
 from bot.storage.errors import InvalidInput
@@ -36,6 +35,7 @@ from bot.storage.models import (
 from bot.storage.overlay_data import CommunityIntent, Overlay, TaughtPhrase, question_key
 from bot.storage.repo._base import Repo, check_id, check_text_id
 from bot.storage.repo.inbox import InboxItem, UnknownEntry, resolve_entry
+from bot.storage.tx import Tx
 
 VERSION_KEY = "overlay_version"
 COMMUNITY = "community"  # the kind of intents made from mentor answers
@@ -47,7 +47,7 @@ def slug(text: str, limit: int = 60) -> str:
     return _SLUG.sub("-", ascii_).strip("-")[:limit].strip("-") or "answer"
 
 
-async def bump_version(s: AsyncSession, repo: Repo, now: datetime) -> str:
+async def bump_version(s: Tx, repo: Repo, now: datetime) -> str:
     token = secrets.token_hex(8)
     ins = repo.insert(BotState).values(key=VERSION_KEY, value=token, updated_at=now)
     await s.execute(ins.on_conflict_do_update(
@@ -56,7 +56,7 @@ async def bump_version(s: AsyncSession, repo: Repo, now: datetime) -> str:
     return token
 
 
-async def teach_phrase(s: AsyncSession, repo: Repo, phrasing: str, intent_id: str | None,
+async def teach_phrase(s: Tx, repo: Repo, phrasing: str, intent_id: str | None,
                        taught_by: str | None, now: datetime) -> None:
     """Teach (or re-teach) one phrasing: the newest teaching of a question wins."""
     key = question_key(phrasing)
@@ -79,7 +79,7 @@ class OverlayRepo(Repo):
     async def version(self) -> str | None:
         """The overlay's version token (None: nothing was ever taught). One small read."""
 
-        async def tx(s: AsyncSession) -> str | None:
+        async def tx(s: Tx) -> str | None:
             return await s.scalar(select(BotState.value).where(BotState.key == VERSION_KEY))
 
         return await self._db.run(tx, readonly=True)
@@ -87,7 +87,7 @@ class OverlayRepo(Repo):
     async def snapshot(self) -> Overlay:
         """The live overlay, read in one transaction with its version."""
 
-        async def tx(s: AsyncSession) -> Overlay:
+        async def tx(s: Tx) -> Overlay:
             version = await s.scalar(select(BotState.value).where(BotState.key == VERSION_KEY))
             phrases = await s.scalars(select(OverlayPhrase)
                                       .where(OverlayPhrase.retired_at.is_(None))
@@ -122,7 +122,7 @@ class OverlayRepo(Repo):
             check_text_id(intent_id, "intent id", MAX_INTENT_ID)
         now = self.now()
 
-        async def tx(s: AsyncSession) -> InboxItem:
+        async def tx(s: Tx) -> InboxItem:
             item = await resolve_entry(s, entry_id, "taught" if intent_id else "off_topic",
                                        intent_id, now)
             await teach_phrase(s, self, item.question, intent_id, taught_by, now)
@@ -143,7 +143,7 @@ class OverlayRepo(Repo):
         now = self.now()
         taken_ids = set(taken)
 
-        async def tx(s: AsyncSession) -> CommunityIntent:
+        async def tx(s: Tx) -> CommunityIntent:
             row = await s.get(InboxEntry, entry_id)
             if row is None or row.resolved_at is not None:
                 raise UnknownEntry(f"no open inbox entry {entry_id}")
@@ -176,7 +176,7 @@ class OverlayRepo(Repo):
         keys = None if phrasings is None else [question_key(p) for p in phrasings]
         ids = None if intent_ids is None else list(intent_ids)
 
-        async def tx(s: AsyncSession) -> int:
+        async def tx(s: Tx) -> int:
             q1 = update(OverlayPhrase).where(OverlayPhrase.retired_at.is_(None))
             if keys is not None:
                 q1 = q1.where(OverlayPhrase.key.in_(keys))

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import (
     AnswerFeedback,
@@ -44,6 +43,7 @@ from bot.storage.repo.escalations import escalations_of
 from bot.storage.repo.inbox import entries_of, parts_of, prune_orphans
 from bot.storage.repo.members import load_member
 from bot.storage.repo.reminders import deliveries_for, pref_for
+from bot.storage.tx import Tx
 
 EXPORT_FORMAT = "mentorbot-export/1"
 
@@ -123,7 +123,7 @@ class PrivacyRepo(Repo):
         check_id(user_id)
         exported_at = self.now()
 
-        async def tx(s: AsyncSession) -> dict[str, Any]:
+        async def tx(s: Tx) -> dict[str, Any]:
             member = await load_member(s, user_id)
             guilds = await s.execute(
                 select(
@@ -248,7 +248,7 @@ class PrivacyRepo(Repo):
         """Delete everything stored about ``user_id`` in one transaction; returns rows deleted."""
         check_id(user_id)
 
-        async def tx(s: AsyncSession) -> int:
+        async def tx(s: Tx) -> int:
             # The member's lock first, as every write to the member takes it: they queue
             # behind the deletion (and it behind them) instead of deadlocking.
             await self.lock_member(s, user_id, create=False)
@@ -263,4 +263,5 @@ class PrivacyRepo(Repo):
             await prune_orphans(s, parts)
             return total
 
+        self._db.stored_members.pop(user_id, None)
         return await self._db.run(tx, offload=True)

@@ -18,7 +18,6 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.limits import MAX_QUESTION_CHARS
 from bot.storage.errors import InvalidInput
@@ -32,6 +31,7 @@ from bot.storage.repo._base import (
     core,
     member_must_exist,
 )
+from bot.storage.tx import Tx
 
 OUTCOMES = ("answered", "ambiguous", "unanswered")
 #: what "unanswered" means for the review: no confident answer was given
@@ -40,7 +40,7 @@ UNANSWERED_OUTCOMES: tuple[str, ...] = ("unanswered", "ambiguous")
 
 
 async def top_unanswered_for(
-    s: AsyncSession,
+    s: Tx,
     *,
     guild_id: int | None,
     limit: int,
@@ -111,7 +111,7 @@ class QuestionsRepo(Repo):
                "outcome": outcome, "intent_id": intent_id, "score": score,
                "guild_id": guild_id, "created_at": now}
 
-        async def tx(s: AsyncSession) -> int:
+        async def tx(s: Tx) -> int:
             from bot.storage.repo.inbox import bump_quality
 
             if user_id is not None:  # the member usually exists: not inserted first
@@ -129,7 +129,7 @@ class QuestionsRepo(Repo):
         deleted with its member, or never logged)."""
         check_id(log_id, "question id")
 
-        async def tx(s: AsyncSession) -> LoggedQuestion | None:
+        async def tx(s: Tx) -> LoggedQuestion | None:
             row = (await s.execute(select(QuestionLog.text, QuestionLog.intent_id,
                                           QuestionLog.member_id)
                                    .where(QuestionLog.id == log_id))).first()
@@ -147,7 +147,7 @@ class QuestionsRepo(Repo):
         check_optional_id(guild_id)
         now = self.now()
 
-        async def tx(s: AsyncSession) -> None:
+        async def tx(s: Tx) -> None:
             from bot.storage.repo.inbox import bump_quality
 
             await self.lock_member(s, user_id, now)
@@ -182,7 +182,7 @@ class QuestionsRepo(Repo):
     async def feedback_counts(self, intent_id: str | None = None) -> dict[str, tuple[int, int]]:
         """intent id -> (helpful, not helpful) vote counts."""
 
-        async def tx(s: AsyncSession) -> dict[str, tuple[int, int]]:
+        async def tx(s: Tx) -> dict[str, tuple[int, int]]:
             stmt = select(AnswerFeedback.intent_id, AnswerFeedback.helpful, func.count()).group_by(
                 AnswerFeedback.intent_id, AnswerFeedback.helpful
             )
@@ -211,7 +211,7 @@ class QuestionsRepo(Repo):
             raise InvalidInput(f"outcomes must be among {OUTCOMES}")
         since = None if since_days is None else self.now() - timedelta(days=since_days)
 
-        async def tx(s: AsyncSession) -> list[tuple[str, int]]:
+        async def tx(s: Tx) -> list[tuple[str, int]]:
             return await top_unanswered_for(
                 s, guild_id=guild_id, limit=limit, since=since, outcomes=outcomes
             )
@@ -224,7 +224,7 @@ class QuestionsRepo(Repo):
             raise InvalidInput("older_than_days must be >= 0")
         cutoff = self.now() - timedelta(days=older_than_days)
 
-        async def tx(s: AsyncSession) -> int:
+        async def tx(s: Tx) -> int:
             result = await s.execute(delete(QuestionLog).where(QuestionLog.created_at < cutoff))
             return int(result.rowcount)  # type: ignore[attr-defined]
 

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.errors import Conflict, NotFound
 from bot.storage.models import GuildMembership, Member, QuizAnswer, QuizAttempt
 from bot.storage.records import QuizAttemptRecord
 from bot.storage.repo._base import Repo, check_id, check_index, check_phase, core
+from bot.storage.tx import Tx
 
 
 def _record(att: QuizAttempt, answers: Sequence[bool]) -> QuizAttemptRecord:
@@ -46,15 +46,15 @@ _OPEN = (select(QuizAttempt)
          .with_for_update().execution_options(populate_existing=True))
 
 
-async def _answers(s: AsyncSession, attempt_id: int) -> list[bool]:
+async def _answers(s: Tx, attempt_id: int) -> list[bool]:
     return list(await (await core(s)).scalars(_ANSWERS, {"attempt_id": attempt_id}))
 
 
 class QuizRepo(Repo):
-    async def _open_attempt(self, s: AsyncSession, user_id: int) -> QuizAttempt | None:
+    async def _open_attempt(self, s: Tx, user_id: int) -> QuizAttempt | None:
         return await s.scalar(_OPEN, {"member_id": user_id})
 
-    async def _owned(self, s: AsyncSession, attempt_id: int, user_id: int) -> QuizAttempt:
+    async def _owned(self, s: Tx, attempt_id: int, user_id: int) -> QuizAttempt:
         """Load and lock the attempt; NotFound if missing, Conflict if someone else's."""
         att = await s.scalar(_OWNED, {"attempt_id": attempt_id})
         if att is None:
@@ -68,7 +68,7 @@ class QuizRepo(Repo):
         check_id(user_id)
         now = self.now()
 
-        async def tx(s: AsyncSession) -> QuizAttemptRecord:
+        async def tx(s: Tx) -> QuizAttemptRecord:
             await self.lock_member(s, user_id, now)
             for _ in range(3):
                 current = await self._open_attempt(s, user_id)
@@ -97,7 +97,7 @@ class QuizRepo(Repo):
         """The member's open attempt, if any (a typed "yes" after a restart resumes it)."""
         check_id(user_id)
 
-        async def tx(s: AsyncSession) -> QuizAttemptRecord | None:
+        async def tx(s: Tx) -> QuizAttemptRecord | None:
             att = await s.scalar(select(QuizAttempt).where(
                 QuizAttempt.member_id == user_id, QuizAttempt.status == "open"))
             return _record(att, await _answers(s, att.id)) if att is not None else None
@@ -105,7 +105,7 @@ class QuizRepo(Repo):
         return await self._db.run(tx, readonly=True)
 
     async def get(self, attempt_id: int) -> QuizAttemptRecord:
-        async def tx(s: AsyncSession) -> QuizAttemptRecord:
+        async def tx(s: Tx) -> QuizAttemptRecord:
             att = await s.get(QuizAttempt, attempt_id)
             if att is None:
                 raise NotFound(f"quiz attempt {attempt_id} not found")
@@ -125,7 +125,7 @@ class QuizRepo(Repo):
         check_index(question_index)
         now = self.now()
 
-        async def tx(s: AsyncSession) -> QuizAttemptRecord:
+        async def tx(s: Tx) -> QuizAttemptRecord:
             await self.lock_member(s, user_id, create=False)
             att = await self._owned(s, attempt_id, user_id)
             if att.status != "open":
@@ -157,7 +157,7 @@ class QuizRepo(Repo):
         """Drop the last answer (no-op at the first question)."""
         check_id(user_id)
 
-        async def tx(s: AsyncSession) -> QuizAttemptRecord:
+        async def tx(s: Tx) -> QuizAttemptRecord:
             await self.lock_member(s, user_id, create=False)
             att = await self._owned(s, attempt_id, user_id)
             if att.status != "open":
@@ -190,7 +190,7 @@ class QuizRepo(Repo):
         check_phase(questions)  # a positive count, as small as a phase number
         now = self.now()
 
-        async def tx(s: AsyncSession) -> QuizAttemptRecord:
+        async def tx(s: Tx) -> QuizAttemptRecord:
             await self.lock_member(s, user_id, create=False)
             att = await self._owned(s, attempt_id, user_id)
             answers = await _answers(s, attempt_id)

@@ -48,7 +48,6 @@ from sqlalchemy import (
 )
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.errors import InvalidInput, NotFound, StorageError
 from bot.storage.models import (
@@ -62,6 +61,7 @@ from bot.storage.models import (
 )
 from bot.storage.records import DeliveryClaim, DeliveryRecord, ReminderPrefRecord
 from bot.storage.repo._base import Repo, check_aware, check_id, check_optional_id
+from bot.storage.tx import Tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +153,7 @@ def validate_timezone(name: object) -> str:
     return name
 
 
-async def deliveries_for(s: AsyncSession, user_id: int) -> list[DeliveryRecord]:
+async def deliveries_for(s: Tx, user_id: int) -> list[DeliveryRecord]:
     rows = await s.scalars(
         select(ReminderDelivery)
         .where(ReminderDelivery.member_id == user_id)
@@ -162,7 +162,7 @@ async def deliveries_for(s: AsyncSession, user_id: int) -> list[DeliveryRecord]:
     return [_delivery(r) for r in rows]
 
 
-async def pref_for(s: AsyncSession, user_id: int) -> ReminderPrefRecord | None:
+async def pref_for(s: Tx, user_id: int) -> ReminderPrefRecord | None:
     row = await s.get(ReminderPref, user_id, populate_existing=True)
     return None if row is None else _pref(row)
 
@@ -204,7 +204,7 @@ class RemindersRepo(Repo):
             "updated_at": now,
         }
 
-        async def tx(s: AsyncSession) -> ReminderPrefRecord:
+        async def tx(s: Tx) -> ReminderPrefRecord:
             await self.lock_member(s, user_id, now)
             ins = self.insert(ReminderPref).values(member_id=user_id, **values)
             await s.execute(
@@ -217,7 +217,7 @@ class RemindersRepo(Repo):
         return await self._db.run(tx)
 
     async def _update(self, user_id: int, **values: object) -> ReminderPrefRecord | None:
-        async def tx(s: AsyncSession) -> ReminderPrefRecord | None:
+        async def tx(s: Tx) -> ReminderPrefRecord | None:
             await self.lock_member(s, user_id, create=False)
             result = await s.execute(
                 update(ReminderPref)
@@ -258,7 +258,7 @@ class RemindersRepo(Repo):
         if limit < 1:
             raise InvalidInput("limit must be at least 1")
 
-        async def tx(s: AsyncSession) -> list[ReminderPrefRecord]:
+        async def tx(s: Tx) -> list[ReminderPrefRecord]:
             t = cast(Table, ReminderPref.__table__)
             enabled: Any = t.c.enabled
             due: Any = t.c.next_due_utc
@@ -297,7 +297,7 @@ class RemindersRepo(Repo):
         lease = now + timedelta(seconds=lease_seconds)
         rd = ReminderDelivery
 
-        async def tx(s: AsyncSession) -> DeliveryClaim | None:
+        async def tx(s: Tx) -> DeliveryClaim | None:
             await self.lock_member(s, user_id, create=False)
             ins = (
                 self.insert(rd)
@@ -349,7 +349,7 @@ class RemindersRepo(Repo):
 
         return await self._db.run(tx)
 
-    async def _locked_delivery(self, s: AsyncSession, delivery_id: int) -> ReminderDelivery:
+    async def _locked_delivery(self, s: Tx, delivery_id: int) -> ReminderDelivery:
         """The delivery row, locked after its member's row (the one lock order)."""
         member_id = await s.scalar(
             select(ReminderDelivery.member_id).where(ReminderDelivery.id == delivery_id)
@@ -388,7 +388,7 @@ class RemindersRepo(Repo):
             check_aware(expected_due, "expected_due")
         rp = ReminderPref
 
-        async def tx(s: AsyncSession) -> DeliveryRecord:
+        async def tx(s: Tx) -> DeliveryRecord:
             row = await self._locked_delivery(s, delivery_id)
             row.status = "sent"
             row.sent_at = now
@@ -435,7 +435,7 @@ class RemindersRepo(Repo):
         if retry_at is not None:
             check_aware(retry_at, "retry_at")
 
-        async def tx(s: AsyncSession) -> DeliveryRecord:
+        async def tx(s: Tx) -> DeliveryRecord:
             row = await self._locked_delivery(s, delivery_id)
             if row.status != "sent":
                 row.status = "failed"
@@ -478,7 +478,7 @@ class RemindersRepo(Repo):
             by_key.setdefault(key, []).append(uid)
         t = cast(Table, rd.__table__)
 
-        async def tx(s: AsyncSession) -> dict[int, tuple[int, int]]:
+        async def tx(s: Tx) -> dict[int, tuple[int, int]]:
             await self.lock_members(s, pairs)
             won: dict[int, tuple[int, int]] = {}
             # One INSERT .. SELECT per distinct period key (members due in the same minute
@@ -572,7 +572,7 @@ class RemindersRepo(Repo):
             select(func.max(ev.c.at)).where(ev.c.member_id == m.c.id).scalar_subquery()
         )
 
-        async def tx(s: AsyncSession) -> dict[int, ReminderSnapshot]:
+        async def tx(s: Tx) -> dict[int, ReminderSnapshot]:
             members = (
                 await s.execute(
                     select(m.c.id, m.c.created_at, m.c.current_phase, last_event).where(
@@ -626,7 +626,7 @@ class RemindersRepo(Repo):
             rp.next_due_utc.is_(None) if expected_due is None else rp.next_due_utc == expected_due
         )
 
-        async def tx(s: AsyncSession) -> bool:
+        async def tx(s: Tx) -> bool:
             await self.lock_member(s, user_id, create=False)
             result = await s.execute(
                 update(rp)

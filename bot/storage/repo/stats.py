@@ -33,7 +33,6 @@ from sqlalchemy import (
     text,
     union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.storage.db import UTCDateTime
@@ -41,6 +40,7 @@ from bot.storage.models import GuildChecklist, GuildMembership, QuestionLog
 from bot.storage.records import GuildStats
 from bot.storage.repo._base import Repo, check_id
 from bot.storage.repo.questions import UNANSWERED_OUTCOMES
+from bot.storage.tx import Tx
 
 #: how many ISO weeks the weekly series cover (the current week included)
 WEEKS = 12
@@ -144,7 +144,7 @@ class StatsRepo(Repo):
         # progress on items the knowledge base no longer has counts nowhere
         valid = {i for ids in items_by_phase.values() for i in ids} | {None}
 
-        async def tx(s: AsyncSession) -> list[Any]:
+        async def tx(s: Tx) -> list[Any]:
             if self._db.is_postgres:
                 # the report's estimate grows with the server (~6,000 for 10,000 members);
                 # past jit_above_cost a big server's report would be JIT-compiled, which costs
