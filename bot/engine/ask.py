@@ -176,10 +176,9 @@ class AskFlow:
         """The member's own next step, for answers that depend on their phase."""
         kb = self.deps.kb
         try:
-            rec = await self.deps.store.members.get(member.user_id)
+            rec, states = await self.deps.store.members.get_with_checklist(member.user_id)
             phase = kb.phase_by_number.get(rec.current_phase) if rec and rec.current_phase \
                 else None
-            states = await self.deps.store.checklist.states(member.user_id) if phase else {}
         except StorageError:  # the answer stands without the personal line
             log.warning("could not read the member's phase for the answer", exc_info=True)
             return ""

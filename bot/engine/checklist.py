@@ -106,10 +106,10 @@ class ChecklistFlow:
 
     @route("chk:view", Arg("phase_number", "int"))
     async def view_phase(self, member: Member, phase_number: int | None = None) -> Reply:
+        rec, states = await self.deps.store.members.get_with_checklist(member.user_id)
         if phase_number is None:
-            phase_number = await self.member_phase(member) or min(self.deps.kb.phase_by_number)
+            phase_number = (rec.current_phase if rec else None) or min(self.deps.kb.phase_by_number)
         phase = self.deps.phase(phase_number)
-        states = await self.deps.store.checklist.states(member.user_id)
         rows = []
         for item in phase.checklist:
             st = states.get(item.id)
@@ -233,7 +233,7 @@ class ChecklistFlow:
         target_id = member_id
         own = target_id is None or target_id == member.user_id
         user_id = member.user_id if own else int(target_id or 0)
-        rec = await self.deps.store.members.get(user_id)
+        rec = None if own else await self.deps.store.members.get(user_id)
         if not own:
             # Shared progress is for the people a member meets: only inside a server that
             # both use mentorbot in, never by id from elsewhere or in DMs.
@@ -250,6 +250,8 @@ class ChecklistFlow:
                                 "(Members can share theirs with `/privacy share on`.)")
         kb = self.deps.kb
         summary = await self.deps.store.checklist.summary(user_id, self.deps.items_by_phase())
+        if own:
+            rec = summary.member
         phases = [(n, progress_bar(*summary.per_phase.get(n, (0, 0))))
                   for n in sorted(kb.phase_by_number)]
         titles = {ev.item_id: kb.item_by_id[ev.item_id].title if ev.item_id in kb.item_by_id
@@ -263,9 +265,8 @@ class ChecklistFlow:
                     "Open checklist"))
             if own else ()
         )
-        states = await self.deps.store.checklist.states(user_id) if phase else {}
-        next_item = next((i for i in phase.checklist
-                          if not (states.get(i.id) and states[i.id].done)), None) if phase else None
+        next_item = next((i for i in phase.checklist if i.id not in summary.done_ids),
+                         None) if phase else None
         card = await self._card(member.name if own else "A member", phase, summary.per_phase,
                                 next_item)
         return Reply(

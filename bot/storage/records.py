@@ -100,6 +100,10 @@ class ProgressSummary:
     overall: Progress
     #: newest first, only items that still exist in the knowledge base
     recent: tuple[ChecklistEvent, ...]
+    #: the member (None: never stored), read in the same transaction
+    member: MemberRecord | None = None
+    #: every item id the member has done (stored, whether or not the knowledge base has it)
+    done_ids: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "per_phase", _frozen_map(self.per_phase))

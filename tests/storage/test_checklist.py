@@ -109,8 +109,13 @@ async def test_summary_counts_only_items_in_the_knowledge_base(store: Store) -> 
         ("p1-git", "done"),
     ]
 
+    # read in the same transaction: the member, and every done id (stored ones included)
+    assert s.member == await store.members.get(ALICE)
+    assert s.done_ids == {"p1-git", "p1-linux", "p2-ci", "renamed-away"}
+
     empty = await store.checklist.summary(BOB, KB)
     assert empty.current_phase is None and empty.overall == (0, 5) and empty.recent == ()
+    assert empty.member is None and empty.done_ids == frozenset()
     assert (await store.checklist.summary(ALICE, {})).overall == (0, 0)
 
 

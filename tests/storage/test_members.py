@@ -38,6 +38,19 @@ async def test_touch_creates_then_updates_last_seen(store: Store, clock: FakeClo
     assert await store.members.get(BOB) is None
 
 
+async def test_member_with_checklist_is_one_read(store: Store) -> None:
+    assert await store.members.get_with_checklist(ALICE) == (None, {})
+    await store.members.set_phase(ALICE, 2)
+    await store.checklist.mark(ALICE, "p1-git", evidence_url="https://example.com/pr/1")
+    await store.checklist.mark(ALICE, "p2-ci")
+    await store.checklist.unmark(ALICE, "p2-ci")
+    rec, states = await store.members.get_with_checklist(ALICE)
+    assert rec == await store.members.get(ALICE) and rec is not None and rec.current_phase == 2
+    assert states == await store.checklist.states(ALICE)
+    assert states["p1-git"].done and states["p1-git"].evidence_url == "https://example.com/pr/1"
+    assert not states["p2-ci"].done
+
+
 async def test_set_phase_and_sharing(store: Store) -> None:
     rec = await store.members.set_phase(ALICE, 3)  # creates the member on the fly
     assert (rec.current_phase, rec.phase_source) == (3, "chosen")

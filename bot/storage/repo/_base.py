@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage.db import Database, UTCDateTime, utcnow
 from bot.storage.errors import InvalidInput, StorageError
-from bot.storage.models import Member
+from bot.storage.models import GuildMembership, Member
+from bot.storage.records import MemberRecord
 from bot.storage.tx import Tx
 
 Clock = Callable[[], datetime]
@@ -79,6 +80,33 @@ MEMBER_TYPES = {"id": BigInteger(), "now": UTCDateTime(), "sharing": Boolean()}
 _ENSURE_MEMBER = shared_sql(NEW_MEMBER + "NOTHING", **MEMBER_TYPES)
 #: PostgreSQL: the member's transaction-scoped lock (see :meth:`Repo.lock_member`)
 _ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("id", type_=BigInteger)))
+
+
+_LOAD_MEMBER = (
+    select(Member.id, Member.created_at, Member.last_seen_at, Member.current_phase,
+           Member.phase_source, Member.sharing, GuildMembership.guild_id)
+    .outerjoin(GuildMembership, GuildMembership.member_id == Member.id)
+    .where(Member.id == bindparam("id"))
+    .order_by(GuildMembership.guild_id)
+)
+
+
+async def load_member(session: Tx, user_id: int) -> MemberRecord | None:
+    """The member and the servers they were seen in: one Core statement, built once and run on
+    the session's connection (no ORM: this runs on most interactions)."""
+    rows = (await (await core(session)).execute(_LOAD_MEMBER, {"id": user_id})).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return MemberRecord(
+        user_id=first.id,
+        created_at=first.created_at,
+        last_seen_at=first.last_seen_at,
+        current_phase=first.current_phase,
+        phase_source=first.phase_source,
+        sharing=first.sharing,
+        guild_ids=tuple(r.guild_id for r in rows if r.guild_id is not None),
+    )
 
 
 class Repo:

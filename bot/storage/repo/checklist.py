@@ -39,7 +39,6 @@ from bot.storage.models import (
     ChecklistProgress,
     GuildChecklist,
     GuildMembership,
-    Member,
 )
 from bot.storage.models import ChecklistEvent as EventRow
 from bot.storage.records import ChecklistEvent, ItemState, Progress, ProgressSummary
@@ -49,6 +48,7 @@ from bot.storage.repo._base import (
     check_id,
     check_text_id,
     core,
+    load_member,
     member_must_exist,
     shared_sql,
 )
@@ -83,7 +83,6 @@ _STATES = (select(_cp.item_id, _cp.done, _cp.done_at, _cp.undone_at, _cp.updated
            .where(_cp.member_id == bindparam("id")).order_by(_cp.item_id))
 _NEW_ITEM = insert(_cp)
 _NEW_EVENT = insert(EventRow)
-_PHASE = select(Member.current_phase).where(Member.id == bindparam("id"))
 _DONE_IDS = select(_cp.item_id).where(_cp.member_id == bindparam("id"), _cp.done.is_(True))
 _EVENTS = (select(EventRow.item_id, EventRow.action, EventRow.at)
            .where(EventRow.member_id == bindparam("id"))
@@ -277,7 +276,8 @@ class ChecklistRepo(Repo):
         items_by_phase: Mapping[int, Sequence[str]],
         recent_limit: int = 5,
     ) -> ProgressSummary:
-        """Per phase and overall ``(done, total)`` over the given item ids, plus recent activity.
+        """Per phase and overall ``(done, total)`` over the given item ids, plus recent activity,
+        the member's record and the ids of every item they have done (one transaction).
 
         Only ids present in ``items_by_phase`` count (an id listed in two phases counts in
         each phase but once overall); events of unknown ids are left out of ``recent``.
@@ -287,7 +287,7 @@ class ChecklistRepo(Repo):
 
         async def tx(s: Tx) -> ProgressSummary:
             conn = await core(s)
-            phase = await conn.scalar(_PHASE, {"id": user_id})
+            member = await load_member(s, user_id)
             done_ids = set(await conn.scalars(_DONE_IDS, {"id": user_id}))
             recent = await events_for(s, user_id, recent_limit, sorted(valid)) if valid else []
             per_phase = {
@@ -297,7 +297,9 @@ class ChecklistRepo(Repo):
             overall = Progress(done=len(valid & done_ids), total=len(valid))
             return ProgressSummary(
                 user_id=user_id,
-                current_phase=phase,
+                current_phase=member.current_phase if member else None,
+                member=member,
+                done_ids=frozenset(done_ids),
                 per_phase=per_phase,
                 overall=overall,
                 recent=tuple(recent),

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import BigInteger, bindparam, select, update
+from sqlalchemy import BigInteger, update
 
 from bot.storage.db import UTCDateTime
 from bot.storage.errors import InvalidInput, NotFound
 from bot.storage.models import GuildMembership, Member
-from bot.storage.records import MemberRecord
+from bot.storage.records import ItemState, MemberRecord
 from bot.storage.repo._base import (
     MEMBER_TYPES,
     NEW_MEMBER,
@@ -22,9 +22,10 @@ from bot.storage.repo._base import (
     check_optional_id,
     check_phase,
     core,
+    load_member,
     shared_sql,
 )
-from bot.storage.repo.checklist import COPY_INTO_GUILD
+from bot.storage.repo.checklist import COPY_INTO_GUILD, states_for
 from bot.storage.tx import Tx
 
 _SOURCES = ("quiz", "chosen")
@@ -45,33 +46,6 @@ _SEEN_IN = shared_sql(
     "ON CONFLICT (member_id, guild_id) DO UPDATE SET last_seen = excluded.last_seen, "
     "current_phase = excluded.current_phase, quizzes_finished = excluded.quizzes_finished",
     id=BigInteger(), guild_id=BigInteger(), now=UTCDateTime())
-
-
-_LOAD_MEMBER = (
-    select(Member.id, Member.created_at, Member.last_seen_at, Member.current_phase,
-           Member.phase_source, Member.sharing, GuildMembership.guild_id)
-    .outerjoin(GuildMembership, GuildMembership.member_id == Member.id)
-    .where(Member.id == bindparam("id"))
-    .order_by(GuildMembership.guild_id)
-)
-
-
-async def load_member(session: Tx, user_id: int) -> MemberRecord | None:
-    """The member and the servers they were seen in: one Core statement, built once and run on
-    the session's connection (no ORM: this runs on most interactions)."""
-    rows = (await (await core(session)).execute(_LOAD_MEMBER, {"id": user_id})).all()
-    if not rows:
-        return None
-    first = rows[0]
-    return MemberRecord(
-        user_id=first.id,
-        created_at=first.created_at,
-        last_seen_at=first.last_seen_at,
-        current_phase=first.current_phase,
-        phase_source=first.phase_source,
-        sharing=first.sharing,
-        guild_ids=tuple(r.guild_id for r in rows if r.guild_id is not None),
-    )
 
 
 class MembersRepo(Repo):
@@ -115,6 +89,17 @@ class MembersRepo(Repo):
     async def get(self, user_id: int) -> MemberRecord | None:
         check_id(user_id)
         return await self._db.run(lambda s: load_member(s, user_id), readonly=True)
+
+    async def get_with_checklist(
+        self, user_id: int
+    ) -> tuple[MemberRecord | None, dict[str, ItemState]]:
+        """:meth:`get` and the member's stored checklist items, read in one transaction."""
+        check_id(user_id)
+
+        async def tx(s: Tx) -> tuple[MemberRecord | None, dict[str, ItemState]]:
+            return await load_member(s, user_id), await states_for(s, user_id)
+
+        return await self._db.run(tx, readonly=True)
 
     async def set_phase(
         self, user_id: int, phase: int | None, source: str = "chosen"

@@ -35,13 +35,12 @@ from bot.storage.models import (
     ReminderDelivery,
     ReminderPref,
 )
-from bot.storage.repo._base import Repo, check_id
+from bot.storage.repo._base import Repo, check_id, load_member
 from bot.storage.repo.checkins import checkins_for
 from bot.storage.repo.checklist import events_for, states_for
 from bot.storage.repo.community import milestones_for, opt_ins_for
 from bot.storage.repo.escalations import escalations_of
 from bot.storage.repo.inbox import entries_of, parts_of, prune_orphans
-from bot.storage.repo.members import load_member
 from bot.storage.repo.reminders import deliveries_for, pref_for
 from bot.storage.tx import Tx
 

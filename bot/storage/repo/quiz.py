@@ -11,8 +11,9 @@ Invariants (enforced here and by the schema):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
 
 from bot.storage.errors import Conflict, NotFound
@@ -22,7 +23,7 @@ from bot.storage.repo._base import Repo, check_id, check_index, check_phase, cor
 from bot.storage.tx import Tx
 
 
-def _record(att: QuizAttempt, answers: Sequence[bool]) -> QuizAttemptRecord:
+def _record(att: QuizAttempt | Row[Any], answers: Sequence[bool]) -> QuizAttemptRecord:
     return QuizAttemptRecord(
         id=att.id,
         user_id=att.member_id,
@@ -41,6 +42,9 @@ _ANSWERS = (select(QuizAnswer.yes).where(QuizAnswer.attempt_id == bindparam("att
 _ANSWER = insert(QuizAnswer)
 _OWNED = (select(QuizAttempt).where(QuizAttempt.id == bindparam("attempt_id"))
           .with_for_update().execution_options(populate_existing=True))
+#: the same as a row (Core): a click that only reads the attempt builds no ORM object
+_OWNED_ROW = (select(QuizAttempt.__table__)
+              .where(QuizAttempt.__table__.c.id == bindparam("attempt_id")).with_for_update())
 _OPEN = (select(QuizAttempt)
          .where(QuizAttempt.member_id == bindparam("member_id"), QuizAttempt.status == "open")
          .with_for_update().execution_options(populate_existing=True))
@@ -50,18 +54,30 @@ async def _answers(s: Tx, attempt_id: int) -> list[bool]:
     return list(await (await core(s)).scalars(_ANSWERS, {"attempt_id": attempt_id}))
 
 
+_A = TypeVar("_A", QuizAttempt, Row[Any])
+
+
+def _check_owner(att: _A | None, attempt_id: int, user_id: int) -> _A:
+    if att is None:
+        raise NotFound(f"quiz attempt {attempt_id} not found")
+    if att.member_id != user_id:
+        raise Conflict(f"quiz attempt {attempt_id} belongs to another member")
+    return att
+
+
 class QuizRepo(Repo):
     async def _open_attempt(self, s: Tx, user_id: int) -> QuizAttempt | None:
         return await s.scalar(_OPEN, {"member_id": user_id})
 
     async def _owned(self, s: Tx, attempt_id: int, user_id: int) -> QuizAttempt:
         """Load and lock the attempt; NotFound if missing, Conflict if someone else's."""
-        att = await s.scalar(_OWNED, {"attempt_id": attempt_id})
-        if att is None:
-            raise NotFound(f"quiz attempt {attempt_id} not found")
-        if att.member_id != user_id:
-            raise Conflict(f"quiz attempt {attempt_id} belongs to another member")
-        return att
+        return _check_owner(await s.scalar(_OWNED, {"attempt_id": attempt_id}),
+                            attempt_id, user_id)
+
+    async def _owned_row(self, s: Tx, attempt_id: int, user_id: int) -> Row[Any]:
+        """:meth:`_owned` as a row, for a unit of work that does not change the attempt."""
+        result = await (await core(s)).execute(_OWNED_ROW, {"attempt_id": attempt_id})
+        return _check_owner(result.first(), attempt_id, user_id)
 
     async def start(self, user_id: int, restart: bool = False) -> QuizAttemptRecord:
         """Resume the open attempt, or open a new one (``restart`` abandons the open one)."""
@@ -127,7 +143,7 @@ class QuizRepo(Repo):
 
         async def tx(s: Tx) -> QuizAttemptRecord:
             await self.lock_member(s, user_id, create=False)
-            att = await self._owned(s, attempt_id, user_id)
+            att = await self._owned_row(s, attempt_id, user_id)
             if att.status != "open":
                 raise Conflict(f"quiz attempt {attempt_id} is {att.status}")
             answers = await _answers(s, attempt_id)
