@@ -81,3 +81,37 @@ def test_default_executor_is_bounded_and_named() -> None:
         assert all(n.startswith("mentorbot-worker") for n in names)
     finally:
         pool.shutdown()
+
+
+def test_young_collections_run_less_often() -> None:
+    """In a process of its own (the thresholds are process-wide): after
+    ``collect_less_often`` a burst of short-lived cyclic garbage triggers far fewer young
+    collections, and the garbage is still collected."""
+    code = """
+import gc, sys
+from bot.ops.memory import GC_THRESHOLDS, collect_less_often
+if sys.argv[1] == "less":
+    collect_less_often()
+    assert gc.get_threshold() == GC_THRESHOLDS
+runs = [0]
+gc.callbacks.append(lambda phase, info: runs.__setitem__(0, runs[0] + (phase == "start")))
+class Node:
+    pass
+for _ in range(200_000):
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # a cycle: only the collector frees it
+del a, b
+gc.collect()
+alive = sum(isinstance(o, Node) for o in gc.get_objects())
+print(runs[0], alive)
+"""
+
+    def run(mode: str) -> tuple[int, int]:
+        out = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True,
+                             check=True).stdout.split()
+        return int(out[0]), int(out[1])
+
+    default_runs, default_alive = run("default")
+    less_runs, less_alive = run("less")
+    assert default_alive == less_alive == 0
+    assert less_runs * 5 < default_runs

@@ -50,7 +50,7 @@ from bot.frontends.discord.handling import MAX_IN_FLIGHT, Undelivered
 from bot.frontends.discord.ops import StopSignals, operations
 from bot.frontends.discord.present import NO_MENTIONS, send_error
 from bot.ops.logging import setup_logging
-from bot.ops.memory import bounded_executor, limit_malloc_arenas
+from bot.ops.memory import bounded_executor, collect_less_often, limit_malloc_arenas
 from bot.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -237,6 +237,7 @@ async def run(settings: Settings, signals: StopSignals | None = None) -> int:
     token = discord_token(settings)
     setup_logging(settings)  # LOG_LEVEL / LOG_FORMAT; the token is redacted from every record
     limit_malloc_arenas()  # before the first worker thread: each would add a 2 MiB arena
+    collect_less_often()
     loop = asyncio.get_running_loop()
     loop.set_default_executor(bounded_executor())
     signals = signals or StopSignals()
