@@ -14,8 +14,9 @@ Design (the measurements behind it are in the README's matcher section):
   roadblock descriptions) with the out-of-scope negatives as a null class. It learns
   per-intent weights, which cosine similarity cannot. Training needs scikit-learn and happens
   once per knowledge-base content (see :mod:`bot.matching.build`); scoring is numpy only.
-* **Lexical similarity** as a second signal: each intent pooled into one TF-IDF document, the
-  best single phrasing, and each negative example as a document of its own.
+* **Lexical similarity** as a second signal: each intent pooled into one TF-IDF document (with
+  pivoted length normalisation, so a short pooled document does not win on one shared word),
+  the best single phrasing, and each negative example as a document of its own.
 * The blend of both, a threshold (lower when the question names a field term), the null
   class / negatives (which must beat the best intent by a margin) and a margin to the
   runner-up decide between answered, ambiguous ("did you mean", at most three choices, all
@@ -54,7 +55,7 @@ NEGATIVE_PREFIX = "oos."
 UNCOVERED_PREFIX = "uncovered."  # in the field, not in the sources (knowledge/uncovered.yaml)
 MAX_QUESTION_CHARS = 2000  # longer text is cut before matching (the start carries the intent)
 LARGE = 4000  # columns above which Csr.dot skips near-ubiquitous features
-MODEL_VERSION = 7  # bump when features, training or arrays change: part of the cache key
+MODEL_VERSION = 8  # bump when features, training or arrays change: part of the cache key
 
 Status = Literal["answered", "ambiguous", "unanswered", "empty"]
 
@@ -94,6 +95,10 @@ class MatcherConfig:
     w_doc_word: float = 0.45
     w_doc_char: float = 0.25
     w_example: float = 0.30
+    # Pivoted length normalisation of the pooled documents (1.0: plain cosine). 0.8 chosen
+    # with benchmarks/kfold.py and the dev part (see Space.matrix); a training setting, as it
+    # changes the built arrays.
+    pivot_slope: float = 0.8
     # Training.
     c: float = 20.0  # inverse regularisation of the logistic regression
     context_weight: float = 0.5  # sample weight of checklist / quiz / roadblock texts
@@ -104,7 +109,7 @@ class MatcherConfig:
     def training_key(self) -> dict[str, Any]:
         """The settings a trained model depends on (the decision ones do not)."""
         return {k: v for k, v in asdict(self).items()
-                if k in {"c", "context_weight", "lr_max_classes"}}
+                if k in {"c", "context_weight", "lr_max_classes", "pivot_slope"}}
 
 
 @dataclass(frozen=True)
@@ -227,9 +232,17 @@ class Space:
         norm = math.sqrt(float(v @ v) + float(unknown @ unknown))
         return ids, (v / norm if norm else v).astype(np.float32)
 
-    def matrix(self, docs: Sequence[Counter[str]]) -> Csr:
+    def matrix(self, docs: Sequence[Counter[str]], pivoted: np.ndarray | None = None,
+               slope: float = 1.0) -> Csr:
         """The features × documents matrix of :meth:`vector` for every document, computed in
-        one pass of array arithmetic (the 5,000-intent build makes 60,000 columns)."""
+        one pass of array arithmetic (the 5,000-intent build makes 60,000 columns).
+
+        With ``pivoted`` (a mask of columns) and ``slope`` < 1 those columns get pivoted length
+        normalisation: each is divided by ``(1 - slope) * pivot + slope * norm`` instead of its
+        norm, ``pivot`` being their mean norm. Cosine similarity favours short documents (one
+        shared word is a large part of a short document), so a topic with a few phrasings won
+        over an intent with thirty on a single word ("resume", "team"); pivoting gives back
+        the longer documents some of what plain cosine takes from them."""
         lens = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
         total = int(lens.sum())
         # map() with the dict's own get: no Python frame per feature (millions at 5,000 intents)
@@ -243,6 +256,9 @@ class Space:
         w = tf * np.where(known, self.idf[np.where(known, ids, 0)], np.float32(self.default_idf))
         norm = np.sqrt(np.bincount(col, (w.astype(np.float64)) ** 2, minlength=len(docs)))
         norm[norm == 0] = 1.0
+        if pivoted is not None and slope != 1.0 and pivoted.any():
+            pivot = float(norm[pivoted].mean())
+            norm = np.where(pivoted, (1.0 - slope) * pivot + slope * norm, norm)
         vals = (w / norm[col]).astype(np.float32)
         rows, col, vals = ids[known], col[known], vals[known]
         order = np.argsort(rows, kind="stable")
@@ -364,9 +380,14 @@ class Matcher:
             "quiz_routing": np.array(list(routing), dtype=np.int32),
             "phases": np.array(grammar.phases, dtype=np.int32),
         }
-        for name, space, feats in (("doc_word", word, doc_word), ("doc_char", char, doc_char),
-                                   ("examples", word, [word_features(t) for _, t in examples])):
-            m = space.matrix(feats)
+        # Pooled intent and uncovered-topic documents are length-pivoted; the negatives (one
+        # example each) and the single phrasings keep plain cosine.
+        pooled_docs = np.array([not i.startswith(NEGATIVE_PREFIX) for i in ids])
+        for name, space, feats, pivoted in (
+                ("doc_word", word, doc_word, pooled_docs),
+                ("doc_char", char, doc_char, pooled_docs),
+                ("examples", word, [word_features(t) for _, t in examples], None)):
+            m = space.matrix(feats, pivoted, cfg.pivot_slope)
             arrays |= {f"{name}_indptr": m.indptr, f"{name}_indices": m.indices,
                        f"{name}_data": m.data}
         if train:

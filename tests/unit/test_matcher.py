@@ -325,6 +325,27 @@ def test_the_batch_matrix_is_the_columns_of_vector() -> None:
     assert Space.fit([Counter({"a": 1})]).matrix([]).n_cols == 0
 
 
+def test_pivoting_gives_long_documents_back_what_cosine_takes() -> None:
+    """With slope 1 the pivoted columns are plain cosine; below 1 a document longer than the
+    pivoted columns' mean scores more on a shared word, a shorter one less, and columns
+    outside the mask are untouched."""
+    import numpy as np
+
+    from bot.matching.matcher import Space, word_features
+
+    texts = ["resume", "resume projects portfolio pipeline deploy monitor drift kubernetes",
+             "resume"]
+    docs = [word_features(content_tokens(raw_tokens(t))) for t in texts]
+    space = Space.fit(docs)
+    query = space.vector(word_features(["resume"]))
+    mask = np.array([True, True, False])
+    plain = space.matrix(docs).dot(query)
+    assert np.allclose(space.matrix(docs, mask, 1.0).dot(query), plain)
+    pivoted = space.matrix(docs, mask, 0.5).dot(query)
+    assert pivoted[0] < plain[0] and pivoted[1] > plain[1]
+    assert pivoted[2] == plain[2]
+
+
 def test_a_named_field_term_needs_more_evidence_to_be_refused(matcher):
     """``null_margin_anchored`` applies to questions that name a field term, ``null_margin``
     to the rest."""
