@@ -421,11 +421,12 @@ def _first_line(exc: BaseException) -> str:
 
 
 class Database:
-    """One engine + session factory for a database URL.
+    """The engines of one database URL.
 
-    ``session`` is an :class:`~sqlalchemy.ext.asyncio.async_sessionmaker` (``async with
-    db.session() as s``); repositories use :meth:`run`, which adds the transaction, retries and
-    error translation.
+    Repositories use :meth:`run`, which adds the transaction (a :class:`~bot.storage.tx.Tx`),
+    retries and error translation. ``session`` is an
+    :class:`~sqlalchemy.ext.asyncio.async_sessionmaker` for code outside a repository (tests,
+    tools): ``async with db.session() as s``.
     """
 
     def __init__(

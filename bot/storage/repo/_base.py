@@ -54,23 +54,20 @@ def shared_sql(statement: str, **types: Any) -> TextClause:
     return text(statement).bindparams(*(bindparam(k, type_=t) for k, t in types.items()))
 
 
-_CORE = "mentorbot.core"
 #: how many member ids :meth:`Repo.run_for_member` remembers as stored (~100 bytes each)
 STORED_MEMBERS_HINT = 20_000
 
 
 async def core(s: Tx) -> AsyncConnection:
-    """The session's connection (the transaction's), for Core statements on hot paths.
+    """The transaction's connection, for Core statements on hot paths.
 
-    Run there instead of through ``s.execute``, a statement skips the ORM's execution and
-    result machinery: a short read costs about half the CPU. Nothing is flushed first, so use
-    it where no ORM object is pending (the hot paths add none), and build its statement once,
-    at import, with ``bindparam``s: constructing a ``select()`` costs more than running it.
+    Run there instead of through ``s.execute`` (the ORM session, made on first use), a
+    statement skips the ORM's execution and result machinery: a short read costs about half the
+    CPU. Nothing is flushed first, so use it where no ORM object is pending (the hot paths add
+    none), and build its statement once, at import, with ``bindparam``s: constructing a
+    ``select()`` costs more than running it.
     """
-    conn = s.info.get(_CORE)
-    if conn is None:
-        conn = s.info[_CORE] = await s.connection()
-    return conn
+    return await s.connection()
 
 
 #: a member row as first written, up to what to do when it exists (``touch`` updates the visit)
