@@ -20,6 +20,13 @@ def test_split_text_respects_the_limit_and_keeps_every_word(text, limit):
             assert word in joined
 
 
+def test_split_text_cuts_at_any_whitespace_before_cutting_a_word():
+    # found by the property above: a carriage return separates words as a space does
+    text = "0" * 47 + "\r001"
+    assert split_text(text, 50) == ["0" * 47, "001"]
+    assert split_text("a" * 40 + "\t" + "b" * 20, 50) == ["a" * 40, "b" * 20]
+
+
 def test_split_text_cuts_at_paragraphs_and_marks_giant_words():
     para = ("word " * 300).strip()
     pieces = split_text(f"{para}\n\n{para}", 2000)

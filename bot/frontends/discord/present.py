@@ -48,8 +48,15 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _last_space(window: str) -> int:
+    """Index of the last whitespace character of ``window`` (any that ``str.split`` splits on:
+    a carriage return or a tab separates words as a space does), -1 if none."""
+    return next((i for i in range(len(window) - 1, -1, -1) if window[i].isspace()), -1)
+
+
 def split_text(text: str, limit: int) -> list[str]:
-    """Pieces of at most ``limit`` characters, cut at a blank line, a line end or a space."""
+    """Pieces of at most ``limit`` characters, cut at a blank line, a line end or other
+    whitespace; a word is cut only when it alone is longer than a piece."""
     pieces: list[str] = []
     rest = text.strip()
     while len(rest) > limit:
@@ -58,7 +65,7 @@ def split_text(text: str, limit: int) -> list[str]:
         if cut < limit // 3:
             cut = window.rfind("\n")
         if cut < limit // 3:
-            cut = window.rfind(" ")
+            cut = _last_space(window)
         if cut <= 0:  # one enormous word: cut it, visibly
             pieces.append(window[: limit - 1] + "…")
             rest = rest[limit - 1 :].lstrip()
