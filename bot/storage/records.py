@@ -93,7 +93,6 @@ class Progress(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class ProgressSummary:
     user_id: int
-    current_phase: int | None
     #: phase number -> (done, total) over the item ids given for that phase
     per_phase: Mapping[int, Progress]
     #: (done, total) over all given item ids
@@ -107,6 +106,10 @@ class ProgressSummary:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "per_phase", _frozen_map(self.per_phase))
+
+    @property
+    def current_phase(self) -> int | None:
+        return self.member.current_phase if self.member else None
 
 
 @dataclass(frozen=True, slots=True)

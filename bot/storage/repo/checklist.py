@@ -297,7 +297,6 @@ class ChecklistRepo(Repo):
             overall = Progress(done=len(valid & done_ids), total=len(valid))
             return ProgressSummary(
                 user_id=user_id,
-                current_phase=member.current_phase if member else None,
                 member=member,
                 done_ids=frozenset(done_ids),
                 per_phase=per_phase,
