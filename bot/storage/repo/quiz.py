@@ -70,7 +70,8 @@ class QuizRepo(Repo):
         return await s.scalar(_OPEN, {"member_id": user_id})
 
     async def _owned(self, s: Tx, attempt_id: int, user_id: int) -> QuizAttempt:
-        """Load and lock the attempt; NotFound if missing, Conflict if someone else's."""
+        """Load and lock the attempt (for a unit of work that changes it); NotFound if
+        missing, Conflict if someone else's."""
         return _check_owner(await s.scalar(_OWNED, {"attempt_id": attempt_id}),
                             attempt_id, user_id)
 
@@ -175,7 +176,7 @@ class QuizRepo(Repo):
 
         async def tx(s: Tx) -> QuizAttemptRecord:
             await self.lock_member(s, user_id, create=False)
-            att = await self._owned(s, attempt_id, user_id)
+            att = await self._owned_row(s, attempt_id, user_id)
             if att.status != "open":
                 raise Conflict(f"quiz attempt {attempt_id} is {att.status}")
             last = await s.scalar(
