@@ -90,7 +90,7 @@ _LOAD_MEMBER = (
 
 async def load_member(session: Tx, user_id: int) -> MemberRecord | None:
     """The member and the servers they were seen in: one Core statement, built once and run on
-    the session's connection (no ORM: this runs on most interactions)."""
+    the transaction's connection (no ORM: this runs on most interactions)."""
     rows = (await (await core(session)).execute(_LOAD_MEMBER, {"id": user_id})).all()
     if not rows:
         return None
