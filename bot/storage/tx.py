@@ -5,10 +5,11 @@ if the unit of work asks for one.
 Most units of work are the bot's hot paths — a member's visit, a checklist mark, a quiz
 answer, a logged question — and run Core statements only. Building an ``AsyncSession`` for each
 of them, beginning and committing through the ORM's transaction bookkeeping, cost about a quarter
-of a SQLite transaction's CPU (a one-statement transaction: ~235 µs with it, ~180 without). Here the transaction is the connection's
-(``engine.begin()``); the ORM session, when one is made, joins it (SQLAlchemy's default
-``join_transaction_mode``: it neither commits nor rolls back the connection's transaction) and
-is flushed before the commit, so objects ``add``-ed are written in the same transaction.
+of a SQLite transaction's CPU (a one-statement transaction: ~235 µs with it, ~180 without).
+Here the transaction is the connection's (``engine.begin()``); the ORM session, when one is
+made, joins it (SQLAlchemy's default ``join_transaction_mode``: it neither commits nor rolls
+back the connection's transaction) and is flushed before the commit, so objects ``add``-ed are
+written in the same transaction.
 """
 
 from __future__ import annotations
