@@ -5,12 +5,15 @@
 upgraded to the async drivers.
 
 SQLite connections get ``journal_mode=WAL``, ``foreign_keys=ON`` and ``synchronous=NORMAL``. On
-a SQLite file the statements of the hot paths run on the event loop's own thread
-(:class:`_InlineConnection`): a statement there takes tens of microseconds, and handing each one
-to aiosqlite's worker thread and back cost several times that in CPU. Those connections cannot
-wait: their ``busy_timeout`` is 0 and their WAL checkpoints run in a thread
-(:class:`_Checkpointer`). Units of work that touch many rows (``run(..., offload=True)``: stats,
-export, delete, purges) use a second, threaded pool with a short ``busy_timeout``.
+a SQLite file the statements of the hot paths run on the event loop's own thread, through a
+plain (sync) SQLAlchemy engine on the ``sqlite3`` module (the ``Tx``'s
+:class:`~bot.storage.tx.LoopConnection`): a statement there takes tens of microseconds, and
+handing each one to aiosqlite's worker thread and back, through SQLAlchemy's greenlet bridge,
+cost several times that in CPU. Those connections cannot wait: their ``busy_timeout`` is 0,
+their pool never blocks (``pool_timeout`` 0) and their WAL checkpoints run in a thread
+(:class:`_Checkpointer`). Units of work that touch many rows (``run(..., offload=True)``:
+stats, export, delete, purges), :attr:`Database.session` and tools use the async engine, whose
+aiosqlite connections run in worker threads with a short ``busy_timeout``.
 
 Pysqlite's own transaction handling is switched off and every write transaction starts with
 ``BEGIN IMMEDIATE`` (the SQLAlchemy recipe for pysqlite/aiosqlite), so a writer takes the write
@@ -21,7 +24,7 @@ Nothing blocks the event loop and every wait is bounded:
 
 * SQLite writes of one process are serialised by one :class:`asyncio.Lock` per database file
   (per event loop), so the process's writers queue on the loop, not in SQLite's busy handler.
-  Only another process can make a writer wait there: an inline connection fails at once, a
+  Only another process can make a writer wait there: a connection on the loop fails at once, a
   threaded one after ``busy_timeout`` (0.25 s, in its worker thread); :meth:`Database.run`
   retries with jittered back-off until ``retry_budget`` (4 s) is spent and raises
   :class:`~bot.storage.errors.Busy`.
@@ -50,14 +53,14 @@ import sqlite3
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Generator, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
 from aiosqlite.context import contextmanager
-from sqlalchemy import DateTime, event, text
+from sqlalchemy import DateTime, Engine, create_engine, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.ext.asyncio import (
@@ -66,7 +69,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool, StaticPool
 from sqlalchemy.types import TypeDecorator
 
 from bot.storage.errors import (
@@ -180,72 +183,27 @@ class _ClosingConnection(aiosqlite.Connection):
         return _ClosingCursor(self, await self._execute(self._conn.cursor))
 
 
-class _InlineQueue:
-    """Stands in for aiosqlite's request queue: SQLAlchemy's adapter puts work there directly
-    (its ``isolation_level`` setter); run it at once on the calling thread."""
-
-    def put_nowait(self, item: tuple[asyncio.Future[Any], Callable[[], Any]]) -> None:
-        future, function = item
-        try:
-            future.set_result(function())
-        except Exception as exc:
-            future.set_exception(exc)
-
-
-class _InlineConnection(aiosqlite.Connection):
-    """aiosqlite's interface, run on the calling (event-loop) thread: no worker thread.
-
-    A statement of the bot's hot paths takes tens of microseconds in SQLite; handing each call
-    to a worker thread and back (aiosqlite) cost ~5-10x that in CPU. This is safe on the loop
-    only because nothing here can wait: the connection's ``busy_timeout`` is 0 (a lock held by
-    another process fails at once and :meth:`Database.run` retries after an ``asyncio.sleep``),
-    writers of this process queue on an :class:`asyncio.Lock`, WAL readers never wait, and
-    automatic checkpoints (an fsync) are off here and run in a thread instead
-    (:class:`_Checkpointer`). Heavy reads (``Database.run(..., offload=True)``)
-    use the threaded engine.
-    """
-
-    def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
-        super().__init__(connector, 64)
-        self._tx = _InlineQueue()  # type: ignore[assignment]
-
-    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if not self._running or not self._connection:
-            raise ValueError("Connection closed")
-        return fn(*args, **kwargs)
-
-    async def _connect(self) -> aiosqlite.Connection:
-        if self._connection is None:
-            self._connection = self._connector()
-        return self
-
-    def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
-        return self._connect().__await__()
-
-    def stop(self) -> None:
-        self._running = False
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
-    async def close(self) -> None:
-        self.stop()
-
-
-def _sqlite_creator(path: Path, *, inline: bool = False
-                    ) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+def _sqlite_creator(path: Path) -> Callable[[], Awaitable[aiosqlite.Connection]]:
     def connect() -> sqlite3.Connection:
-        return sqlite3.connect(str(path), check_same_thread=not inline)
+        return sqlite3.connect(str(path))
 
     async def create() -> aiosqlite.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if inline:
-            return await _InlineConnection(connect)
         conn = _ClosingConnection(connect, 64)
         conn._thread.daemon = True  # as SQLAlchemy's aiosqlite dialect does
         return await conn
 
     return create
+
+
+def _loop_creator(path: Path) -> Callable[[], sqlite3.Connection]:
+    """Connections of the event loop's engine (made and used on the loop thread only)."""
+
+    def connect() -> sqlite3.Connection:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return sqlite3.connect(str(path), check_same_thread=False)
+
+    return connect
 
 
 #: one write lock per (event loop, SQLite file): a process's writers queue here, on the loop
@@ -292,9 +250,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def _install_sqlite_hooks(
-    engine: AsyncEngine, path: Path | None, *, busy_ms: int, autocheckpoint: bool
+    engine: AsyncEngine | Engine, path: Path | None, *, busy_ms: int, autocheckpoint: bool
 ) -> None:
-    sync_engine = engine.sync_engine
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
 
     @event.listens_for(sync_engine, "do_connect")
     def _make_parent_dir(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> None:
@@ -321,11 +279,11 @@ def _install_sqlite_hooks(
     def _on_begin(conn: Any) -> None:
         statement = f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'IMMEDIATE')}"
         driver = conn.connection.driver_connection
-        if isinstance(driver, _InlineConnection) and driver._connection is not None:
-            # on this thread, straight to sqlite3: a statement through SQLAlchemy costs ~60 us
-            # of CPU, and every transaction begins so
+        if isinstance(driver, sqlite3.Connection):
+            # the loop's engine: straight to sqlite3 (a statement through SQLAlchemy costs
+            # several times more CPU, and every transaction begins so)
             try:
-                driver._connection.execute(statement)
+                driver.execute(statement)
                 return
             except sqlite3.Error:
                 pass  # again below, so the error comes out as SQLAlchemy's, handled as any
@@ -377,15 +335,24 @@ class _Checkpointer:
             self._conn = None
 
 
-async def _transaction(engine: AsyncEngine, fn: Callable[[Tx], Awaitable[T]]) -> T:
-    """``fn`` in one transaction on a connection of ``engine``."""
-    async with engine.begin() as conn:
-        tx = Tx(conn)
-        try:
-            result = await fn(tx)
-            await tx.finish()
-        finally:
-            await tx.close()
+async def _transaction(engine: AsyncEngine | Engine, fn: Callable[[Tx], Awaitable[T]]) -> T:
+    """``fn`` in one transaction on a connection of ``engine``.
+
+    A sync ``engine`` is the event loop's SQLite engine: its calls return without yielding to
+    the loop, so the transaction cannot be cancelled half-way through a statement."""
+    if isinstance(engine, AsyncEngine):
+        async with engine.begin() as conn:
+            return await _in(Tx(conn), fn)
+    with engine.begin() as sync_conn:
+        return await _in(Tx(sync_conn), fn)
+
+
+async def _in(tx: Tx, fn: Callable[[Tx], Awaitable[T]]) -> T:
+    try:
+        result = await fn(tx)
+        await tx.finish()
+    finally:
+        await tx.close()
     return result
 
 
@@ -453,7 +420,8 @@ class Database:
         self.dialect_name: str = self.url.get_backend_name()
         self.safe_url: str = self.url.render_as_string(hide_password=True)
         kwargs: dict[str, Any] = {"echo": echo}
-        inline = False
+        #: a SQLite file's engine on the event loop's thread (see the module's docstring)
+        self._loop_engine: Engine | None = None
         if self.is_sqlite:
             database = self.url.database or ""
             if database in ("", ":memory:") or database.startswith("file::memory:"):
@@ -466,8 +434,13 @@ class Database:
                 self._sqlite_path = Path(database.removeprefix("file:").split("?")[0])
                 self._write_key = str(self._sqlite_path.resolve())
                 if not database.startswith("file:") and not self.url.query:
-                    kwargs["async_creator"] = _sqlite_creator(self._sqlite_path, inline=True)
-                    inline = True
+                    self._loop_engine = create_engine(
+                        f"sqlite:///{self._sqlite_path}", creator=_loop_creator(self._sqlite_path),
+                        echo=echo, poolclass=QueuePool, pool_size=pool_size,
+                        max_overflow=max_overflow, pool_timeout=0)
+                    # the threaded engine takes only heavy work, tools and sessions
+                    kwargs.update(pool_size=2, max_overflow=2,
+                                  async_creator=_sqlite_creator(self._sqlite_path))
         else:
             server_settings = {
                 "statement_timeout": str(int(statement_timeout * 1000)),
@@ -491,37 +464,37 @@ class Database:
             )
         engine_url = self.url.difference_update_query(["search_path"])
         self.engine: AsyncEngine = create_async_engine(engine_url, **kwargs)
-        #: the engine of ``run(..., offload=True)``: heavy statements off the event loop. Only a
-        #: file SQLite database runs its hot paths inline; there a second, threaded pool
-        #: (aiosqlite) takes the heavy ones. Elsewhere both are the same engine.
-        self._offload_engine: AsyncEngine = self.engine
         self._checkpointer: _Checkpointer | None = None
-        if inline:
-            kwargs.pop("async_creator")
-            kwargs.update(pool_size=2, max_overflow=2)
-            assert self._sqlite_path is not None
-            self._offload_engine = create_async_engine(
-                engine_url, async_creator=_sqlite_creator(self._sqlite_path), **kwargs
-            )
-            self._checkpointer = _Checkpointer(self._sqlite_path, busy_timeout)
         if self.is_sqlite:
+            inline = self._loop_engine is not None
             _install_sqlite_hooks(self.engine, self._sqlite_path,
-                                  busy_ms=0 if inline else int(busy_timeout * 1000),
-                                  autocheckpoint=not inline)
-            if inline:
-                _install_sqlite_hooks(self._offload_engine, self._sqlite_path,
-                                      busy_ms=int(busy_timeout * 1000), autocheckpoint=False)
+                                  busy_ms=int(busy_timeout * 1000), autocheckpoint=not inline)
+        if self._loop_engine is not None:
+            assert self._sqlite_path is not None
+            _install_sqlite_hooks(self._loop_engine, self._sqlite_path, busy_ms=0,
+                                  autocheckpoint=False)
+            self._checkpointer = _Checkpointer(self._sqlite_path, busy_timeout)
         self.session: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
         self._reader: AsyncEngine = self.engine.execution_options(sqlite_begin="DEFERRED")
-        #: (offload, readonly) → the engine :meth:`run` begins its transaction on
-        self._engines: dict[tuple[bool, bool], AsyncEngine] = {}
+        #: (offload, readonly) → the engine :meth:`run` begins its transaction on: a SQLite
+        #: file's hot paths on the loop's engine, everything else on the async one
+        self._engines: dict[tuple[bool, bool], AsyncEngine | Engine] = {}
         for offload in (False, True):
-            engine = self._offload_engine if offload else self.engine
+            engine: AsyncEngine | Engine = (
+                self._loop_engine if self._loop_engine is not None and not offload
+                else self.engine)
             for readonly in (False, True):
                 self._engines[offload, readonly] = (
                     engine.execution_options(sqlite_begin="DEFERRED") if readonly else engine)
+
+    @property
+    def sync_engines(self) -> tuple[Engine, ...]:
+        """Every engine's sync core (the loop's SQLite engine first, if there is one): where
+        SQLAlchemy's event hooks go (instrumentation, tests)."""
+        core = self.engine.sync_engine
+        return (core,) if self._loop_engine is None else (self._loop_engine, core)
 
     @property
     def is_sqlite(self) -> bool:
@@ -544,8 +517,8 @@ class Database:
     async def close(self) -> None:
         if self._checkpointer is not None:
             await self._checkpointer.close()
-        if self._offload_engine is not self.engine:
-            await self._offload_engine.dispose()
+        if self._loop_engine is not None:
+            self._loop_engine.dispose()
         await self.engine.dispose()
 
     async def run(

@@ -67,11 +67,12 @@ async def test_sqlite_pragmas_and_parent_directory(tmp_path: Path) -> None:
         await db.check()
         assert path.parent.is_dir()
         seen = {}
-        for name, engine in (("loop", db.engine), ("offload", db._offload_engine)):
-            async with engine.connect() as conn:
-                seen[name] = [await conn.scalar(text(f"PRAGMA {pragma}")) for pragma in
-                              ("journal_mode", "foreign_keys", "busy_timeout",
-                               "wal_autocheckpoint")]
+        pragmas = ("journal_mode", "foreign_keys", "busy_timeout", "wal_autocheckpoint")
+        assert db._loop_engine is not None
+        with db._loop_engine.connect() as sync_conn:
+            seen["loop"] = [sync_conn.scalar(text(f"PRAGMA {p}")) for p in pragmas]
+        async with db.engine.connect() as conn:
+            seen["offload"] = [await conn.scalar(text(f"PRAGMA {p}")) for p in pragmas]
         # on the loop nothing may wait (busy 0, checkpoints in a thread); the threaded pool
         # waits briefly in its worker
         assert seen == {"loop": ["wal", 1, 0, 0],
@@ -85,8 +86,9 @@ async def test_sqlite_file_hot_paths_run_on_the_loop_heavy_ones_in_a_thread(
 ) -> None:
     monkeypatch.setattr(db_module, "CHECKPOINT_EVERY", 10)
     db = Database(f"sqlite:///{tmp_path / 'bot.db'}")
-    for engine in (db.engine, db._offload_engine):  # which thread SQLite itself runs on
-        event.listen(engine.sync_engine, "connect",
+    assert len(db.sync_engines) == 2  # the loop's and the threaded one
+    for engine in db.sync_engines:  # which thread SQLite itself runs on
+        event.listen(engine, "connect",
                      lambda conn, _: conn.create_function("thread_id", 0, threading.get_ident))
     try:
         async def create(s: Tx) -> None:

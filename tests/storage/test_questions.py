@@ -64,7 +64,8 @@ def _count_transactions(store: Store) -> list[int]:
     def on_begin(conn: object) -> None:
         begun[0] += 1
 
-    event.listen(store.db.engine.sync_engine, "begin", on_begin)
+    for engine in store.db.sync_engines:
+        event.listen(engine, "begin", on_begin)
     return begun
 
 

@@ -10,13 +10,12 @@ from typing import Any, TypeVar
 from sqlalchemy import BigInteger, Boolean, TextClause, bindparam, func, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage.db import Database, UTCDateTime, utcnow
 from bot.storage.errors import InvalidInput, StorageError
 from bot.storage.models import GuildMembership, Member
 from bot.storage.records import MemberRecord
-from bot.storage.tx import Tx
+from bot.storage.tx import CoreConnection, Tx
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
@@ -58,7 +57,7 @@ def shared_sql(statement: str, **types: Any) -> TextClause:
 STORED_MEMBERS_HINT = 20_000
 
 
-async def core(s: Tx) -> AsyncConnection:
+async def core(s: Tx) -> CoreConnection:
     """The transaction's connection, for Core statements on hot paths.
 
     Run there instead of through ``s.execute`` (the ORM session, made on first use), a
