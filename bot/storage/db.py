@@ -60,7 +60,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 from aiosqlite.context import contextmanager
-from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.ext.asyncio import (
@@ -250,8 +250,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def _install_sqlite_hooks(
-    engine: AsyncEngine | Engine, path: Path | None, *, busy_ms: int, autocheckpoint: bool
+    engine: AsyncEngine | Engine, path: Path | None, *, busy_ms: int, autocheckpoint: bool,
+    begin_hook: bool = True,
 ) -> None:
+    """Pragmas on every new connection and, with ``begin_hook``, ``BEGIN`` emitted by SQLAlchemy
+    (the loop's connections begin in :meth:`_LoopConnections.transaction` instead: an engine with
+    any connection event listener dispatches events on every statement)."""
     sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
 
     @event.listens_for(sync_engine, "do_connect")
@@ -261,7 +265,7 @@ def _install_sqlite_hooks(
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
-        # Let SQLAlchemy (the "begin" hook below) emit BEGIN, not the sqlite3 module.
+        # BEGIN is ours (the "begin" hook below, or the loop's), not the sqlite3 module's
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
@@ -275,19 +279,13 @@ def _install_sqlite_hooks(
         finally:
             cursor.close()
 
+    if not begin_hook:
+        return
+
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        statement = f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'IMMEDIATE')}"
-        driver = conn.connection.driver_connection
-        if isinstance(driver, sqlite3.Connection):
-            # the loop's engine: straight to sqlite3 (a statement through SQLAlchemy costs
-            # several times more CPU, and every transaction begins so)
-            try:
-                driver.execute(statement)
-                return
-            except sqlite3.Error:
-                pass  # again below, so the error comes out as SQLAlchemy's, handled as any
-        conn.exec_driver_sql(statement)
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 class _Checkpointer:
@@ -335,16 +333,47 @@ class _Checkpointer:
             self._conn = None
 
 
-async def _transaction(engine: AsyncEngine | Engine, fn: Callable[[Tx], Awaitable[T]]) -> T:
-    """``fn`` in one transaction on a connection of ``engine``.
+async def _transaction(engine: AsyncEngine, fn: Callable[[Tx], Awaitable[T]]) -> T:
+    """``fn`` in one transaction on a connection of ``engine``."""
+    async with engine.begin() as conn:
+        return await _in(Tx(conn), fn)
 
-    A sync ``engine`` is the event loop's SQLite engine: its calls return without yielding to
-    the loop, so the transaction cannot be cancelled half-way through a statement."""
-    if isinstance(engine, AsyncEngine):
-        async with engine.begin() as conn:
-            return await _in(Tx(conn), fn)
-    with engine.begin() as sync_conn:
-        return await _in(Tx(sync_conn), fn)
+
+class _LoopConnections:
+    """A SQLite file's connections on the event loop's thread, and their transactions.
+
+    A transaction's calls return without yielding to the loop (nothing here can wait), so it
+    cannot be cancelled half-way through a statement. Between transactions a connection is
+    kept as a SQLAlchemy ``Connection``: making one per transaction (pool checkout, connection
+    events) cost about as much CPU as a short statement. ``BEGIN`` goes straight to ``sqlite3``.
+    """
+
+    def __init__(self, engine: Engine, keep: int = 2) -> None:
+        self.engine = engine
+        self.keep = keep
+        self.idle: list[Connection] = []
+
+    async def transaction(self, fn: Callable[[Tx], Awaitable[T]], *, readonly: bool) -> T:
+        conn = self.idle.pop() if self.idle else self.engine.connect()
+        try:
+            with conn.begin():
+                statement = "BEGIN DEFERRED" if readonly else "BEGIN IMMEDIATE"
+                driver: Any = conn.connection.driver_connection  # sqlite3.Connection
+                try:
+                    driver.execute(statement)
+                except sqlite3.Error:  # again, so the error comes out as SQLAlchemy's
+                    conn.exec_driver_sql(statement)
+                return await _in(Tx(conn), fn)
+        finally:
+            if conn.invalidated or conn.in_transaction() or len(self.idle) >= self.keep:
+                conn.close()
+            else:
+                self.idle.append(conn)
+
+    def close(self) -> None:
+        while self.idle:
+            self.idle.pop().close()
+        self.engine.dispose()
 
 
 async def _in(tx: Tx, fn: Callable[[Tx], Awaitable[T]]) -> T:
@@ -422,6 +451,7 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         #: a SQLite file's engine on the event loop's thread (see the module's docstring)
         self._loop_engine: Engine | None = None
+        self._loop: _LoopConnections | None = None
         if self.is_sqlite:
             database = self.url.database or ""
             if database in ("", ":memory:") or database.startswith("file::memory:"):
@@ -472,22 +502,16 @@ class Database:
         if self._loop_engine is not None:
             assert self._sqlite_path is not None
             _install_sqlite_hooks(self._loop_engine, self._sqlite_path, busy_ms=0,
-                                  autocheckpoint=False)
+                                  autocheckpoint=False, begin_hook=False)
+            self._loop = _LoopConnections(self._loop_engine)
             self._checkpointer = _Checkpointer(self._sqlite_path, busy_timeout)
         self.session: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
         self._reader: AsyncEngine = self.engine.execution_options(sqlite_begin="DEFERRED")
-        #: (offload, readonly) → the engine :meth:`run` begins its transaction on: a SQLite
-        #: file's hot paths on the loop's engine, everything else on the async one
-        self._engines: dict[tuple[bool, bool], AsyncEngine | Engine] = {}
-        for offload in (False, True):
-            engine: AsyncEngine | Engine = (
-                self._loop_engine if self._loop_engine is not None and not offload
-                else self.engine)
-            for readonly in (False, True):
-                self._engines[offload, readonly] = (
-                    engine.execution_options(sqlite_begin="DEFERRED") if readonly else engine)
+        #: readonly → the async engine :meth:`run` begins its transaction on (a SQLite file's
+        #: hot paths begin on the loop's connections instead)
+        self._engines: dict[bool, AsyncEngine] = {False: self.engine, True: self._reader}
 
     @property
     def sync_engines(self) -> tuple[Engine, ...]:
@@ -517,8 +541,8 @@ class Database:
     async def close(self) -> None:
         if self._checkpointer is not None:
             await self._checkpointer.close()
-        if self._loop_engine is not None:
-            self._loop_engine.dispose()
+        if self._loop is not None:
+            self._loop.close()
         await self.engine.dispose()
 
     async def run(
@@ -539,17 +563,21 @@ class Database:
         work that read or write many rows (stats, export, delete, purges): on a SQLite file
         they run in a worker thread rather than on the event loop.
         """
-        engine = self._engines[offload, readonly]
+        loop = None if offload else self._loop
+        engine = self._engines[readonly]
         lock = None if readonly or self._write_key is None else _write_lock(self._write_key)
         attempt = 0
         deadline = time.monotonic() + self.retry_budget
         while True:
             try:
                 if lock is None:
+                    if loop is not None:
+                        return await loop.transaction(fn, readonly=True)
                     return await _transaction(engine, fn)
                 await self._acquire(lock, deadline)
                 try:
-                    result = await _transaction(engine, fn)
+                    result = await (loop.transaction(fn, readonly=False) if loop is not None
+                                    else _transaction(engine, fn))
                 finally:
                     lock.release()
                 if self._checkpointer is not None:

@@ -116,6 +116,52 @@ async def test_sqlite_file_hot_paths_run_on_the_loop_heavy_ones_in_a_thread(
         await db.close()
 
 
+async def test_sqlite_loop_connections_are_kept_between_transactions(tmp_path: Path) -> None:
+    """The loop's SQLAlchemy connections outlive a transaction (one is not built per
+    transaction) and come back clean after a failure, a lock held by another process or a
+    read; every transaction begins on them with the right ``BEGIN``."""
+    path = tmp_path / "bot.db"
+    db = Database(f"sqlite:///{path}")
+    loop = db._loop
+    assert loop is not None
+    trace: list[str] = []  # every statement SQLite runs on the loop's connections
+    event.listen(db._loop_engine, "connect",
+                 lambda dbapi, _: dbapi.set_trace_callback(trace.append))
+    try:
+        async def create(s: Tx) -> None:
+            await (await s.connection()).execute(text("CREATE TABLE t (x INTEGER UNIQUE)"))
+
+        async def insert(s: Tx, x: int) -> None:
+            await (await s.connection()).execute(text("INSERT INTO t VALUES (:x)"), {"x": x})
+
+        async def count(s: Tx) -> int:
+            return int((await (await s.connection()).execute(
+                text("SELECT count(*) FROM t"))).scalar_one())
+
+        await db.run(create)
+        kept = list(loop.idle)
+        assert len(kept) == 1
+        await db.run(lambda s: insert(s, 1))
+        with pytest.raises(StorageError):  # a duplicate: rolled back, the connection kept
+            await db.run(lambda s: insert(s, 1))
+        assert loop.idle == kept and not kept[0].in_transaction()
+        raw = sqlite3.connect(path, isolation_level=None)
+        raw.execute("BEGIN IMMEDIATE")  # another process holds the write lock a moment
+        asyncio.get_running_loop().call_later(0.2, raw.execute, "COMMIT")
+        del trace[:]
+        await db.run(lambda s: insert(s, 2))  # BEGIN IMMEDIATE failed, was retried
+        raw.close()
+        assert trace.count("BEGIN IMMEDIATE") >= 2 and trace[-2:] == [
+            "INSERT INTO t VALUES (2)", "COMMIT"]
+        del trace[:]
+        assert await db.run(count, readonly=True) == 2
+        assert trace == ["BEGIN DEFERRED", "SELECT count(*) FROM t", "COMMIT"]
+        assert loop.idle == kept
+    finally:
+        await db.close()
+    assert loop.idle == []
+
+
 async def test_utc_datetime_round_trip_and_naive_rejected(store: Store) -> None:
     rec = await store.members.touch(42)
     assert rec.created_at.tzinfo is not None
