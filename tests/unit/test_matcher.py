@@ -348,18 +348,27 @@ def test_pivoting_gives_long_documents_back_what_cosine_takes() -> None:
 
 def test_a_named_field_term_needs_more_evidence_to_be_refused(matcher):
     """``null_margin_anchored`` applies to questions that name a field term, ``null_margin``
-    to the rest."""
+    to the rest (the in-the-field model off, to see the margins alone)."""
     base = matcher.config
     anchored, plain = "best pizza recipe for mlops engineers", "best pizza recipe for engineers"
     assert matcher.analyse(anchored)[2] and not matcher.analyse(plain)[2]
     try:
-        matcher.config = replace(base, null_margin=1.5, null_margin_anchored=1.5)
+        matcher.config = replace(base, null_margin=1.5, null_margin_anchored=1.5,
+                                 domain_power=0.0)
         assert matcher.match(anchored).status == matcher.match(plain).status == "unanswered"
-        matcher.config = replace(base, null_margin=1.5, null_margin_anchored=1e6)
+        matcher.config = replace(base, null_margin=1.5, null_margin_anchored=1e6,
+                                 domain_power=0.0)
         assert matcher.match(anchored).status != "unanswered"
         assert matcher.match(plain).status == "unanswered"
     finally:
         matcher.config = base
+
+
+def test_the_in_the_field_model_separates_field_wording_from_off_topic(matcher):
+    """The binary model that scales the null score: below one half for a question about the
+    job that names no field term, well above for an off-topic one."""
+    assert matcher.off_field(matcher.analyse("what does the job look like day to day")[0]) < 0.5
+    assert matcher.off_field(matcher.analyse("recipe for chocolate cake")[0]) > 0.5
 
 
 def test_the_cache_key_covers_the_matching_code(tmp_path):
