@@ -474,11 +474,18 @@ class Matcher:
             fixed += [PHASE_WORD, f"{SLOT_PREFIX}{slots.phase}"]  # a quiz result names a phase
         return fixed, corrections, anchored, slots
 
-    def signals(self, tokens: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
-        """Lexical similarity per document (0-1) and learned probabilities (intents…, null)."""
+    def vectors(self, tokens: Sequence[str]) -> tuple[Vec, Vec]:
+        """The question's word and character TF-IDF vectors: computed once per question and
+        shared by the lexical similarity, the learned scorer and the in-the-field model."""
+        return (self.word.vector(word_features(tokens)),
+                self.char.vector(char_features(tokens)))
+
+    def signals(self, tokens: Sequence[str], vecs: tuple[Vec, Vec] | None = None
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Lexical similarity per document (0-1) and learned probabilities (intents…, null).
+        ``vecs``: :meth:`vectors` of ``tokens`` when the caller has them already."""
         cfg = self.config
-        wv = self.word.vector(word_features(tokens))
-        cv = self.char.vector(char_features(tokens))
+        wv, cv = vecs if vecs is not None else self.vectors(tokens)
         lexical = cfg.w_doc_word * self._doc_word.dot(wv) + cfg.w_doc_char * self._doc_char.dot(cv)
         ex = self._examples.dot(wv)
         hit = np.flatnonzero(ex)
@@ -497,7 +504,8 @@ class Matcher:
     def scores(self, tokens: Sequence[str]) -> tuple[np.ndarray, float]:
         """Blended 0-100 score of every intent (in ``intent_ids`` order) and of "none of them"."""
         cfg = self.config
-        lexical, prob = self.signals(tokens)
+        vecs = self.vectors(tokens)  # once: the in-the-field model reads the same vectors
+        lexical, prob = self.signals(tokens, vecs)
         lex_i = lexical[self._intent_rows]
         lex_null = float(lexical[self._negative_rows].max()) if self._negative_rows.size else 0.0
         if prob is None:
@@ -507,16 +515,16 @@ class Matcher:
         w = cfg.w_lr
         null = 100.0 * (w * p_null + (1 - w) * lex_null)
         if self._dom_w is not None and cfg.domain_power:
-            null *= (self.off_field(tokens) / 0.5) ** cfg.domain_power
+            null *= (self.off_field(tokens, vecs) / 0.5) ** cfg.domain_power
         return 100.0 * (w * p_i + (1 - w) * lex_i), null
 
-    def off_field(self, tokens: Sequence[str]) -> float:
+    def off_field(self, tokens: Sequence[str], vecs: tuple[Vec, Vec] | None = None) -> float:
         """The binary model's probability that ``tokens`` are not about the field (0.5
-        without that model)."""
+        without that model). ``vecs``: :meth:`vectors` of ``tokens`` when the caller has them
+        already (:meth:`scores` does: the question's features are not computed twice)."""
         if self._dom_w is None:
             return 0.5
-        wv = self.word.vector(word_features(tokens))
-        cv = self.char.vector(char_features(tokens))
+        wv, cv = vecs if vecs is not None else self.vectors(tokens)
         n_word = len(self.word.names)
         z = self._dom_b + float(wv[1] @ self._dom_w[wv[0]] + cv[1] @ self._dom_w[n_word + cv[0]])
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
