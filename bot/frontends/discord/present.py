@@ -152,21 +152,37 @@ async def run_in_time(
     ephemeral: bool,
     update: bool = False,
 ) -> Reply:
-    """Start ``work``; if it is not done within ``ACK_BUDGET`` seconds, acknowledge the
-    interaction first (defer) so Discord never shows "the application did not respond"."""
-    task = asyncio.ensure_future(work())
-    done, _ = await asyncio.wait({task}, timeout=ACK_BUDGET)
-    if not done and not interaction.response.is_done():
-        try:
-            if update:
-                await interaction.response.defer()
-            else:
-                await interaction.response.defer(ephemeral=ephemeral, thinking=True)
-        except discord.HTTPException as exc:
-            # Too late (10062) or refused: the work goes on and its reply is attempted; if
-            # that fails too, the caller remembers a saved change for the next interaction.
-            log.warning("could not defer the interaction (%s %s)", exc.status, exc.code)
-    return await task
+    """Run ``work``; if it is not done within ``ACK_BUDGET`` seconds, acknowledge the
+    interaction meanwhile (defer) so Discord never shows "the application did not respond".
+    ``work`` returns only once that acknowledgement is done, so its reply follows it.
+
+    A timer, not a task per interaction: most work is done long before the budget."""
+    loop = asyncio.get_running_loop()
+    deferring: list[asyncio.Task[None]] = []
+
+    def defer() -> None:
+        if not interaction.response.is_done():
+            deferring.append(loop.create_task(_defer(interaction, ephemeral, update)))
+
+    timer = loop.call_later(ACK_BUDGET, defer)
+    try:
+        return await work()
+    finally:
+        timer.cancel()
+        if deferring:
+            await deferring[0]
+
+
+async def _defer(interaction: discord.Interaction, ephemeral: bool, update: bool) -> None:
+    try:
+        if update:
+            await interaction.response.defer()
+        else:
+            await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+    except discord.HTTPException as exc:
+        # Too late (10062) or refused: the work goes on and its reply is attempted; if
+        # that fails too, the caller remembers a saved change for the next interaction.
+        log.warning("could not defer the interaction (%s %s)", exc.status, exc.code)
 
 
 async def send_reply(
