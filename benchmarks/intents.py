@@ -225,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         matcher.match(q["q"])
     all_questions: list[str] = []
     for part in PARTS:
+        if args.part not in {part, "all"} and not args.scale:
+            continue  # a part is read only where it is reported or feeds the scale run
         in_scope, out_scope = load_questions(part)
         all_questions += [q["q"] for q in in_scope + out_scope]
         if args.part not in {part, "all"}:
