@@ -91,8 +91,15 @@ async def test_member_rows_stay_right_when_the_stored_hint_is_stale(
     (another process's /privacy delete) is created again by their next question, and the
     hint stays bounded."""
     begun = _count_transactions(store)
+    statements: list[str] = []
+    for engine in store.db.sync_engines:
+        event.listen(engine, "before_cursor_execute",
+                     lambda conn, cursor, sql, *rest: statements.append(sql))
     await store.questions.log("first?", "answered", "faq.levels", 30.0, G1, user_id=7101)
     assert begun[0] == 1  # not a failed insert, a creation and a retry
+    # the member's lock (PostgreSQL) once, though both the creation and the write ask for it
+    assert sum("pg_advisory_xact_lock" in sql for sql in statements) == (
+        1 if store.db.is_postgres else 0)
     assert 7101 in store.db.stored_members
 
     other = Store.open(db_url)  # another process's store on the same database

@@ -140,7 +140,10 @@ class Repo:
         (one write lock), so there only ``create`` does anything.
         """
         if self._db.is_postgres:
-            await (await core(s)).execute(_ADVISORY_LOCK, {"id": user_id})
+            locked: set[int] = s.info.setdefault("locked_members", set())
+            if user_id not in locked:  # held to the end of the transaction: once is enough
+                await (await core(s)).execute(_ADVISORY_LOCK, {"id": user_id})
+                locked.add(user_id)
         if create:
             await self.ensure_member(s, user_id, now or self.now())
 
