@@ -11,9 +11,10 @@ Invariants (enforced here and by the schema):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from dataclasses import replace
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
 
 from bot.storage.errors import Conflict, NotFound
@@ -40,11 +41,19 @@ def _record(att: QuizAttempt | Row[Any], answers: Sequence[bool]) -> QuizAttempt
 _ANSWERS = (select(QuizAnswer.yes).where(QuizAnswer.attempt_id == bindparam("attempt_id"))
             .order_by(QuizAnswer.question_index))
 _ANSWER = insert(QuizAnswer)
-_OWNED = (select(QuizAttempt).where(QuizAttempt.id == bindparam("attempt_id"))
-          .with_for_update().execution_options(populate_existing=True))
-#: the same as a row (Core): a click that only reads the attempt builds no ORM object
+#: the attempt, locked (a quiz click or finish reads it as a row: no ORM object)
 _OWNED_ROW = (select(QuizAttempt.__table__)
               .where(QuizAttempt.__table__.c.id == bindparam("attempt_id")).with_for_update())
+_ATTEMPTS = cast(Table, QuizAttempt.__table__)
+_FINISH = (update(_ATTEMPTS).where(_ATTEMPTS.c.id == bindparam("attempt_id"))
+           .values(status="finished", finished_at=bindparam("now"), score=bindparam("score"),
+                   phase=bindparam("new_phase")))
+#: the member's phase from a finished quiz, and the copies /stats counts (models.GuildMembership)
+_PLACE = [(update(table).where(table.c[key] == bindparam("who"))
+           .values(current_phase=bindparam("new_phase"),
+                   quizzes_finished=table.c.quizzes_finished + 1, **extra))
+          for table, key, extra in ((cast(Table, Member.__table__), "id", {"phase_source": "quiz"}),
+                                    (cast(Table, GuildMembership.__table__), "member_id", {}))]
 _OPEN = (select(QuizAttempt)
          .where(QuizAttempt.member_id == bindparam("member_id"), QuizAttempt.status == "open")
          .with_for_update().execution_options(populate_existing=True))
@@ -69,14 +78,9 @@ class QuizRepo(Repo):
     async def _open_attempt(self, s: Tx, user_id: int) -> QuizAttempt | None:
         return await s.scalar(_OPEN, {"member_id": user_id})
 
-    async def _owned(self, s: Tx, attempt_id: int, user_id: int) -> QuizAttempt:
-        """Load and lock the attempt (for a unit of work that changes it); NotFound if
-        missing, Conflict if someone else's."""
-        return _check_owner(await s.scalar(_OWNED, {"attempt_id": attempt_id}),
-                            attempt_id, user_id)
-
     async def _owned_row(self, s: Tx, attempt_id: int, user_id: int) -> Row[Any]:
-        """:meth:`_owned` as a row, for a unit of work that does not change the attempt."""
+        """Load and lock the attempt as a row; NotFound if missing, Conflict if someone
+        else's."""
         result = await (await core(s)).execute(_OWNED_ROW, {"attempt_id": attempt_id})
         return _check_owner(result.first(), attempt_id, user_id)
 
@@ -209,7 +213,7 @@ class QuizRepo(Repo):
 
         async def tx(s: Tx) -> QuizAttemptRecord:
             await self.lock_member(s, user_id, create=False)
-            att = await self._owned(s, attempt_id, user_id)
+            att = await self._owned_row(s, attempt_id, user_id)
             answers = await _answers(s, attempt_id)
             if att.status == "finished":
                 return _record(att, answers)
@@ -219,23 +223,13 @@ class QuizRepo(Repo):
                 raise Conflict(
                     f"quiz attempt {attempt_id} has {len(answers)} of {questions} answers"
                 )
-            att.status = "finished"
-            att.finished_at = now
-            att.score = sum(answers)
-            att.phase = phase
-            await s.execute(
-                update(Member)
-                .where(Member.id == user_id)
-                .values(current_phase=phase, phase_source="quiz",
-                        quizzes_finished=Member.quizzes_finished + 1)
-            )
-            await s.execute(  # the copies /stats counts (models.GuildMembership)
-                update(GuildMembership)
-                .where(GuildMembership.member_id == user_id)
-                .values(current_phase=phase,
-                        quizzes_finished=GuildMembership.quizzes_finished + 1)
-            )
-            await s.flush()
-            return _record(att, answers)
+            conn = await core(s)
+            score = sum(answers)
+            await conn.execute(_FINISH, {"attempt_id": attempt_id, "now": now, "score": score,
+                                         "new_phase": phase})
+            for statement in _PLACE:
+                await conn.execute(statement, {"who": user_id, "new_phase": phase})
+            return replace(_record(att, answers), status="finished", finished_at=now,
+                           score=score, phase=phase)
 
         return await self._db.run(tx)
