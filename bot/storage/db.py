@@ -36,7 +36,8 @@ Nothing blocks the event loop and every wait is bounded:
   ``lock_timeout`` bound each statement; deadlocks and serialisation failures are retried within
   the same budget, then :class:`~bot.storage.errors.Busy`.
 * The pool waits at most ``pool_timeout`` (2 s) for a connection, then raises
-  :class:`~bot.storage.errors.CapacityExceeded` (shed, not "database unavailable").
+  :class:`~bot.storage.errors.CapacityExceeded` (shed, not "database unavailable"); the
+  loop's SQLite pool never waits (its transactions do not yield, so it is never short).
 
 PostgreSQL uses asyncpg with ``pool_pre_ping`` (a dropped connection is replaced on the next
 checkout) and a short connect timeout, so an unreachable server fails fast. A
