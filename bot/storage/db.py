@@ -48,6 +48,7 @@ shared database, and how the test suite isolates each test.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import sqlite3
@@ -184,27 +185,28 @@ class _ClosingConnection(aiosqlite.Connection):
         return _ClosingCursor(self, await self._execute(self._conn.cursor))
 
 
-def _sqlite_creator(path: Path) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+def _sqlite_connector(path: Path, *, any_thread: bool = False) -> Callable[[], sqlite3.Connection]:
+    """Opens ``path`` (its directory made first). ``any_thread`` switches sqlite3's same-thread
+    check off: the loop's connections are used on its thread only, but SQLAlchemy's pool may
+    close them from another (disposal, garbage collection)."""
+
     def connect() -> sqlite3.Connection:
-        return sqlite3.connect(str(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return sqlite3.connect(str(path), check_same_thread=not any_thread)
+
+    return connect
+
+
+def _sqlite_creator(path: Path) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+    """aiosqlite connections (each with its worker thread) for the async engine."""
+    connect = _sqlite_connector(path)
 
     async def create() -> aiosqlite.Connection:
-        path.parent.mkdir(parents=True, exist_ok=True)
         conn = _ClosingConnection(connect, 64)
         conn._thread.daemon = True  # as SQLAlchemy's aiosqlite dialect does
         return await conn
 
     return create
-
-
-def _loop_creator(path: Path) -> Callable[[], sqlite3.Connection]:
-    """Connections of the event loop's engine (made and used on the loop thread only)."""
-
-    def connect() -> sqlite3.Connection:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return sqlite3.connect(str(path), check_same_thread=False)
-
-    return connect
 
 
 #: one write lock per (event loop, SQLite file): a process's writers queue here, on the loop
@@ -450,8 +452,7 @@ class Database:
         self.dialect_name: str = self.url.get_backend_name()
         self.safe_url: str = self.url.render_as_string(hide_password=True)
         kwargs: dict[str, Any] = {"echo": echo}
-        #: a SQLite file's engine on the event loop's thread (see the module's docstring)
-        self._loop_engine: Engine | None = None
+        #: a SQLite file's connections on the event loop's thread (see the module's docstring)
         self._loop: _LoopConnections | None = None
         if self.is_sqlite:
             database = self.url.database or ""
@@ -465,10 +466,14 @@ class Database:
                 self._sqlite_path = Path(database.removeprefix("file:").split("?")[0])
                 self._write_key = str(self._sqlite_path.resolve())
                 if not database.startswith("file:") and not self.url.query:
-                    self._loop_engine = create_engine(
-                        f"sqlite:///{self._sqlite_path}", creator=_loop_creator(self._sqlite_path),
+                    loop_engine = create_engine(
+                        f"sqlite:///{self._sqlite_path}",
+                        creator=_sqlite_connector(self._sqlite_path, any_thread=True),
                         echo=echo, poolclass=QueuePool, pool_size=pool_size,
                         max_overflow=max_overflow, pool_timeout=0)
+                    _install_sqlite_hooks(loop_engine, self._sqlite_path, busy_ms=0,
+                                          autocheckpoint=False, begin_hook=False)
+                    self._loop = _LoopConnections(loop_engine)
                     # the threaded engine takes only heavy work, tools and sessions
                     kwargs.update(pool_size=2, max_overflow=2,
                                   async_creator=_sqlite_creator(self._sqlite_path))
@@ -497,14 +502,11 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(engine_url, **kwargs)
         self._checkpointer: _Checkpointer | None = None
         if self.is_sqlite:
-            inline = self._loop_engine is not None
             _install_sqlite_hooks(self.engine, self._sqlite_path,
-                                  busy_ms=int(busy_timeout * 1000), autocheckpoint=not inline)
-        if self._loop_engine is not None:
+                                  busy_ms=int(busy_timeout * 1000),
+                                  autocheckpoint=self._loop is None)
+        if self._loop is not None:
             assert self._sqlite_path is not None
-            _install_sqlite_hooks(self._loop_engine, self._sqlite_path, busy_ms=0,
-                                  autocheckpoint=False, begin_hook=False)
-            self._loop = _LoopConnections(self._loop_engine)
             self._checkpointer = _Checkpointer(self._sqlite_path, busy_timeout)
         self.session: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
@@ -515,11 +517,16 @@ class Database:
         self._engines: dict[bool, AsyncEngine] = {False: self.engine, True: self._reader}
 
     @property
+    def _loop_engine(self) -> Engine | None:
+        """The engine of the loop's SQLite connections, if there are any."""
+        return self._loop.engine if self._loop is not None else None
+
+    @property
     def sync_engines(self) -> tuple[Engine, ...]:
         """Every engine's sync core (the loop's SQLite engine first, if there is one): where
         SQLAlchemy's event hooks go (instrumentation, tests)."""
         core = self.engine.sync_engine
-        return (core,) if self._loop_engine is None else (self._loop_engine, core)
+        return (core,) if self._loop is None else (self._loop.engine, core)
 
     @property
     def is_sqlite(self) -> bool:
@@ -565,20 +572,19 @@ class Database:
         they run in a worker thread rather than on the event loop.
         """
         loop = None if offload else self._loop
-        engine = self._engines[readonly]
+        transaction: Callable[[], Awaitable[T]] = (
+            functools.partial(_transaction, self._engines[readonly], fn) if loop is None
+            else functools.partial(loop.transaction, fn, readonly=readonly))
         lock = None if readonly or self._write_key is None else _write_lock(self._write_key)
         attempt = 0
         deadline = time.monotonic() + self.retry_budget
         while True:
             try:
                 if lock is None:
-                    if loop is not None:
-                        return await loop.transaction(fn, readonly=True)
-                    return await _transaction(engine, fn)
+                    return await transaction()
                 await self._acquire(lock, deadline)
                 try:
-                    result = await (loop.transaction(fn, readonly=False) if loop is not None
-                                    else _transaction(engine, fn))
+                    result = await transaction()
                 finally:
                     lock.release()
                 if self._checkpointer is not None:
