@@ -41,10 +41,9 @@ def _record(att: QuizAttempt | Row[Any], answers: Sequence[bool]) -> QuizAttempt
 _ANSWERS = (select(QuizAnswer.yes).where(QuizAnswer.attempt_id == bindparam("attempt_id"))
             .order_by(QuizAnswer.question_index))
 _ANSWER = insert(QuizAnswer)
-#: the attempt, locked (a quiz click or finish reads it as a row: no ORM object)
-_OWNED_ROW = (select(QuizAttempt.__table__)
-              .where(QuizAttempt.__table__.c.id == bindparam("attempt_id")).with_for_update())
 _ATTEMPTS = cast(Table, QuizAttempt.__table__)
+#: the attempt, locked (a quiz click or finish reads it as a row: no ORM object)
+_OWNED_ROW = select(_ATTEMPTS).where(_ATTEMPTS.c.id == bindparam("attempt_id")).with_for_update()
 _FINISH = (update(_ATTEMPTS).where(_ATTEMPTS.c.id == bindparam("attempt_id"))
            .values(status="finished", finished_at=bindparam("now"), score=bindparam("score"),
                    phase=bindparam("new_phase")))
