@@ -539,12 +539,13 @@ class Database:
     # -- public API -----------------------------------------------------------------------------
 
     async def check(self) -> None:
-        """Connect and run ``SELECT 1``; raise :class:`DatabaseUnavailable` (one line) if not."""
-        try:
-            async with self._reader.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as exc:
-            raise self.translate(exc) from exc
+        """Run ``SELECT 1`` where the hot paths run (on a SQLite file: the loop's connections,
+        no worker thread); raise :class:`DatabaseUnavailable` (one line) if it fails."""
+
+        async def select_one(s: Tx) -> None:
+            await (await s.connection()).execute(text("SELECT 1"))
+
+        await self.run(select_one, readonly=True)
 
     async def close(self) -> None:
         if self._checkpointer is not None:
