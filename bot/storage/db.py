@@ -39,8 +39,11 @@ Nothing blocks the event loop and every wait is bounded:
   :class:`~bot.storage.errors.CapacityExceeded` (shed, not "database unavailable"); the
   loop's SQLite pool never waits (its transactions do not yield, so it is never short).
 
-PostgreSQL uses asyncpg with ``pool_pre_ping`` (a dropped connection is replaced on the next
-checkout) and a short connect timeout, so an unreachable server fails fast. A
+PostgreSQL uses asyncpg with a short connect timeout, so an unreachable server fails fast. A
+pooled connection the server closed (a restart, ``pg_terminate_backend``) is replaced at
+checkout: asyncpg sees the server's goodbye and the closed socket without a round trip
+(:func:`_replace_closed`). SQLAlchemy's ``pool_pre_ping`` did the same with three round trips
+(``BEGIN``, ``;``, ``ROLLBACK``) on every checkout: ~0.4 ms of CPU per transaction here. A
 ``?search_path=<schema>`` URL parameter puts every table in that (existing) schema — handy in a
 shared database, and how the test suite isolates each test.
 """
@@ -336,6 +339,12 @@ class _Checkpointer:
             self._conn = None
 
 
+def _replace_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Pool checkout: a connection the server closed is replaced (the pool tries another)."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise sa_exc.DisconnectionError("the server closed this connection")
+
+
 async def _transaction(engine: AsyncEngine, fn: Callable[[Tx], Awaitable[T]]) -> T:
     """``fn`` in one transaction on a connection of ``engine``."""
     async with engine.begin() as conn:
@@ -495,12 +504,13 @@ class Database:
                 pool_size=pool_size,
                 max_overflow=max_overflow,
                 pool_timeout=pool_timeout,
-                pool_pre_ping=True,
                 connect_args=connect_args,
             )
         engine_url = self.url.difference_update_query(["search_path"])
         self.engine: AsyncEngine = create_async_engine(engine_url, **kwargs)
         self._checkpointer: _Checkpointer | None = None
+        if self.is_postgres:
+            event.listen(self.engine.sync_engine.pool, "checkout", _replace_closed)
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine, self._sqlite_path,
                                   busy_ms=int(busy_timeout * 1000),
@@ -578,6 +588,7 @@ class Database:
             else functools.partial(loop.transaction, fn, readonly=readonly))
         lock = None if readonly or self._write_key is None else _write_lock(self._write_key)
         attempt = 0
+        reconnected = False
         deadline = time.monotonic() + self.retry_budget
         while True:
             try:
@@ -594,6 +605,10 @@ class Database:
             except StorageError:
                 raise
             except Exception as exc:
+                if not reconnected and self._lost_before_commit(exc):
+                    reconnected = True  # once: the server may have just gone away for good
+                    log.debug("retrying on a new connection: %s", exc)
+                    continue
                 retryable = self._is_retryable(exc)
                 if retryable and attempt < MAX_RETRIES:
                     attempt += 1
@@ -624,6 +639,14 @@ class Database:
             ) from None
 
     # -- error translation ----------------------------------------------------------------------
+
+    def _lost_before_commit(self, exc: BaseException) -> bool:
+        """A PostgreSQL connection that dropped while a statement ran — not during ``COMMIT``,
+        where SQLAlchemy reports no statement — so the server committed nothing: the unit of
+        work can run again on a new connection (as after a deadlock). This is how a connection
+        the server closed just after checkout is replaced."""
+        return (self.is_postgres and isinstance(exc, sa_exc.DBAPIError)
+                and exc.connection_invalidated and exc.statement is not None)
 
     def _is_retryable(self, exc: BaseException) -> bool:
         if isinstance(exc, sa_exc.OperationalError) and self.is_sqlite:

@@ -368,8 +368,37 @@ async def test_stale_pooled_connections_are_replaced_postgres(store: Store) -> N
         assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
     finally:
         await admin.close()
-    assert (await store.members.get(1)) is not None  # pre-ping replaced the dead connection
+    assert (await store.members.get(1)) is not None  # the dead connection was replaced
     assert await store.db.run(backend_pid) != pid
+
+
+@pytest.mark.backends("postgres")
+async def test_connection_closed_after_checkout_runs_again_postgres(store: Store) -> None:
+    """The server closes the connection between checkout and the first statement: nothing was
+    committed, so the unit of work runs once more on a new connection (no error for the
+    member), and its write is stored once."""
+    import asyncpg
+
+    url = store.db.url.set(drivername="postgresql").difference_update_query(["search_path"])
+    attempts: list[int] = []
+
+    async def write(s: Tx) -> None:
+        conn = await s.connection()
+        raw = await conn.get_raw_connection()
+        pid = raw.driver_connection.get_server_pid()  # type: ignore[union-attr]
+        attempts.append(pid)
+        if len(attempts) == 1:
+            admin = await asyncpg.connect(url.render_as_string(hide_password=False))
+            try:
+                assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+            finally:
+                await admin.close()
+        s.add(Member(id=7, created_at=datetime.now(UTC), last_seen_at=datetime.now(UTC)))
+        await s.flush()
+
+    await store.db.run(write)
+    assert len(attempts) == 2 and attempts[0] != attempts[1]
+    assert await store.members.get(7) is not None
 
 
 @pytest.mark.backends("sqlite")
