@@ -28,6 +28,7 @@ import signal
 import socket
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,6 +219,13 @@ class BotProcess:
 # -- members and their interactions -------------------------------------------------------------
 
 
+def api_route(method: str, path: str) -> str:
+    """``POST /interactions/{id}/{token}/callback``: a request's method and path, ids and
+    tokens replaced by their names."""
+    path = re.sub(r"/(interactions|webhooks)/\d+/[^/]+", r"/\1/{id}/{token}", path)
+    return method + " " + re.sub(r"/\d+", "/{id}", path)
+
+
 @dataclass
 class Member:
     user: FakeUser
@@ -383,6 +391,9 @@ class LoadGenerator:
         #: would change the item as the member knew it
         self.last_write: dict[tuple[int, str], tuple[bool, str, float]] = {}
         self.saved_notes = 0  # replies that carried the bot's "Saved earlier" note
+        #: the bot's requests to the fake's API by route (``POST /channels/{id}/messages``),
+        #: counted before :meth:`trim_fake` forgets them
+        self.api_requests: Counter[str] = Counter()
 
     # -- choosing what a member does ---------------------------------------------------------
 
@@ -545,13 +556,20 @@ class LoadGenerator:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), SWEEP)
 
+    def count_requests(self) -> Counter[str]:
+        """Moves the fake's request log into :attr:`api_requests` (by route) and returns it."""
+        requests = self.fake.state.requests
+        self.api_requests.update(api_route(r.method, r.path) for r in requests)
+        requests.clear()
+        return self.api_requests
+
     def trim_fake(self, older_than: float = KEEP_CLOSED) -> None:
         """Forget what the fake keeps of interactions closed a while ago (its request log, the
         handles and their messages, gateway frames already sent), so that a long or fast run
         measures the bot and not the fake's lists (it scans some of them per request)."""
         state = self.fake.state
         now = state.now()
-        state.requests.clear()
+        self.count_requests()
         keep_msgs = {id(m.quiz_message) for m in self.members if m.quiz_message is not None}
         closed = self.closed
         while self._trimmed < len(closed) and now - closed[self._trimmed].closed_at >= older_than:

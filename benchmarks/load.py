@@ -170,6 +170,7 @@ async def run(args: argparse.Namespace) -> int:
                           f"{bot.rss_mib():.1f} MiB; {args.members} members", flush=True)
                     rows = await _scenario(args, fake, bot, gen)
                     metrics = await bot.metrics()
+                    requests = gen.count_requests()
                 finally:
                     code = await bot.stop()
                 writes = await gen.check_writes(db_url)
@@ -199,6 +200,10 @@ async def run(args: argparse.Namespace) -> int:
     if metrics:
         print("\nbot /metrics, interactions by outcome (whole run, warm-up included): "
               + ", ".join(f"{k} {v:.0f}" for k, v in sorted(metrics.items())))
+        handled = sum(metrics.values())
+        print(f"the bot's requests to Discord's API (whole run): "
+              f"{sum(requests.values()) / handled:.2f} per interaction; by route: "
+              + ", ".join(f"{route} {n / handled:.2f}" for route, n in requests.most_common()))
     print(f"bot log: {warnings} warning line(s), {errors} error line(s); "
           f"exit code {code}")
     for line in sample:
