@@ -401,6 +401,22 @@ async def test_connection_closed_after_checkout_runs_again_postgres(store: Store
     assert await store.members.get(7) is not None
 
 
+@pytest.mark.backends("postgres")
+async def test_short_reads_run_without_a_transaction_block_postgres(store: Store) -> None:
+    """A short read on PostgreSQL skips BEGIN/COMMIT (each statement its own transaction);
+    writes and offloaded reads (stats, export) keep one transaction."""
+
+    async def two_timestamps(s: Tx) -> bool:
+        conn = await s.connection()
+        first = await conn.scalar(text("SELECT transaction_timestamp()"))
+        await conn.execute(text("SELECT pg_sleep(0.01)"))
+        return first == await conn.scalar(text("SELECT transaction_timestamp()"))
+
+    assert await store.db.run(two_timestamps, readonly=True) is False
+    assert await store.db.run(two_timestamps, readonly=True, offload=True) is True
+    assert await store.db.run(two_timestamps) is True
+
+
 @pytest.mark.backends("sqlite")
 async def test_sqlite_waits_for_another_writer(store: Store) -> None:
     path = store.db.url.database
