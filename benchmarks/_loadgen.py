@@ -151,6 +151,16 @@ class BotProcess:
         ticks = os.sysconf("SC_CLK_TCK")
         return (int(fields[11]) + int(fields[12])) / ticks  # fields 14 and 15 of stat
 
+    def write_syscalls(self) -> int:
+        """The write system calls the bot's process made (``syscw`` of /proc/<pid>/io): each
+        a send to Discord or PostgreSQL, a SQLite WAL write or a log line. Unlike CPU time it
+        does not depend on how busy the machine is."""
+        with open(f"/proc/{self.pid}/io") as f:
+            for line in f:
+                if line.startswith("syscw:"):
+                    return int(line.split()[1])
+        return 0
+
     def runqueue_wait(self) -> float:
         """Seconds the bot's main (event-loop) thread has spent runnable but waiting for a CPU:
         on a shared machine this is the time other processes took from it."""
@@ -317,6 +327,7 @@ class PhaseResult:
     gen_runq_seconds: float  # the same for this process's loop thread
     send_wall: float  # seconds spent sending (the rest of ``wall`` is waiting for answers)
     send_cpu_seconds: float  # the bot's CPU while sending
+    write_syscalls: int  # the bot's write system calls over the phase
 
     def summary(self) -> dict[str, float]:
         recs = self.records
@@ -346,6 +357,7 @@ class PhaseResult:
             "final_p99": percentile(finals, 99) if finals else float("nan"),
             "final_max": max(finals) if finals else float("nan"),
             "cpu_ms_per": 1000 * self.cpu_seconds / n if n else float("nan"),
+            "writes_per": self.write_syscalls / n if n else float("nan"),
             "bot_cpu_pct": (100 * self.send_cpu_seconds / self.send_wall if self.send_wall
                             else float("nan")),
             "gen_cpu_pct": 100 * self.gen_cpu_seconds / self.wall if self.wall else float("nan"),
@@ -655,6 +667,7 @@ class LoadGenerator:
         sweeper = asyncio.create_task(self._sweeper(stop))
         rss_start = self.bot.rss_mib()
         cpu0, gen0 = self.bot.cpu_seconds(), time.process_time()
+        writes0 = self.bot.write_syscalls()
         runq0, gen_runq0 = self.bot.runqueue_wait(), runqueue_wait()
         t0 = loop.time()
         todo = sorted(events, key=lambda e: e[0])
@@ -693,7 +706,7 @@ class LoadGenerator:
         result = PhaseResult(rate, seconds, records, skipped, self.bot.cpu_seconds() - cpu0,
                              wall, rss_start, self.bot.rss_mib(), time.process_time() - gen0,
                              self.bot.runqueue_wait() - runq0, runqueue_wait() - gen_runq0,
-                             *sending)
+                             *sending, self.bot.write_syscalls() - writes0)
         self.trim_fake(older_than=0.0)
         self.closed, self._trimmed = [], 0
         return result

@@ -87,7 +87,8 @@ MEMBER_COLUMNS = (
 )
 #: … and what it cost, and whether the generator kept up
 COST_COLUMNS = (
-    ("CPU ms/int", "cpu_ms_per", "{:.2f}"), ("bot CPU % sending", "bot_cpu_pct", "{:.0f}"),
+    ("CPU ms/int", "cpu_ms_per", "{:.2f}"), ("writes/int", "writes_per", "{:.1f}"),
+    ("bot CPU % sending", "bot_cpu_pct", "{:.0f}"),
     ("RSS start", "rss_start", "{:.1f}"), ("RSS end", "rss_end", "{:.1f}"),
     ("gw wait p99 ms", "gateway_wait_p99", "{:.0f}"), ("gw wait max", "gateway_wait_max", "{:.0f}"),
     ("acks≤3s of creation %", "acks_3s_created_pct", "{:.1f}"),
@@ -185,7 +186,9 @@ async def run(args: argparse.Namespace) -> int:
     print()
     print(table(rows, COST_COLUMNS))
     print("CPU ms/int: the bot's utime+stime over the run ÷ interactions sent (100 % = one "
-          "core). gw wait: from "
+          "core). writes/int: the bot's write system calls ÷ interactions sent (sends to "
+          "Discord and PostgreSQL, SQLite WAL writes; independent of the machine's load). "
+          "gw wait: from "
           "the interaction's creation until its gateway frame went out (the bot not reading "
           "its socket); 1st/final are timed from the frame going out, as the fake's 3 s "
           "deadline is. runq wait: time the loop thread was runnable but had no CPU (other "
