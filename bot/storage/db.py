@@ -7,7 +7,7 @@ upgraded to the async drivers.
 SQLite connections get ``journal_mode=WAL``, ``foreign_keys=ON`` and ``synchronous=NORMAL``. On
 a SQLite file the statements of the hot paths run on the event loop's own thread, through a
 plain (sync) SQLAlchemy engine on the ``sqlite3`` module (the ``Tx``'s
-:class:`~bot.storage.tx.LoopConnection`): a statement there takes tens of microseconds, and
+:class:`~bot.storage.tx.SyncConnection`): a statement there takes tens of microseconds, and
 handing each one to aiosqlite's worker thread and back, through SQLAlchemy's greenlet bridge,
 cost several times that in CPU. Those connections cannot wait: their ``busy_timeout`` is 0,
 their pool never blocks (``pool_timeout`` 0) and their WAL checkpoints run in a thread
@@ -58,10 +58,10 @@ import sqlite3
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 from aiosqlite.context import contextmanager
@@ -76,6 +76,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import QueuePool, StaticPool
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_only, greenlet_spawn
 
 from bot.storage.errors import (
     Busy,
@@ -346,9 +347,42 @@ def _replace_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
 
 
 async def _transaction(engine: AsyncEngine, fn: Callable[[Tx], Awaitable[T]]) -> T:
-    """``fn`` in one transaction on a connection of ``engine``."""
-    async with engine.begin() as conn:
-        return await _in(Tx(conn), fn)
+    """``fn`` in one transaction on a connection of ``engine``, run as sync SQLAlchemy code in
+    one greenlet (see :mod:`bot.storage.tx`)."""
+    sync = engine.sync_engine
+
+    def body() -> T:
+        with sync.begin() as conn:
+            return _drive(_in(Tx(conn), fn))
+
+    return await greenlet_spawn(body)
+
+
+def _drive(coro: Coroutine[Any, Any, T]) -> T:
+    """Runs ``coro`` to its end in a SQLAlchemy greenlet. Its statements return without
+    yielding; anything else it awaits (a unit of work rarely does) is awaited on the event loop
+    through the bridge, and what that raises (a cancellation) is thrown back into ``coro``."""
+    send: Callable[[Any], Any] = coro.send
+    value: Any = None
+    while True:
+        try:
+            yielded = send(value)
+        except StopIteration as done:
+            return cast(T, done.value)
+        try:
+            await_only(_resume(yielded))
+            send, value = coro.send, None
+        except BaseException as exc:  # the coroutine's to handle, a cancellation too
+            send, value = coro.throw, exc
+
+
+async def _resume(yielded: Any) -> None:
+    """Waits on the loop for what a coroutine yielded: a future, or nothing (``sleep(0)``)."""
+    if yielded is None:
+        await asyncio.sleep(0)
+    else:  # as a task does with what its coroutine yields: the flag is the coroutine's
+        yielded._asyncio_future_blocking = False
+        await yielded
 
 
 class _LoopConnections:

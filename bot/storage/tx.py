@@ -11,15 +11,18 @@ made, joins it (SQLAlchemy's default ``join_transaction_mode``: it neither commi
 back the connection's transaction) and is flushed before the commit, so objects ``add``-ed are
 written in the same transaction.
 
-The connection is one of two kinds, and repositories cannot tell them apart:
+The connection is always a plain (sync) SQLAlchemy ``Connection`` behind awaitable calls
+(:class:`SyncConnection`, :class:`SyncSession`), in one of two places:
 
-* an :class:`~sqlalchemy.ext.asyncio.AsyncConnection` (PostgreSQL through asyncpg; SQLite in
-  a worker thread through aiosqlite), whose every call crosses SQLAlchemy's greenlet bridge;
-* a :class:`LoopConnection`: a plain (sync) SQLAlchemy connection to a SQLite file, run on the
-  event loop's own thread, behind the same awaitable calls. Its statements cannot wait (see
-  :mod:`bot.storage.db`), and skipping the bridge and the async driver adapter made a
-  two-statement transaction ~3x cheaper in CPU (~290 → ~100 µs; ~70 with the connections
-  :mod:`bot.storage.db` keeps between transactions).
+* on the event loop's own thread, for a SQLite file's hot paths: its statements cannot wait
+  (see :mod:`bot.storage.db`), and skipping SQLAlchemy's greenlet bridge and the async driver
+  adapter made a two-statement transaction ~3x cheaper in CPU (~290 → ~100 µs; ~70 with the
+  connections :mod:`bot.storage.db` keeps between transactions);
+* inside one SQLAlchemy greenlet for the whole unit of work, for the async engines (PostgreSQL
+  through asyncpg; SQLite in worker threads through aiosqlite): each statement awaits its
+  driver through the bridge, but the connection, transaction and results are the sync ones and
+  no greenlet is made per call (``AsyncConnection`` makes one for every call: a two-statement
+  transaction on PostgreSQL cost ~720 µs of CPU that way, ~530 µs this way).
 """
 
 from __future__ import annotations
@@ -29,11 +32,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import Connection, Result, ScalarResult
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
 
-class LoopConnection:
+class SyncConnection:
     """A sync connection with the awaitable Core calls of an ``AsyncConnection``."""
 
     __slots__ = ("sync",)
@@ -52,7 +54,7 @@ class LoopConnection:
         return self.sync.scalars(statement, parameters, **kw)
 
 
-class LoopSession:
+class SyncSession:
     """A sync ORM session with the awaitable calls of an ``AsyncSession`` that :class:`Tx`
     offers."""
 
@@ -88,8 +90,8 @@ class LoopSession:
         self.sync.close()
 
 
-#: what :meth:`Tx.connection` returns: either kind takes the same awaited Core calls
-CoreConnection = AsyncConnection | LoopConnection
+#: what :meth:`Tx.connection` returns (the name repositories use)
+CoreConnection = SyncConnection
 
 
 class Tx:
@@ -97,26 +99,21 @@ class Tx:
 
     __slots__ = ("_session", "conn", "info")
 
-    def __init__(self, conn: AsyncConnection | Connection) -> None:
-        self.conn: CoreConnection = (
-            conn if isinstance(conn, AsyncConnection) else LoopConnection(conn))
+    def __init__(self, conn: Connection) -> None:
+        self.conn = SyncConnection(conn)
         #: per-transaction scratch space for repositories (as ``Session.info``)
         self.info: dict[str, Any] = {}
-        self._session: AsyncSession | LoopSession | None = None
+        self._session: SyncSession | None = None
 
     async def connection(self) -> CoreConnection:
         """The transaction's connection: Core statements run here without the ORM."""
         return self.conn
 
     @property
-    def orm(self) -> AsyncSession | LoopSession:
+    def orm(self) -> SyncSession:
         """An ORM session in this transaction, made on first use."""
         if self._session is None:
-            conn = self.conn
-            self._session = (
-                AsyncSession(bind=conn, expire_on_commit=False)
-                if isinstance(conn, AsyncConnection)
-                else LoopSession(Session(bind=conn.sync, expire_on_commit=False)))
+            self._session = SyncSession(Session(bind=self.conn.sync, expire_on_commit=False))
         return self._session
 
     # the ORM calls the repositories make, on that session ----------------------------------------
@@ -155,4 +152,4 @@ class Tx:
             await session.close()
 
 
-__all__ = ["CoreConnection", "LoopConnection", "LoopSession", "Tx"]
+__all__ = ["CoreConnection", "SyncConnection", "SyncSession", "Tx"]

@@ -384,8 +384,7 @@ async def test_connection_closed_after_checkout_runs_again_postgres(store: Store
 
     async def write(s: Tx) -> None:
         conn = await s.connection()
-        raw = await conn.get_raw_connection()
-        pid = raw.driver_connection.get_server_pid()  # type: ignore[union-attr]
+        pid = conn.sync.connection.driver_connection.get_server_pid()  # type: ignore[union-attr]
         attempts.append(pid)
         if len(attempts) == 1:
             admin = await asyncpg.connect(url.render_as_string(hide_password=False))
@@ -415,6 +414,43 @@ async def test_short_reads_run_without_a_transaction_block_postgres(store: Store
     assert await store.db.run(two_timestamps, readonly=True) is False
     assert await store.db.run(two_timestamps, readonly=True, offload=True) is True
     assert await store.db.run(two_timestamps) is True
+
+
+async def test_a_unit_of_work_may_await_more_than_statements(store: Store) -> None:
+    """Units of work on the async engines run in one greenlet (bot.storage.tx); what they
+    await besides statements is awaited on the loop and the transaction still commits."""
+
+    async def write(s: Tx) -> str:
+        await asyncio.sleep(0)
+        await asyncio.sleep(0.01)
+        s.add(Member(id=11, created_at=datetime.now(UTC), last_seen_at=datetime.now(UTC)))
+        await s.flush()
+        return "stored"
+
+    assert await store.db.run(write, offload=True) == "stored"
+    assert await store.members.get(11) is not None
+
+
+async def test_a_cancelled_unit_of_work_rolls_back(store: Store) -> None:
+    started, cleaned_up = asyncio.Event(), []
+
+    async def stuck(s: Tx) -> None:
+        s.add(Member(id=12, created_at=datetime.now(UTC), last_seen_at=datetime.now(UTC)))
+        await s.flush()
+        started.set()
+        try:
+            await asyncio.sleep(10)
+        finally:
+            cleaned_up.append(True)
+
+    task = asyncio.create_task(store.db.run(stuck, offload=True))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert cleaned_up == [True]  # the cancellation went through the unit of work
+    assert await store.members.get(12) is None
+    assert (await store.members.touch(13)).user_id == 13  # and the store still works
 
 
 @pytest.mark.backends("sqlite")
