@@ -555,18 +555,18 @@ class Database:
         self.session: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
-        self._reader: AsyncEngine = self.engine.execution_options(sqlite_begin="DEFERRED")
-        #: short read-only units of work (not offloaded): on PostgreSQL in autocommit mode,
-        #: without the ``BEGIN`` and ``COMMIT`` round trips (~0.1-0.2 ms of CPU here). Each
-        #: statement then reads its own snapshot: a write committed between two statements of
-        #: one read shows in the second only (these reads fill one reply; every write decides
-        #: under its own lock). Heavy reads (export, stats: ``SET LOCAL``) keep a transaction.
-        self._short_reader: AsyncEngine = (
-            self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.is_postgres
-            else self._reader)
-        #: readonly → the async engine :meth:`run` begins its transaction on (a SQLite file's
-        #: hot paths begin on the loop's connections instead)
-        self._engines: dict[bool, AsyncEngine] = {False: self.engine, True: self._reader}
+        reader = self.engine.execution_options(sqlite_begin="DEFERRED")
+        #: (readonly, offload) → the async engine :meth:`run` begins its transaction on (a
+        #: SQLite file's hot paths begin on the loop's connections instead). Short read-only
+        #: units of work (not offloaded) run on PostgreSQL in autocommit mode, without the
+        #: ``BEGIN`` and ``COMMIT`` round trips (~0.1-0.2 ms of CPU here). Each statement then
+        #: reads its own snapshot: a write committed between two statements of one read shows
+        #: in the second only (these reads fill one reply; every write decides under its own
+        #: lock). Heavy reads (export, stats: ``SET LOCAL``) keep a transaction.
+        self._engines: dict[tuple[bool, bool], AsyncEngine] = {
+            (False, False): self.engine, (False, True): self.engine, (True, True): reader,
+            (True, False): (self.engine.execution_options(isolation_level="AUTOCOMMIT")
+                            if self.is_postgres else reader)}
 
     @property
     def _loop_engine(self) -> Engine | None:
@@ -628,8 +628,8 @@ class Database:
         """
         loop = None if offload else self._loop
         transaction: Callable[[], Awaitable[T]] = (
-            functools.partial(_transaction, self._short_reader if readonly and not offload
-                              else self._engines[readonly], fn) if loop is None
+            functools.partial(_transaction, self._engines[readonly, offload], fn)
+            if loop is None
             else functools.partial(loop.transaction, fn, readonly=readonly))
         lock = None if readonly or self._write_key is None else _write_lock(self._write_key)
         attempt = 0
