@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
@@ -234,6 +234,7 @@ statistics."""
                 n += len(batch)
             counts[name] = n
         gc = GuildChecklist.__table__
+        assert isinstance(gc, Table)
         for first in range(FIRST_ID, FIRST_ID + members, CHUNK):  # members by id, as written
             derived = guild_checklist_derived().where(
                 ChecklistProgress.member_id.between(first, first + CHUNK - 1))
