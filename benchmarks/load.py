@@ -53,6 +53,7 @@ from pathlib import Path
 
 from benchmarks._loadgen import (
     BUSY,
+    DEFAULT_MIX,
     ERROR,
     LATE,
     LOST,
@@ -163,7 +164,8 @@ async def run(args: argparse.Namespace) -> int:
             async with FakeDiscord() as fake:
                 bot = BotProcess(fake, db_url, tmp)
                 gen = LoadGenerator(fake, bot, members=args.members,
-                                    max_in_flight=args.max_in_flight, seed=args.seed)
+                                    max_in_flight=args.max_in_flight, seed=args.seed,
+                                    mix=args.mix)
                 await bot.start()
                 try:
                     await gen.warm_up()
@@ -266,6 +268,24 @@ async def _scenario(args: argparse.Namespace, fake: FakeDiscord, bot: BotProcess
     return [(f"steady {args.rate:.0f}/s", await gen.run_phase(args.rate, args.seconds))]
 
 
+def _mix(text: str) -> dict[str, float]:
+    """``ask=2,browse=1`` → ``{"ask": 2.0, "browse": 1.0}`` (kinds of :data:`DEFAULT_MIX`)."""
+    mix: dict[str, float] = {}
+    for part in text.split(","):
+        kind, _, share = part.partition("=")
+        kind = kind.strip()
+        if kind not in DEFAULT_MIX:
+            raise argparse.ArgumentTypeError(
+                f"unknown kind {kind!r}: one of {', '.join(DEFAULT_MIX)}")
+        try:
+            mix[kind] = float(share or 1)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part!r}: the share is not a number") from None
+        if mix[kind] <= 0:
+            raise argparse.ArgumentTypeError(f"{part!r}: the share must be positive")
+    return mix
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--scenario", choices=("steady", "ramp", "storm429", "soak"),
@@ -285,6 +305,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-in-flight", type=int, default=1000,
                         help="interactions open at once; past it they are not sent")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--mix", type=_mix, default=None, metavar="KIND=SHARE,…",
+                        help="the mix of interactions, e.g. ask=1 or ask=2,browse=1 (default "
+                             + ",".join(f"{k}={v:g}" for k, v in DEFAULT_MIX.items())
+                             + "): CPU per interaction of one kind")
     parser.add_argument("--keep-log", type=Path, default=None, metavar="FILE",
                         help="copy the bot's log (stdout+stderr) here")
     args = parser.parse_args(argv)
