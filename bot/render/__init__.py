@@ -74,6 +74,9 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
         autoescape=False,  # markdown, not HTML; user text is escaped by the front ends
+        # The templates ship inside the package and change only with a new release: no
+        # stat() of the template's file on every render to see whether it changed.
+        auto_reload=False,
     )
     env.filters["bar"] = lambda pair: progress_bar(*pair)
     env.filters["percent"] = lambda pair: percent(*pair)
