@@ -68,6 +68,8 @@ async def test_ask_answers_publicly_with_buttons_in_time_and_no_mentions(running
     assert title(msg) == kb.intent_by_id["topic.feature-stores"].title
     assert {"Helpful", "Not helpful", "Not what I asked"} <= set(labels(msg))
     assert msg.allowed_mentions == {"parse": []}
+    # answered without asking Discord to send the message back (nothing reads it)
+    assert [c.with_response for c in h.callbacks] == [False]
     # "Not what I asked" → the alternatives, only for the one who clicked
     alt = await fake.click(world.bob, msg, button(msg, "Not what I asked"))
     alts = await alt.final_message()
@@ -138,6 +140,7 @@ async def test_quiz_in_dms_to_a_result_then_reminders(running, world, kb):
     for yes in (True, True, True, False, True, False):
         click = await fake.click(world.alice, dm, button(dm, "Yes" if yes else "No"))
         dm = await click.final_message()
+        assert [(c.type, c.with_response) for c in click.callbacks] == [(7, False)]  # an edit
     assert title(dm) == f"You're in phase 2: {kb.phase_by_number[2].title}"
     assert len(fake.dm_messages(world.alice)) == 1, "answers edit the one DM"
     on = await (await fake.click(world.alice, dm, button(dm, "Weekly reminders"))).final_message()
@@ -176,9 +179,11 @@ async def test_checklist_view_toggle_and_progress(running, world, kb):
     assert "Marked" in text(ticked) and item.title in text(ticked)
     ac = await fake.autocomplete(world.bob, "checklist undo", "item", "", guild=world.guild)
     assert ac[0]["value"].startswith("p1.")
-    prog = await (await fake.slash(world.bob, "progress", guild=world.guild)).final_message()
+    prog_h = await fake.slash(world.bob, "progress", guild=world.guild)
+    prog = await prog_h.final_message()
     assert prog.ephemeral and "1/" in text(prog)
     assert [name for name, _ in prog.files] == ["progress.png"]  # the card too
+    assert [c.with_response for c in prog_h.callbacks] == [False]
     assert prog.files[0][1].startswith(b"\x89PNG")
     other = await (await fake.slash(world.alice, "progress", {"member": world.bob.id},
                                     guild=world.guild)).final_message()

@@ -15,8 +15,12 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import discord
+from discord.enums import InteractionResponseType
+from discord.http import Route
+from discord.webhook.async_ import async_context, interaction_message_response_params
 
 from bot.engine.replies import Action, ErrorCause, Kind, Reply
 
@@ -201,14 +205,16 @@ async def send_reply(
     response = interaction.response
     if update:
         if not response.is_done():
-            await response.edit_message(embeds=first, view=view, attachments=files,
-                                        allowed_mentions=NO_MENTIONS)
+            await _callback(interaction, InteractionResponseType.message_update, embeds=first,
+                            view=view, attachments=files)
         else:
             await interaction.edit_original_response(embeds=first, view=view, attachments=files,
                                                      allowed_mentions=NO_MENTIONS)
     elif not response.is_done():
-        await response.send_message(embeds=first, view=view or discord.utils.MISSING,
-                                    files=files, ephemeral=private, allowed_mentions=NO_MENTIONS)
+        flags = discord.MessageFlags._from_value(0)
+        flags.ephemeral = private
+        await _callback(interaction, InteractionResponseType.channel_message, embeds=first,
+                        view=view or discord.utils.MISSING, files=files, flags=flags)
     else:
         await interaction.followup.send(embeds=first, view=view or discord.utils.MISSING,
                                         files=files, ephemeral=private,
@@ -216,6 +222,27 @@ async def send_reply(
     for page in rest:
         await interaction.followup.send(embeds=page, ephemeral=private,
                                         allowed_mentions=NO_MENTIONS)
+
+
+async def _callback(interaction: discord.Interaction, kind: InteractionResponseType,
+                    **message: Any) -> None:
+    """Answer the interaction (its first response) with a message or an edit, as
+    ``InteractionResponse.send_message``/``edit_message`` do, but without asking Discord to send
+    the message back (``?with_response``): nothing here reads it, and discord.py would parse
+    it into a ``Message`` on every interaction. Views are finished (see :func:`build_view`),
+    so there is none to store."""
+    if interaction.response.is_done():
+        raise discord.InteractionResponded(interaction)
+    params = interaction_message_response_params(
+        type=kind.value, previous_allowed_mentions=interaction._state.allowed_mentions,
+        allowed_mentions=NO_MENTIONS, **message)
+    http = interaction._state.http
+    route = Route("POST", "/interactions/{webhook_id}/{webhook_token}/callback",
+                  webhook_id=interaction.id, webhook_token=interaction.token)
+    await async_context.get().request(
+        route, session=interaction._session, proxy=http.proxy, proxy_auth=http.proxy_auth,
+        payload=params.payload, multipart=params.multipart, files=params.files)
+    interaction.response._response_type = kind
 
 
 async def send_to(target: discord.abc.Messageable, reply: Reply) -> discord.Message:
