@@ -47,9 +47,11 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from benchmarks._loadgen import (
     BUSY,
@@ -73,7 +75,29 @@ CALLBACK = "/interactions/{id}/{token}/callback"
 
 def machine_load() -> str:
     one, five, fifteen = os.getloadavg()
-    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPU(s)"
+    return (f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPU(s); "
+            f"reference work {reference_ms():.1f} ms CPU")
+
+
+def _reference_work() -> int:
+    """A fixed piece of interpreter work of the kind the bot does (small dicts, strings, calls)."""
+    total = 0
+    for i in range(40_000):
+        d: dict[str, Any] = {"id": str(i), "n": i, "tags": [i, i + 1]}
+        total += len(d["id"]) + sum(d["tags"]) + len(f"{i}:{d['n']}".split(":"))
+    return total
+
+
+def reference_ms(rounds: int = 5) -> float:
+    """CPU milliseconds of :func:`_reference_work`, best of ``rounds``: how fast this machine
+    runs Python right now. It swings by half within a day here, and the bot's CPU per
+    interaction swings with it: compare runs whose reference is close."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.thread_time()
+        _reference_work()
+        best = min(best, time.thread_time() - started)
+    return best * 1000
 
 
 #: (heading, summary key, format): what a member sees …
