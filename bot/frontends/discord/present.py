@@ -211,10 +211,9 @@ async def send_reply(
             await interaction.edit_original_response(embeds=first, view=view, attachments=files,
                                                      allowed_mentions=NO_MENTIONS)
     elif not response.is_done():
-        flags = discord.MessageFlags._from_value(0)
-        flags.ephemeral = private
         await _callback(interaction, InteractionResponseType.channel_message, embeds=first,
-                        view=view or discord.utils.MISSING, files=files, flags=flags)
+                        view=view or discord.utils.MISSING, files=files,
+                        flags=discord.MessageFlags(ephemeral=private))
     else:
         await interaction.followup.send(embeds=first, view=view or discord.utils.MISSING,
                                         files=files, ephemeral=private,
