@@ -90,8 +90,9 @@ def _reference_work() -> int:
 
 def reference_ms(rounds: int = 5) -> float:
     """CPU milliseconds of :func:`_reference_work`, best of ``rounds``: how fast this machine
-    runs Python right now. It swings by half within a day here, and the bot's CPU per
-    interaction swings with it: compare runs whose reference is close."""
+    runs small, cache-resident Python right now. A high figure means a slow machine; a usual
+    one does not mean a steady one: here it stayed within 21.5-23.6 ms while the bot's CPU per
+    interaction moved by half within the hour (README, Figures: Load)."""
     best = float("inf")
     for _ in range(rounds):
         started = time.thread_time()
