@@ -563,10 +563,12 @@ class Database:
         #: reads its own snapshot: a write committed between two statements of one read shows
         #: in the second only (these reads fill one reply; every write decides under its own
         #: lock). Heavy reads (export, stats: ``SET LOCAL``) keep a transaction.
+        autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._engines: dict[tuple[bool, bool], AsyncEngine] = {
             (False, False): self.engine, (False, True): self.engine, (True, True): reader,
-            (True, False): (self.engine.execution_options(isolation_level="AUTOCOMMIT")
-                            if self.is_postgres else reader)}
+            (True, False): autocommit if self.is_postgres else reader}
+        #: PostgreSQL: where a write of one statement runs (``run(..., one_statement=True)``)
+        self._one_statement = autocommit if self.is_postgres else None
 
     @property
     def _loop_engine(self) -> Engine | None:
@@ -612,6 +614,7 @@ class Database:
         *,
         readonly: bool = False,
         offload: bool = False,
+        one_statement: bool = False,
     ) -> T:
         """Run ``fn(tx)`` in one transaction: commit on success, roll back on any error.
 
@@ -625,10 +628,17 @@ class Database:
         they run in a worker thread rather than on the event loop. On PostgreSQL a short
         ``readonly`` unit of work (not ``offload``) runs without a transaction block (one
         snapshot per statement).
+
+        ``one_statement=True`` says ``fn`` writes with exactly one statement. PostgreSQL then
+        runs it without a transaction block: the statement is its own transaction, so the
+        ``BEGIN`` and ``COMMIT`` round trips go. Such a write is not run again when its
+        connection drops, as the server may have committed it before the drop. SQLite runs
+        it as any other write.
         """
         loop = None if offload else self._loop
+        single = self._one_statement if one_statement and not readonly else None
         transaction: Callable[[], Awaitable[T]] = (
-            functools.partial(_transaction, self._engines[readonly, offload], fn)
+            functools.partial(_transaction, single or self._engines[readonly, offload], fn)
             if loop is None
             else functools.partial(loop.transaction, fn, readonly=readonly))
         lock = None if readonly or self._write_key is None else _write_lock(self._write_key)
@@ -650,7 +660,7 @@ class Database:
             except StorageError:
                 raise
             except Exception as exc:
-                if not reconnected and self._lost_before_commit(exc):
+                if not reconnected and single is None and self._lost_before_commit(exc):
                     reconnected = True  # once: the server may have just gone away for good
                     log.debug("retrying on a new connection: %s", exc)
                     continue

@@ -401,9 +401,41 @@ async def test_connection_closed_after_checkout_runs_again_postgres(store: Store
 
 
 @pytest.mark.backends("postgres")
+async def test_a_one_statement_write_is_not_run_again_when_its_connection_drops_postgres(
+    store: Store,
+) -> None:
+    """Without a transaction block the server may have committed the statement before the
+    connection dropped: a ``one_statement`` write is not run again (no phantom second write);
+    the caller is told the database is unavailable, and the pool recovers."""
+    import asyncpg
+
+    url = store.db.url.set(drivername="postgresql").difference_update_query(["search_path"])
+    attempts: list[int] = []
+
+    async def write(s: Tx) -> None:
+        conn = await s.connection()
+        pid = conn.sync.connection.driver_connection.get_server_pid()  # type: ignore[union-attr]
+        attempts.append(pid)
+        admin = await asyncpg.connect(url.render_as_string(hide_password=False))
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await admin.close()
+        await conn.execute(text("INSERT INTO member (id, created_at, last_seen_at, sharing) "
+                                "VALUES (8, now(), now(), false)"))
+
+    with pytest.raises(DatabaseUnavailable):
+        await store.db.run(write, one_statement=True)
+    assert len(attempts) == 1
+    assert await store.members.get(8) is None
+    assert (await store.members.touch(9)).user_id == 9  # the pool recovered
+
+
+@pytest.mark.backends("postgres")
 async def test_short_reads_run_without_a_transaction_block_postgres(store: Store) -> None:
-    """A short read on PostgreSQL skips BEGIN/COMMIT (each statement its own transaction);
-    writes and offloaded reads (stats, export) keep one transaction."""
+    """A short read on PostgreSQL skips BEGIN/COMMIT (each statement its own transaction), and
+    so does a ``one_statement`` write; other writes and offloaded reads (stats, export) keep
+    one transaction."""
 
     async def two_timestamps(s: Tx) -> bool:
         conn = await s.connection()
@@ -413,6 +445,7 @@ async def test_short_reads_run_without_a_transaction_block_postgres(store: Store
 
     assert await store.db.run(two_timestamps, readonly=True) is False
     assert await store.db.run(two_timestamps, readonly=True, offload=True) is True
+    assert await store.db.run(two_timestamps, one_statement=True) is False
     assert await store.db.run(two_timestamps) is True
 
 

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import asyncio
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, make_url
 
 from bot.limits import MAX_QUESTION_CHARS
 from bot.storage import InvalidInput, Store
@@ -120,6 +121,78 @@ async def test_member_rows_stay_right_when_the_stored_hint_is_stale(
     assert list(store.db.stored_members) == [7203, 7204, 7205]
     await store.privacy.delete(7205)
     assert 7205 not in store.db.stored_members
+
+
+def _server_commands(store: Store) -> list[str]:
+    """The simple-protocol commands (``BEGIN``, ``COMMIT`` …) PostgreSQL receives from now on,
+    on every pooled connection (asyncpg's query logger; the statements themselves are
+    prepared, so they do not show)."""
+    seen: list[str] = []
+
+    def on_checkout(dbapi_connection: Any, record: object, proxy: object) -> None:
+        dbapi_connection.driver_connection.add_query_logger(lambda r: seen.append(r.query))
+
+    event.listen(store.db.engine.sync_engine.pool, "checkout", on_checkout)
+    return seen
+
+
+async def test_a_known_members_question_is_one_round_trip_on_postgresql(store: Store) -> None:
+    """Issue 11, CPU per interaction: a stored member's question, with its intent's asks
+    counted, is one statement on PostgreSQL (the member's lock, the log row and the counter;
+    no BEGIN or COMMIT): one round trip instead of five. On SQLite, one transaction."""
+    await store.questions.log("first?", "answered", "faq.levels", 30.0, G1, user_id=7301,
+                              count_ask=True)
+    before = {q.intent_id: q.asks for q in await store.inbox.quality()}["faq.levels"]
+    begun = _count_transactions(store)
+    statements: list[str] = []
+    for engine in store.db.sync_engines:
+        event.listen(engine, "before_cursor_execute",
+                     lambda conn, cursor, sql, *rest: statements.append(sql))
+    commands = _server_commands(store) if store.db.is_postgres else []
+
+    answered = await store.questions.log("how long to senior?", "answered", "faq.levels",
+                                         31.0, G1, user_id=7301, count_ask=True)
+    unanswered = await store.questions.log("feast or tecton?", "unanswered", None, 0.2, G2,
+                                           user_id=7301)
+
+    if store.db.is_postgres:
+        assert len(statements) == 2 and all(
+            sql.startswith("WITH lk AS (SELECT pg_advisory_xact_lock(") for sql in statements)
+        assert "intent_quality" in statements[0] and "intent_quality" not in statements[1]
+        assert commands == []  # no BEGIN, no COMMIT
+    else:
+        assert begun[0] == 2
+    assert await store.questions.logged(answered) == ("how long to senior?", "faq.levels", 7301)
+    assert await store.questions.logged(unanswered) == ("feast or tecton?", None, 7301)
+    assert {q.intent_id: q.asks for q in await store.inbox.quality()}["faq.levels"] == before + 1
+    exported = await store.privacy.export(7301)
+    assert sorted(q["text"] for q in exported["questions"]) == [
+        "feast or tecton?", "first?", "how long to senior?"]
+
+
+async def test_a_logged_question_waits_for_the_members_lock(store: Store, db_url: str) -> None:
+    """The one statement keeps the one lock order: while another transaction holds the
+    member's lock (a /privacy delete takes it first), the question waits, then is stored."""
+    if not store.db.is_postgres:
+        pytest.skip("the member's lock is PostgreSQL's (SQLite serialises every write)")
+    import asyncpg
+
+    await store.questions.log("first?", "answered", "faq.levels", 30.0, G1, user_id=7401)
+    dsn = make_url(db_url).set(drivername="postgresql").difference_update_query(
+        ["search_path"]).render_as_string(hide_password=False)
+    holder = await asyncpg.connect(dsn)
+    try:
+        async with holder.transaction():
+            await holder.execute("SELECT pg_advisory_xact_lock($1)", 7401)
+            logging = asyncio.create_task(store.questions.log(
+                "and staff?", "answered", "faq.levels", 30.0, G1, user_id=7401,
+                count_ask=True))
+            await asyncio.sleep(0.3)
+            assert not logging.done()
+        log_id = await asyncio.wait_for(logging, 5)
+    finally:
+        await holder.close()
+    assert (await store.questions.logged(log_id)).member_id == 7401
 
 
 async def test_log_validation(store: Store) -> None:

@@ -153,7 +153,10 @@ class Repo:
             for user_id in sorted(set(user_ids)):
                 await self.lock_member(s, user_id, create=False)
 
-    async def run_for_member(self, user_id: int, fn: Callable[[Tx], Awaitable[T]]) -> T:
+    async def run_for_member(
+        self, user_id: int, fn: Callable[[Tx], Awaitable[T]],
+        single: Callable[[Tx], Awaitable[T]] | None = None,
+    ) -> T:
         """Run ``fn``, a write that needs the member's row.
 
         For a member this process has seen stored (:attr:`Database.stored_members`, a bounded
@@ -163,8 +166,14 @@ class Repo:
         creation and a retry. If the hint was stale (the member was deleted, here or by
         another process), ``fn`` raises :class:`MemberMissing`: the member is created and
         ``fn`` runs again.
+
+        ``single``, on PostgreSQL, is ``fn`` as one statement that takes the member's lock
+        itself: it runs for a seen member without a transaction block (``Database.run``'s
+        ``one_statement``).
         """
         seen = self._db.stored_members
+        if not self._db.is_postgres:
+            single = None
 
         async def ensured(s: Tx) -> T:
             await self.lock_member(s, user_id)
@@ -172,7 +181,12 @@ class Repo:
 
         for _ in range(3):  # a deletion may remove the member between create and retry
             try:
-                result = await self._db.run(fn if user_id in seen else ensured)
+                if user_id not in seen:
+                    result = await self._db.run(ensured)
+                elif single is not None:
+                    result = await self._db.run(single, one_statement=True)
+                else:
+                    result = await self._db.run(fn)
             except MemberMissing:
                 seen.pop(user_id, None)
                 continue

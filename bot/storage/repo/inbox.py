@@ -145,20 +145,27 @@ async def bump_quality(s: Tx, repo: Repo, intent_id: str, now: datetime,
 _QUALITY_COUNTERS = frozenset({"asks", "helpful", "not_helpful", "not_what_i_asked"})
 
 
-@lru_cache(maxsize=16)
-def _bump_sql(names: tuple[str, ...]) -> TextClause:
-    """The counters' upsert for one set of counters (:func:`shared_sql`: it runs on every
-    answered question)."""
+def quality_upsert(names: tuple[str, ...], after: str | None = None) -> str:
+    """SQL adding ``:d_<name>`` to each of an intent's counters ``names``, creating its row
+    (``:i_<name>``). With ``after``, the name of a CTE, the new row is selected from there,
+    so PostgreSQL runs the upsert once that CTE's row exists (a lock it takes comes first)."""
     unknown = set(names) - _QUALITY_COUNTERS
     if unknown or not names:
         raise InvalidInput(f"unknown quality counters: {sorted(unknown) or 'none'}")
     table = IntentQuality.__tablename__
-    return shared_sql(
+    row = f":intent_id, :now, {', '.join(f':i_{n}' for n in names)}"
+    return (
         f"INSERT INTO {table} (intent_id, updated_at, {', '.join(names)}) "
-        f"VALUES (:intent_id, :now, {', '.join(f':i_{n}' for n in names)}) "
-        "ON CONFLICT (intent_id) DO UPDATE SET updated_at = excluded.updated_at, "
-        + ", ".join(f"{n} = {table}.{n} + :d_{n}" for n in names),
-        now=UTCDateTime())
+        + (f"VALUES ({row}) " if after is None else f"SELECT {row} FROM {after} ")
+        + "ON CONFLICT (intent_id) DO UPDATE SET updated_at = excluded.updated_at, "
+        + ", ".join(f"{n} = {table}.{n} + :d_{n}" for n in names))
+
+
+@lru_cache(maxsize=16)
+def _bump_sql(names: tuple[str, ...]) -> TextClause:
+    """The counters' upsert for one set of counters (:func:`shared_sql`: it runs on every
+    answered question)."""
+    return shared_sql(quality_upsert(names), now=UTCDateTime())
 
 
 def _record_sql(with_answer: bool) -> TextClause:

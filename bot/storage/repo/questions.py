@@ -15,11 +15,24 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Integer,
+    String,
+    TextClause,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy import text as sql_text
 
 from bot.limits import MAX_QUESTION_CHARS
+from bot.storage.db import UTCDateTime
 from bot.storage.errors import InvalidInput
 from bot.storage.models import MAX_INTENT_ID, AnswerFeedback, QuestionLog
 from bot.storage.overlay_data import normalize_question
@@ -31,6 +44,7 @@ from bot.storage.repo._base import (
     core,
     member_must_exist,
 )
+from bot.storage.repo.inbox import bump_quality, quality_upsert
 from bot.storage.tx import Tx
 
 OUTCOMES = ("answered", "ambiguous", "unanswered")
@@ -71,6 +85,30 @@ class LoggedQuestion(NamedTuple):
 
 #: one logged question (built once: it runs on every /ask)
 _LOG = insert(QuestionLog).returning(QuestionLog.id)
+_LOG_COLUMNS = ("member_id", "text", "normalized", "outcome", "intent_id", "score", "guild_id",
+                "created_at")
+
+
+def _log_in_one(count_ask: bool) -> TextClause:
+    """PostgreSQL: a member's logged question as one statement (one round trip instead of
+    five): the member's lock, then the log row and, with ``count_ask``, the intent's asks.
+    Both rows are selected from the lock's CTE, so they are written after it is taken (the
+    one lock order, :meth:`Repo.lock_member`)."""
+    sql = ("WITH lk AS (SELECT pg_advisory_xact_lock(:member_id)), "
+           f"logged AS (INSERT INTO {QuestionLog.__tablename__} ({', '.join(_LOG_COLUMNS)}) "
+           f"SELECT {', '.join(f':{c}' for c in _LOG_COLUMNS)} FROM lk RETURNING id)")
+    types: dict[str, Any] = {"member_id": BigInteger(), "guild_id": BigInteger(),
+                             "score": Float(), "created_at": UTCDateTime()}
+    types.update((c, String()) for c in ("text", "normalized", "outcome", "intent_id"))
+    if count_ask:
+        sql += f", counted AS ({quality_upsert(('asks',), after='lk')})"
+        types.update(now=UTCDateTime(), i_asks=Integer(), d_asks=Integer())
+    return sql_text(sql + " SELECT id FROM logged").bindparams(
+        *(bindparam(name, type_=t) for name, t in types.items()))
+
+
+#: :func:`_log_in_one` without and with the asks counter (built once)
+_LOG_IN_ONE = (_log_in_one(False), _log_in_one(True))
 
 
 class QuestionsRepo(Repo):
@@ -111,18 +149,28 @@ class QuestionsRepo(Repo):
                "outcome": outcome, "intent_id": intent_id, "score": score,
                "guild_id": guild_id, "created_at": now}
 
-        async def tx(s: Tx) -> int:
-            from bot.storage.repo.inbox import bump_quality
+        counted = count_ask and intent_id is not None
 
+        async def tx(s: Tx) -> int:
             if user_id is not None:  # the member usually exists: not inserted first
                 await self.lock_member(s, user_id, create=False)
             with member_must_exist(user_id or 0):  # no member id: no foreign key to miss
                 log_id = int((await (await core(s)).execute(_LOG, row)).scalar_one())
-            if count_ask and intent_id is not None:
+            if counted:
+                assert intent_id is not None
                 await bump_quality(s, self, intent_id, now, asks=1)
             return log_id
 
-        return await (self._db.run(tx) if user_id is None else self.run_for_member(user_id, tx))
+        if user_id is None:
+            return await self._db.run(tx)
+
+        async def in_one(s: Tx) -> int:
+            params = {**row, "now": now, "i_asks": 1, "d_asks": 1}
+            with member_must_exist(user_id):
+                return int((await (await core(s)).execute(_LOG_IN_ONE[counted], params))
+                           .scalar_one())
+
+        return await self.run_for_member(user_id, tx, single=in_one)
 
     async def logged(self, log_id: int) -> LoggedQuestion | None:
         """The text, matched intent and asker of logged question ``log_id`` (None: purged,
