@@ -174,3 +174,33 @@ async def test_open_attempt_is_the_one_to_resume(store):
     assert found is not None and found.id == attempt.id and found.answers == (True,)
     await store.quiz.start(4711, restart=True)  # the old one is abandoned, a new one is open
     assert (await store.quiz.open_attempt(4711)).answers == ()
+
+
+async def test_a_click_reads_the_attempt_and_its_answers_in_one_statement(store: Store) -> None:
+    """Issue 11, CPU per interaction: a quiz click reads the locked attempt with its answers in
+    one statement, and going back drops the last answer without reading them again (the
+    member's lock first on PostgreSQL)."""
+    from sqlalchemy import event
+
+    att = await store.quiz.start(user_id=8801)
+    await store.quiz.answer(att.id, 8801, 0, True)
+    statements: list[str] = []
+    for engine in store.db.sync_engines:
+        event.listen(engine, "before_cursor_execute",
+                     lambda conn, cursor, sql, *rest: statements.append(sql.split()[0]))
+    lock = ["SELECT"] if store.db.is_postgres else []
+
+    clicked = await store.quiz.answer(att.id, 8801, 1, False)
+    assert clicked.answers == (True, False)
+    assert statements == [*lock, "SELECT", "INSERT"]
+
+    statements.clear()
+    back = await store.quiz.back(att.id, 8801)
+    assert back.answers == (True,)
+    assert statements == [*lock, "SELECT", "DELETE"]
+    assert (await store.quiz.get(att.id)).answers == (True,)
+
+    statements.clear()
+    assert (await store.quiz.back(att.id, 8801)).answers == ()
+    assert (await store.quiz.back(att.id, 8801)).answers == ()  # nothing left to drop
+    assert statements == [*lock, "SELECT", "DELETE", *lock, "SELECT"]

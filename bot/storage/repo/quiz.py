@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, delete, insert, select, update
 from sqlalchemy import exc as sa_exc
 
 from bot.storage.errors import Conflict, NotFound
@@ -42,8 +42,15 @@ _ANSWERS = (select(QuizAnswer.yes).where(QuizAnswer.attempt_id == bindparam("att
             .order_by(QuizAnswer.question_index))
 _ANSWER = insert(QuizAnswer)
 _ATTEMPTS = cast(Table, QuizAttempt.__table__)
-#: the attempt, locked (a quiz click or finish reads it as a row: no ORM object)
-_OWNED_ROW = select(_ATTEMPTS).where(_ATTEMPTS.c.id == bindparam("attempt_id")).with_for_update()
+#: the attempt, locked, with its answers in order: one row per answer, or one with ``yes``
+#: NULL when there is none (a quiz click or finish reads it as rows: no ORM object)
+_OWNED = (select(_ATTEMPTS, QuizAnswer.yes)
+          .outerjoin(QuizAnswer, QuizAnswer.attempt_id == _ATTEMPTS.c.id)
+          .where(_ATTEMPTS.c.id == bindparam("attempt_id"))
+          .order_by(QuizAnswer.question_index)
+          .with_for_update(of=_ATTEMPTS))
+_DROP_ANSWER = delete(QuizAnswer).where(QuizAnswer.attempt_id == bindparam("attempt_id"),
+                                        QuizAnswer.question_index == bindparam("index"))
 _FINISH = (update(_ATTEMPTS).where(_ATTEMPTS.c.id == bindparam("attempt_id"))
            .values(status="finished", finished_at=bindparam("now"), score=bindparam("score"),
                    phase=bindparam("new_phase")))
@@ -77,11 +84,12 @@ class QuizRepo(Repo):
     async def _open_attempt(self, s: Tx, user_id: int) -> QuizAttempt | None:
         return await s.scalar(_OPEN, {"member_id": user_id})
 
-    async def _owned_row(self, s: Tx, attempt_id: int, user_id: int) -> Row[Any]:
-        """Load and lock the attempt as a row; NotFound if missing, Conflict if someone
-        else's."""
-        result = await (await core(s)).execute(_OWNED_ROW, {"attempt_id": attempt_id})
-        return _check_owner(result.first(), attempt_id, user_id)
+    async def _owned(self, s: Tx, attempt_id: int, user_id: int) -> tuple[Row[Any], list[bool]]:
+        """Load and lock the attempt as a row, with its answers (one statement); NotFound if
+        missing, Conflict if someone else's."""
+        rows = (await (await core(s)).execute(_OWNED, {"attempt_id": attempt_id})).all()
+        att = _check_owner(rows[0] if rows else None, attempt_id, user_id)
+        return att, [row.yes for row in rows if row.yes is not None]
 
     async def start(self, user_id: int, restart: bool = False) -> QuizAttemptRecord:
         """Resume the open attempt, or open a new one (``restart`` abandons the open one)."""
@@ -147,10 +155,9 @@ class QuizRepo(Repo):
 
         async def tx(s: Tx) -> QuizAttemptRecord:
             await self.lock_member(s, user_id, create=False)
-            att = await self._owned_row(s, attempt_id, user_id)
+            att, answers = await self._owned(s, attempt_id, user_id)
             if att.status != "open":
                 raise Conflict(f"quiz attempt {attempt_id} is {att.status}")
-            answers = await _answers(s, attempt_id)
             n = len(answers)
             if question_index == n:
                 # the attempt is locked and its answers read in this transaction, so the next
@@ -179,21 +186,14 @@ class QuizRepo(Repo):
 
         async def tx(s: Tx) -> QuizAttemptRecord:
             await self.lock_member(s, user_id, create=False)
-            att = await self._owned_row(s, attempt_id, user_id)
+            att, answers = await self._owned(s, attempt_id, user_id)
             if att.status != "open":
                 raise Conflict(f"quiz attempt {attempt_id} is {att.status}")
-            last = await s.scalar(
-                select(func.max(QuizAnswer.question_index)).where(
-                    QuizAnswer.attempt_id == attempt_id
-                )
-            )
-            if last is not None:
-                await s.execute(
-                    delete(QuizAnswer).where(
-                        QuizAnswer.attempt_id == attempt_id, QuizAnswer.question_index == last
-                    )
-                )
-            return _record(att, await _answers(s, attempt_id))
+            if answers:  # answers are the prefix 0..n-1: the last one is n-1
+                await (await core(s)).execute(
+                    _DROP_ANSWER, {"attempt_id": attempt_id, "index": len(answers) - 1})
+                answers.pop()
+            return _record(att, answers)
 
         return await self._db.run(tx)
 
@@ -212,8 +212,7 @@ class QuizRepo(Repo):
 
         async def tx(s: Tx) -> QuizAttemptRecord:
             await self.lock_member(s, user_id, create=False)
-            att = await self._owned_row(s, attempt_id, user_id)
-            answers = await _answers(s, attempt_id)
+            att, answers = await self._owned(s, attempt_id, user_id)
             if att.status == "finished":
                 return _record(att, answers)
             if att.status != "open":
