@@ -176,16 +176,15 @@ class AskFlow:
         """The member's own next step, for answers that depend on their phase."""
         kb = self.deps.kb
         try:
-            rec, states = await self.deps.store.members.get_with_checklist(member.user_id)
-            phase = kb.phase_by_number.get(rec.current_phase) if rec and rec.current_phase \
-                else None
+            number, done = await self.deps.store.members.phase_and_done(member.user_id)
+            phase = kb.phase_by_number.get(number) if number else None
         except StorageError:  # the answer stands without the personal line
             log.warning("could not read the member's phase for the answer", exc_info=True)
             return ""
         if phase is None:
             return (f"**For you:** take `/quiz` ({len(kb.quiz.questions)} yes/no questions) "
                     "to find your phase, and I'll point you at your next step.")
-        todo = [i for i in phase.checklist if not (states.get(i.id) and states[i.id].done)]
+        todo = [i for i in phase.checklist if i.id not in done]
         if not todo:
             return (f"**For you:** your phase {phase.number} checklist is complete: look at "
                     f"phase {phase.number + 1} with `/phase {phase.number + 1}`."

@@ -51,6 +51,30 @@ async def test_member_with_checklist_is_one_read(store: Store) -> None:
     assert not states["p2-ci"].done
 
 
+async def test_phase_and_done_items_are_one_statement(store: Store) -> None:
+    """What an answer's personal line needs (issue 11: one read, not two): the phase and the
+    done items only, for a member not stored, one with nothing done, and one with both."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+    for engine in store.db.sync_engines:
+        event.listen(engine, "before_cursor_execute",
+                     lambda conn, cursor, sql, *rest: statements.append(sql))
+    assert await store.members.phase_and_done(ALICE) == (None, frozenset())
+    assert len(statements) == 1
+    await store.members.set_phase(ALICE, 2)
+    assert await store.members.phase_and_done(ALICE) == (2, frozenset())
+    await store.checklist.mark(ALICE, "p1-git")
+    await store.checklist.mark(ALICE, "p2-ci")
+    await store.checklist.mark(ALICE, "p2-tests")
+    await store.checklist.unmark(ALICE, "p2-ci")
+    await store.checklist.mark(BOB, "p2-ci")
+    statements.clear()
+    assert await store.members.phase_and_done(ALICE) == (2, frozenset({"p1-git", "p2-tests"}))
+    assert len(statements) == 1
+    assert await store.members.phase_and_done(BOB) == (None, frozenset({"p2-ci"}))
+
+
 async def test_set_phase_and_sharing(store: Store) -> None:
     rec = await store.members.set_phase(ALICE, 3)  # creates the member on the fly
     assert (rec.current_phase, rec.phase_source) == (3, "chosen")
