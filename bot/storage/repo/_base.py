@@ -70,8 +70,16 @@ async def core(s: Tx) -> CoreConnection:
 
 
 #: a member row as first written, up to what to do when it exists (``touch`` updates the visit)
-NEW_MEMBER = (f"INSERT INTO {Member.__tablename__} (id, created_at, last_seen_at, sharing) "
-              "VALUES (:id, :now, :now, :sharing) ON CONFLICT (id) DO ")
+def new_member_sql(after: str | None = None) -> str:
+    """A member row as first written, up to what to do when it exists. With ``after``, the name
+    of a CTE, the row is selected from there (written once that CTE's row exists)."""
+    row = ":id, :now, :now, :sharing"
+    return (f"INSERT INTO {Member.__tablename__} (id, created_at, last_seen_at, sharing) "
+            + (f"VALUES ({row})" if after is None else f"SELECT {row} FROM {after}")
+            + " ON CONFLICT (id) DO ")
+
+
+NEW_MEMBER = new_member_sql()
 MEMBER_TYPES = {"id": BigInteger(), "now": UTCDateTime(), "sharing": Boolean()}
 _ENSURE_MEMBER = shared_sql(NEW_MEMBER + "NOTHING", **MEMBER_TYPES)
 #: PostgreSQL: the member's transaction-scoped lock (see :meth:`Repo.lock_member`)
@@ -167,13 +175,15 @@ class Repo:
         another process), ``fn`` raises :class:`MemberMissing`: the member is created and
         ``fn`` runs again.
 
-        ``single``, on PostgreSQL, is ``fn`` as one statement that takes the member's lock
-        itself: it runs for a seen member without a transaction block (``Database.run``'s
-        ``one_statement``).
+        ``single``, on PostgreSQL, is ``fn`` as one statement that takes the member's lock and
+        ensures the member's row itself: it runs instead, without a transaction block
+        (``Database.run``'s ``one_statement``).
         """
         seen = self._db.stored_members
-        if not self._db.is_postgres:
-            single = None
+        if single is not None and self._db.is_postgres:
+            result = await self._db.run(single, one_statement=True)
+            self._remember_stored(user_id)
+            return result
 
         async def ensured(s: Tx) -> T:
             await self.lock_member(s, user_id)
@@ -181,21 +191,20 @@ class Repo:
 
         for _ in range(3):  # a deletion may remove the member between create and retry
             try:
-                if user_id not in seen:
-                    result = await self._db.run(ensured)
-                elif single is not None:
-                    result = await self._db.run(single, one_statement=True)
-                else:
-                    result = await self._db.run(fn)
+                result = await self._db.run(fn if user_id in seen else ensured)
             except MemberMissing:
                 seen.pop(user_id, None)
                 continue
-            seen[user_id] = None
-            seen.move_to_end(user_id)
-            while len(seen) > STORED_MEMBERS_HINT:
-                seen.popitem(last=False)
+            self._remember_stored(user_id)
             return result
         return await self._db.run(ensured)
+
+    def _remember_stored(self, user_id: int) -> None:
+        seen = self._db.stored_members
+        seen[user_id] = None
+        seen.move_to_end(user_id)
+        while len(seen) > STORED_MEMBERS_HINT:
+            seen.popitem(last=False)
 
 
 def check_id(value: object, what: str = "user id") -> int:

@@ -37,12 +37,14 @@ from bot.storage.errors import InvalidInput
 from bot.storage.models import MAX_INTENT_ID, AnswerFeedback, QuestionLog
 from bot.storage.overlay_data import normalize_question
 from bot.storage.repo._base import (
+    MEMBER_TYPES,
     Repo,
     check_id,
     check_optional_id,
     check_text_id,
     core,
     member_must_exist,
+    new_member_sql,
 )
 from bot.storage.repo.inbox import bump_quality, quality_upsert
 from bot.storage.tx import Tx
@@ -90,19 +92,21 @@ _LOG_COLUMNS = ("member_id", "text", "normalized", "outcome", "intent_id", "scor
 
 
 def _log_in_one(count_ask: bool) -> TextClause:
-    """PostgreSQL: a member's logged question as one statement (one round trip instead of
-    five): the member's lock, then the log row and, with ``count_ask``, the intent's asks.
-    Both rows are selected from the lock's CTE, so they are written after it is taken (the
-    one lock order, :meth:`Repo.lock_member`)."""
+    """PostgreSQL: a member's logged question as one statement (one round trip instead of five
+    or six): the member's lock, then the member's row if missing, the log row and, with
+    ``count_ask``, the intent's asks. Every row is selected from the lock's CTE, so it is
+    written after the lock is taken (the one lock order, :meth:`Repo.lock_member`)."""
     sql = ("WITH lk AS (SELECT pg_advisory_xact_lock(:member_id)), "
+           f"ensured AS ({new_member_sql(after='lk')}NOTHING), "
            f"logged AS (INSERT INTO {QuestionLog.__tablename__} ({', '.join(_LOG_COLUMNS)}) "
            f"SELECT {', '.join(f':{c}' for c in _LOG_COLUMNS)} FROM lk RETURNING id)")
-    types: dict[str, Any] = {"member_id": BigInteger(), "guild_id": BigInteger(),
-                             "score": Float(), "created_at": UTCDateTime()}
+    types: dict[str, Any] = {**MEMBER_TYPES, "member_id": BigInteger(),
+                             "guild_id": BigInteger(), "score": Float(),
+                             "created_at": UTCDateTime()}
     types.update((c, String()) for c in ("text", "normalized", "outcome", "intent_id"))
     if count_ask:
         sql += f", counted AS ({quality_upsert(('asks',), after='lk')})"
-        types.update(now=UTCDateTime(), i_asks=Integer(), d_asks=Integer())
+        types.update(i_asks=Integer(), d_asks=Integer())
     return sql_text(sql + " SELECT id FROM logged").bindparams(
         *(bindparam(name, type_=t) for name, t in types.items()))
 
@@ -165,10 +169,10 @@ class QuestionsRepo(Repo):
             return await self._db.run(tx)
 
         async def in_one(s: Tx) -> int:
-            params = {**row, "now": now, "i_asks": 1, "d_asks": 1}
-            with member_must_exist(user_id):
-                return int((await (await core(s)).execute(_LOG_IN_ONE[counted], params))
-                           .scalar_one())
+            params = {**row, "id": user_id, "now": now, "sharing": False, "i_asks": 1,
+                      "d_asks": 1}
+            return int((await (await core(s)).execute(_LOG_IN_ONE[counted], params))
+                       .scalar_one())
 
         return await self.run_for_member(user_id, tx, single=in_one)
 
