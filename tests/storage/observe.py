@@ -1,10 +1,11 @@
-"""Plain SELECTs for tests: observe stored facts without a repository method only tests use."""
+"""Observers for tests: plain SELECTs for stored facts without a repository method only tests
+use, and what a store sends its database (statements, transactions, server commands)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, event, select
 
 from bot.storage import Store
 from bot.storage.models import ChecklistEvent, QuizAttempt, ReminderDelivery
@@ -49,3 +50,37 @@ async def events(store: Store, user_id: int, limit: int | None = None) -> list[t
         .limit(limit)
     )
     return [(r[0], r[1]) for r in await _rows(store, stmt)]
+
+
+def statements(store: Store) -> list[str]:
+    """The SQL of every statement ``store`` runs from now on (updated in place)."""
+    seen: list[str] = []
+    for engine in store.db.sync_engines:
+        event.listen(engine, "before_cursor_execute",
+                     lambda conn, cursor, sql, *rest: seen.append(sql))
+    return seen
+
+
+def transactions(store: Store) -> list[int]:
+    """How many transactions ``store`` begins from now on (``[n]``, updated in place)."""
+    begun = [0]
+
+    def on_begin(conn: object) -> None:
+        begun[0] += 1
+
+    for engine in store.db.sync_engines:
+        event.listen(engine, "begin", on_begin)
+    return begun
+
+
+def server_commands(store: Store) -> list[str]:
+    """PostgreSQL: the simple-protocol commands (``BEGIN``, ``COMMIT`` …) the server receives
+    from now on, on every pooled connection (asyncpg's query logger; statements are prepared,
+    so they do not show)."""
+    seen: list[str] = []
+
+    def on_checkout(dbapi_connection: Any, record: object, proxy: object) -> None:
+        dbapi_connection.driver_connection.add_query_logger(lambda r: seen.append(r.query))
+
+    event.listen(store.db.engine.sync_engine.pool, "checkout", on_checkout)
+    return seen

@@ -9,6 +9,7 @@ import pytest
 from bot.storage import Store
 from bot.storage.errors import InvalidInput
 from bot.storage.repo.inbox import UnknownEntry
+from tests.storage.observe import server_commands, statements
 
 G1 = 7001
 ALICE, BOB, MENTOR = 5001, 5002, 5003
@@ -146,3 +147,26 @@ async def test_quality_counters(store: Store) -> None:
     weakest = await store.inbox.weakest(min_count=2)
     assert [w.intent_id for w in weakest] == ["faq.salary", "faq.levels"]
     assert await store.inbox.weakest(min_count=5) == []
+
+
+async def test_a_members_ask_enters_the_inbox_in_one_round_trip_on_postgresql(
+    store: Store,
+) -> None:
+    """Issue 11, CPU per interaction: a member's ask is put in the inbox with one statement on
+    PostgreSQL (the member's lock, the member's row if new, the entry, the member's part; no
+    BEGIN or COMMIT): one round trip instead of six. Grouping and parts are as before."""
+    sent = statements(store)
+    commands = server_commands(store) if store.db.is_postgres else []
+    first = await store.inbox.record("feast or tecton?", "unanswered", None, G1, user_id=9101)
+    again = await store.inbox.record("Feast or Tecton", "unanswered", "tools.feature-store", G1,
+                                     user_id=9102, part="which one, feast or tecton?")
+    if store.db.is_postgres:
+        assert len(sent) == 2 and all(
+            sql.startswith("WITH lk AS (SELECT pg_advisory_xact_lock(") for sql in sent)
+        assert commands == []
+    assert first == again
+    entry = await store.inbox.get(first)
+    assert entry is not None and entry.count == 2 and entry.guess == "tools.feature-store"
+    assert (await store.members.get(9101)) is not None
+    exported = await store.privacy.export(9102)
+    assert "which one, feast or tecton?" in str(exported)

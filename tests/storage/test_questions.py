@@ -2,17 +2,18 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import event, inspect, make_url
+from sqlalchemy import inspect, make_url
 
 from bot.limits import MAX_QUESTION_CHARS
 from bot.storage import InvalidInput, Store
 from bot.storage.repo import _base as base_module
 from bot.storage.repo.questions import normalize_question
+from tests.storage.observe import server_commands, statements, transactions
 
 if TYPE_CHECKING:
     from tests.conftest import FakeClock
@@ -58,18 +59,6 @@ async def test_question_log_records_who_asked_for_export_and_delete(store: Store
     ]
 
 
-def _count_transactions(store: Store) -> list[int]:
-    """How many transactions ``store`` begins from now on (``[n]``, updated in place)."""
-    begun = [0]
-
-    def on_begin(conn: object) -> None:
-        begun[0] += 1
-
-    for engine in store.db.sync_engines:
-        event.listen(engine, "begin", on_begin)
-    return begun
-
-
 async def test_a_question_from_a_member_not_yet_stored_creates_the_member(store: Store) -> None:
     """A first question from someone unknown stores them, once, with the question theirs, in
     one transaction; later ones do not insert the member first (one statement fewer on every
@@ -91,15 +80,12 @@ async def test_member_rows_stay_right_when_the_stored_hint_is_stale(
     """``Database.stored_members`` is only a hint: a member deleted behind this process's back
     (another process's /privacy delete) is created again by their next question, and the
     hint stays bounded."""
-    begun = _count_transactions(store)
-    statements: list[str] = []
-    for engine in store.db.sync_engines:
-        event.listen(engine, "before_cursor_execute",
-                     lambda conn, cursor, sql, *rest: statements.append(sql))
+    begun = transactions(store)
+    sent = statements(store)
     await store.questions.log("first?", "answered", "faq.levels", 30.0, G1, user_id=7101)
     assert begun[0] == 1  # not a failed insert, a creation and a retry
     # the member's lock (PostgreSQL) once, though both the creation and the write ask for it
-    assert sum("pg_advisory_xact_lock" in sql for sql in statements) == (
+    assert sum("pg_advisory_xact_lock" in sql for sql in sent) == (
         1 if store.db.is_postgres else 0)
     assert 7101 in store.db.stored_members
 
@@ -123,19 +109,6 @@ async def test_member_rows_stay_right_when_the_stored_hint_is_stale(
     assert 7205 not in store.db.stored_members
 
 
-def _server_commands(store: Store) -> list[str]:
-    """The simple-protocol commands (``BEGIN``, ``COMMIT`` …) PostgreSQL receives from now on,
-    on every pooled connection (asyncpg's query logger; the statements themselves are
-    prepared, so they do not show)."""
-    seen: list[str] = []
-
-    def on_checkout(dbapi_connection: Any, record: object, proxy: object) -> None:
-        dbapi_connection.driver_connection.add_query_logger(lambda r: seen.append(r.query))
-
-    event.listen(store.db.engine.sync_engine.pool, "checkout", on_checkout)
-    return seen
-
-
 async def test_a_members_question_is_one_round_trip_on_postgresql(store: Store) -> None:
     """Issue 11, CPU per interaction: a member's question, with its intent's asks counted, is
     one statement on PostgreSQL (the member's lock, the member's row if new, the log row and
@@ -144,15 +117,12 @@ async def test_a_members_question_is_one_round_trip_on_postgresql(store: Store) 
     await store.questions.log("warm-up", "answered", "faq.levels", 30.0, G1, user_id=7300,
                               count_ask=True)
     before = {q.intent_id: q.asks for q in await store.inbox.quality()}["faq.levels"]
-    begun = _count_transactions(store)
-    statements: list[str] = []
-    for engine in store.db.sync_engines:
-        event.listen(engine, "before_cursor_execute",
-                     lambda conn, cursor, sql, *rest: statements.append(sql))
-    commands = _server_commands(store) if store.db.is_postgres else []
+    begun = transactions(store)
+    sent = statements(store)
+    commands = server_commands(store) if store.db.is_postgres else []
 
     assert await store.members.get(7301) is None
-    statements.clear()
+    sent.clear()
     await store.questions.log("first?", "answered", "faq.levels", 30.0, G1, user_id=7301,
                               count_ask=True)  # a new member
     answered = await store.questions.log("how long to senior?", "answered", "faq.levels",
@@ -161,9 +131,9 @@ async def test_a_members_question_is_one_round_trip_on_postgresql(store: Store) 
                                            user_id=7301)
 
     if store.db.is_postgres:
-        assert len(statements) == 3 and all(
-            sql.startswith("WITH lk AS (SELECT pg_advisory_xact_lock(") for sql in statements)
-        assert ["intent_quality" in sql for sql in statements] == [True, True, False]
+        assert len(sent) == 3 and all(
+            sql.startswith("WITH lk AS (SELECT pg_advisory_xact_lock(") for sql in sent)
+        assert ["intent_quality" in sql for sql in sent] == [True, True, False]
         assert commands == []  # no BEGIN, no COMMIT
     else:
         assert begun[0] == 1 + 3  # the read of the member above, then one per question
@@ -177,8 +147,9 @@ async def test_a_members_question_is_one_round_trip_on_postgresql(store: Store) 
 
 
 async def test_a_logged_question_waits_for_the_members_lock(store: Store, db_url: str) -> None:
-    """The one statement keeps the one lock order: while another transaction holds the
-    member's lock (a /privacy delete takes it first), the question waits, then is stored."""
+    """The one statements keep the one lock order: while another transaction holds the
+    member's lock (a /privacy delete takes it first), the question and its inbox entry wait,
+    then are stored."""
     if not store.db.is_postgres:
         pytest.skip("the member's lock is PostgreSQL's (SQLite serialises every write)")
     import asyncpg
@@ -193,12 +164,16 @@ async def test_a_logged_question_waits_for_the_members_lock(store: Store, db_url
             logging = asyncio.create_task(store.questions.log(
                 "and staff?", "answered", "faq.levels", 30.0, G1, user_id=7401,
                 count_ask=True))
+            inbox = asyncio.create_task(store.inbox.record(  # its one statement too
+                "feast or tecton?", "unanswered", None, G1, user_id=7401))
             await asyncio.sleep(0.3)
-            assert not logging.done()
+            assert not logging.done() and not inbox.done()
         log_id = await asyncio.wait_for(logging, 5)
+        entry_id = await asyncio.wait_for(inbox, 5)
     finally:
         await holder.close()
     assert (await store.questions.logged(log_id)).member_id == 7401
+    assert (await store.inbox.get(entry_id)) is not None
 
 
 async def test_log_validation(store: Store) -> None:
