@@ -69,7 +69,6 @@ async def core(s: Tx) -> CoreConnection:
     return await s.connection()
 
 
-#: a member row as first written, up to what to do when it exists (``touch`` updates the visit)
 def new_member_sql(after: str | None = None) -> str:
     """A member row as first written, up to what to do when it exists. With ``after``, the name
     of a CTE, the row is selected from there (written once that CTE's row exists)."""
@@ -79,6 +78,7 @@ def new_member_sql(after: str | None = None) -> str:
             + " ON CONFLICT (id) DO ")
 
 
+#: a member row as first written, up to what to do when it exists (``touch`` updates the visit)
 NEW_MEMBER = new_member_sql()
 MEMBER_TYPES = {"id": BigInteger(), "now": UTCDateTime(), "sharing": Boolean()}
 _ENSURE_MEMBER = shared_sql(NEW_MEMBER + "NOTHING", **MEMBER_TYPES)
