@@ -352,14 +352,14 @@ async def test_connection_killed_mid_operation_postgres(store: Store) -> None:
     assert (await store.members.touch(3)).user_id == 3  # the pool recovered
 
 
-@pytest.mark.backends("postgres")
-async def test_stale_pooled_connections_are_replaced_postgres(store: Store) -> None:
-    await store.members.touch(1)
+async def _own_backend(s: Tx) -> int:
+    """PostgreSQL: the server process of the unit of work's connection."""
+    conn = await s.connection()
+    return int(conn.sync.connection.driver_connection.get_server_pid())  # type: ignore[union-attr]
 
-    async def backend_pid(s: Tx) -> int:
-        return int(await s.scalar(text("SELECT pg_backend_pid()")) or 0)
 
-    pid = await store.db.run(backend_pid)  # that connection now sits in the pool
+async def _terminate(store: Store, pid: int) -> None:
+    """PostgreSQL: end server process ``pid`` from another connection (as an admin would)."""
     import asyncpg
 
     url = store.db.url.set(drivername="postgresql").difference_update_query(["search_path"])
@@ -368,6 +368,17 @@ async def test_stale_pooled_connections_are_replaced_postgres(store: Store) -> N
         assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
     finally:
         await admin.close()
+
+
+@pytest.mark.backends("postgres")
+async def test_stale_pooled_connections_are_replaced_postgres(store: Store) -> None:
+    await store.members.touch(1)
+
+    async def backend_pid(s: Tx) -> int:
+        return int(await s.scalar(text("SELECT pg_backend_pid()")) or 0)
+
+    pid = await store.db.run(backend_pid)  # that connection now sits in the pool
+    await _terminate(store, pid)
     assert (await store.members.get(1)) is not None  # the dead connection was replaced
     assert await store.db.run(backend_pid) != pid
 
@@ -377,21 +388,12 @@ async def test_connection_closed_after_checkout_runs_again_postgres(store: Store
     """The server closes the connection between checkout and the first statement: nothing was
     committed, so the unit of work runs once more on a new connection (no error for the
     member), and its write is stored once."""
-    import asyncpg
-
-    url = store.db.url.set(drivername="postgresql").difference_update_query(["search_path"])
     attempts: list[int] = []
 
     async def write(s: Tx) -> None:
-        conn = await s.connection()
-        pid = conn.sync.connection.driver_connection.get_server_pid()  # type: ignore[union-attr]
-        attempts.append(pid)
+        attempts.append(await _own_backend(s))
         if len(attempts) == 1:
-            admin = await asyncpg.connect(url.render_as_string(hide_password=False))
-            try:
-                assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
-            finally:
-                await admin.close()
+            await _terminate(store, attempts[0])
         s.add(Member(id=7, created_at=datetime.now(UTC), last_seen_at=datetime.now(UTC)))
         await s.flush()
 
@@ -407,22 +409,14 @@ async def test_a_one_statement_write_is_not_run_again_when_its_connection_drops_
     """Without a transaction block the server may have committed the statement before the
     connection dropped: a ``one_statement`` write is not run again (no phantom second write);
     the caller is told the database is unavailable, and the pool recovers."""
-    import asyncpg
-
-    url = store.db.url.set(drivername="postgresql").difference_update_query(["search_path"])
     attempts: list[int] = []
 
     async def write(s: Tx) -> None:
-        conn = await s.connection()
-        pid = conn.sync.connection.driver_connection.get_server_pid()  # type: ignore[union-attr]
-        attempts.append(pid)
-        admin = await asyncpg.connect(url.render_as_string(hide_password=False))
-        try:
-            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
-        finally:
-            await admin.close()
-        await conn.execute(text("INSERT INTO member (id, created_at, last_seen_at, sharing) "
-                                "VALUES (8, now(), now(), false)"))
+        attempts.append(await _own_backend(s))
+        await _terminate(store, attempts[-1])
+        await (await s.connection()).execute(text(
+            "INSERT INTO member (id, created_at, last_seen_at, sharing) "
+            "VALUES (8, now(), now(), false)"))
 
     with pytest.raises(DatabaseUnavailable):
         await store.db.run(write, one_statement=True)
