@@ -84,6 +84,11 @@ MEMBER_TYPES = {"id": BigInteger(), "now": UTCDateTime(), "sharing": Boolean()}
 _ENSURE_MEMBER = shared_sql(NEW_MEMBER + "NOTHING", **MEMBER_TYPES)
 #: PostgreSQL: the member's transaction-scoped lock (see :meth:`Repo.lock_member`)
 _ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("id", type_=BigInteger)))
+#: PostgreSQL: the lock, then the member's row if missing, in one statement (one round trip)
+_LOCK_AND_ENSURE = text(
+    "WITH lk AS (SELECT pg_advisory_xact_lock(:id)), "
+    f"ensured AS ({new_member_sql(after='lk')}NOTHING) SELECT 1 FROM lk"
+).bindparams(*(bindparam(k, type_=t) for k, t in MEMBER_TYPES.items()))
 
 
 _LOAD_MEMBER = (
@@ -150,6 +155,11 @@ class Repo:
         if self._db.is_postgres:
             locked: set[int] = s.info.setdefault("locked_members", set())
             if user_id not in locked:  # held to the end of the transaction: once is enough
+                if create:  # the row is written after the lock is taken (one statement)
+                    await (await core(s)).execute(_LOCK_AND_ENSURE, {
+                        "id": user_id, "now": now or self.now(), "sharing": False})
+                    locked.add(user_id)
+                    return
                 await (await core(s)).execute(_ADVISORY_LOCK, {"id": user_id})
                 locked.add(user_id)
         if create:
