@@ -80,7 +80,7 @@ def new_member_sql(after: str | None = None) -> str:
 
 #: a member row as first written, up to what to do when it exists (``touch`` updates the visit)
 NEW_MEMBER = new_member_sql()
-MEMBER_TYPES = {"id": BigInteger(), "now": UTCDateTime(), "sharing": Boolean()}
+MEMBER_TYPES: dict[str, Any] = {"id": BigInteger(), "now": UTCDateTime(), "sharing": Boolean()}
 _ENSURE_MEMBER = shared_sql(NEW_MEMBER + "NOTHING", **MEMBER_TYPES)
 #: PostgreSQL: the member's transaction-scoped lock (see :meth:`Repo.lock_member`)
 _ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("id", type_=BigInteger)))
