@@ -206,8 +206,8 @@ _RECORD_IN_ONE = text(
     f"entry AS ({_entry_upsert(False, after='lk')}) "
     f"INSERT INTO {InboxAsk.__tablename__} (entry_id, member_id, text, created_at) "
     "SELECT id, :member_id, :part, :now FROM entry RETURNING entry_id"
-).bindparams(*(bindparam(name, type_=t) for name, t in dict[str, Any](
-    MEMBER_TYPES, member_id=BigInteger(), scope=BigInteger(), part=String()).items()))
+).bindparams(*(bindparam(name, type_=t) for name, t in {
+    **MEMBER_TYPES, "member_id": BigInteger(), "scope": BigInteger(), "part": String()}.items()))
 _ASKED = insert(InboxAsk)
 
 
