@@ -146,13 +146,12 @@ async def test_a_members_question_is_one_round_trip_on_postgresql(store: Store) 
         "feast or tecton?", "first?", "how long to senior?"]
 
 
+@pytest.mark.backends("postgres")
 async def test_a_logged_question_waits_for_the_members_lock(store: Store, db_url: str) -> None:
     """The one statements keep the one lock order: while another transaction holds the
     member's lock (a /privacy delete takes it first), the question and its inbox entry wait,
     then are stored."""
-    if not store.db.is_postgres:
-        pytest.skip("the member's lock is PostgreSQL's (SQLite serialises every write)")
-    import asyncpg
+    import asyncpg  # the member's lock is PostgreSQL's (SQLite serialises every write)
 
     await store.questions.log("first?", "answered", "faq.levels", 30.0, G1, user_id=7401)
     dsn = make_url(db_url).set(drivername="postgresql").difference_update_query(
