@@ -23,11 +23,13 @@ from sqlalchemy import (
     Integer,
     String,
     TextClause,
+    bindparam,
     delete,
     func,
     insert,
     select,
 )
+from sqlalchemy import text as sql_text
 
 from bot.limits import MAX_QUESTION_CHARS
 from bot.storage.db import UTCDateTime
@@ -35,7 +37,6 @@ from bot.storage.errors import InvalidInput
 from bot.storage.models import MAX_INTENT_ID, AnswerFeedback, QuestionLog
 from bot.storage.overlay_data import normalize_question
 from bot.storage.repo._base import (
-    LOCKED_MEMBER,
     MEMBER_TYPES,
     Repo,
     check_id,
@@ -43,7 +44,7 @@ from bot.storage.repo._base import (
     check_text_id,
     core,
     member_must_exist,
-    shared_sql,
+    new_member_sql,
 )
 from bot.storage.repo.inbox import bump_quality, quality_upsert
 from bot.storage.tx import Tx
@@ -95,7 +96,8 @@ def _log_in_one(count_ask: bool) -> TextClause:
     or six): the member's lock, then the member's row if missing, the log row and, with
     ``count_ask``, the intent's asks. Every row is selected from the lock's CTE, so it is
     written after the lock is taken (the one lock order, :meth:`Repo.lock_member`)."""
-    sql = (f"{LOCKED_MEMBER}, "
+    sql = ("WITH lk AS (SELECT pg_advisory_xact_lock(:member_id)), "
+           f"ensured AS ({new_member_sql(after='lk')}NOTHING), "
            f"logged AS (INSERT INTO {QuestionLog.__tablename__} ({', '.join(_LOG_COLUMNS)}) "
            f"SELECT {', '.join(f':{c}' for c in _LOG_COLUMNS)} FROM lk RETURNING id)")
     types: dict[str, Any] = {**MEMBER_TYPES, "member_id": BigInteger(),
@@ -105,7 +107,8 @@ def _log_in_one(count_ask: bool) -> TextClause:
     if count_ask:
         sql += f", counted AS ({quality_upsert(('asks',), after='lk')})"
         types.update(i_asks=Integer(), d_asks=Integer())
-    return shared_sql(sql + " SELECT id FROM logged", **types)
+    return sql_text(sql + " SELECT id FROM logged").bindparams(
+        *(bindparam(name, type_=t) for name, t in types.items()))
 
 
 #: :func:`_log_in_one` without and with the asks counter (built once)
