@@ -103,9 +103,17 @@ async def test_eof_mid_quiz_then_the_next_session_resumes_it(tmp_path, sqlite_ur
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and sh")
 
 
+#: runs the rest of its argv with SIGINT at its default: a shell starts a background job
+#: (``pytest &`` in a script) with SIGINT ignored, its children inherit that, and a program
+#: that finds SIGINT ignored rightly keeps it so (Python does not install its handler)
+_SIGINT_DEFAULT = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                   "os.execv(sys.argv[1], sys.argv[1:])")
+
+
 @posix_only
 def test_ctrl_c_on_an_open_pipe_exits_cleanly(tmp_path, sqlite_url):
-    proc = subprocess.Popen(chat_argv(sqlite_url), stdin=subprocess.PIPE,
+    argv = [sys.executable, "-c", _SIGINT_DEFAULT, *chat_argv(sqlite_url)]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
                             env=chat_env(tmp_path))
     try:
