@@ -46,10 +46,10 @@ def member_must_exist(user_id: int) -> Iterator[None]:
 _MAX_BIGINT = 2**63 - 1
 
 def shared_sql(statement: str, **types: Any) -> TextClause:
-    """SQL that SQLite and PostgreSQL spell alike (their ``ON CONFLICT`` upserts), as a text
-    clause with typed parameters. On hot paths these beat the dialect constructs: SQLAlchemy
-    compiles an ``on_conflict_do_*()`` anew on every execution (it has no cache key), a text
-    clause once."""
+    """SQL as a text clause with typed parameters: mostly what SQLite and PostgreSQL spell alike
+    (their ``ON CONFLICT`` upserts), and PostgreSQL's one-statement writes. On hot paths these
+    beat the dialect constructs: SQLAlchemy compiles an ``on_conflict_do_*()`` anew on every
+    execution (it has no cache key), a text clause once."""
     return text(statement).bindparams(*(bindparam(k, type_=t) for k, t in types.items()))
 
 
@@ -84,11 +84,13 @@ MEMBER_TYPES: dict[str, Any] = {"id": BigInteger(), "now": UTCDateTime(), "shari
 _ENSURE_MEMBER = shared_sql(NEW_MEMBER + "NOTHING", **MEMBER_TYPES)
 #: PostgreSQL: the member's transaction-scoped lock (see :meth:`Repo.lock_member`)
 _ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("id", type_=BigInteger)))
+#: PostgreSQL: the start of a one-statement write for member ``:id``: the member's lock (CTE
+#: ``lk``), then their row if missing. Rows the statement selects ``FROM lk`` are written after
+#: the lock is taken (the one lock order, :meth:`Repo.lock_member`).
+LOCKED_MEMBER = ("WITH lk AS (SELECT pg_advisory_xact_lock(:id)), "
+                 f"ensured AS ({new_member_sql(after='lk')}NOTHING)")
 #: PostgreSQL: the lock, then the member's row if missing, in one statement (one round trip)
-_LOCK_AND_ENSURE = text(
-    "WITH lk AS (SELECT pg_advisory_xact_lock(:id)), "
-    f"ensured AS ({new_member_sql(after='lk')}NOTHING) SELECT 1 FROM lk"
-).bindparams(*(bindparam(k, type_=t) for k, t in MEMBER_TYPES.items()))
+_LOCK_AND_ENSURE = shared_sql(LOCKED_MEMBER + " SELECT 1 FROM lk", **MEMBER_TYPES)
 
 
 _LOAD_MEMBER = (

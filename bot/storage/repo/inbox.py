@@ -25,7 +25,6 @@ from sqlalchemy import (
     BigInteger,
     String,
     TextClause,
-    bindparam,
     case,
     delete,
     exists,
@@ -51,13 +50,13 @@ from bot.storage.models import (
 )
 from bot.storage.overlay_data import question_key
 from bot.storage.repo._base import (
+    LOCKED_MEMBER,
     MEMBER_TYPES,
     Repo,
     check_id,
     check_optional_id,
     check_text_id,
     core,
-    new_member_sql,
     shared_sql,
 )
 from bot.storage.tx import Tx
@@ -200,14 +199,11 @@ _RECORD = {False: _record_sql(False), True: _record_sql(True)}
 #: PostgreSQL: a member's ask put in the inbox as one statement (one round trip instead of six):
 #: the member's lock, the member's row if missing, the entry, then the member's part of it;
 #: every row is written after the lock is taken (see :func:`quality_upsert`)
-_RECORD_IN_ONE = text(
-    "WITH lk AS (SELECT pg_advisory_xact_lock(:member_id)), "
-    f"ensured AS ({new_member_sql(after='lk')}NOTHING), "
-    f"entry AS ({_entry_upsert(False, after='lk')}) "
+_RECORD_IN_ONE = shared_sql(
+    f"{LOCKED_MEMBER}, entry AS ({_entry_upsert(False, after='lk')}) "
     f"INSERT INTO {InboxAsk.__tablename__} (entry_id, member_id, text, created_at) "
-    "SELECT id, :member_id, :part, :now FROM entry RETURNING entry_id"
-).bindparams(*(bindparam(name, type_=t) for name, t in {
-    **MEMBER_TYPES, "member_id": BigInteger(), "scope": BigInteger(), "part": String()}.items()))
+    "SELECT id, :id, :part, :now FROM entry RETURNING entry_id",
+    **MEMBER_TYPES, scope=BigInteger(), part=String())
 _ASKED = insert(InboxAsk)
 
 
@@ -302,7 +298,7 @@ class InboxRepo(Repo):
 
         async def in_one(s: Tx) -> int:
             return int(await (await core(s)).scalar(_RECORD_IN_ONE, {
-                "member_id": user_id, "id": user_id, "sharing": False, "now": now,
+                "id": user_id, "sharing": False, "now": now,
                 "scope": guild_id or 0, "key": question_key(clean), "question": clean,
                 "status": status, "guess": guess, "answer": None, "mentor_name": None,
                 "part": part or clean}))

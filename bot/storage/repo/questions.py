@@ -23,13 +23,11 @@ from sqlalchemy import (
     Integer,
     String,
     TextClause,
-    bindparam,
     delete,
     func,
     insert,
     select,
 )
-from sqlalchemy import text as sql_text
 
 from bot.limits import MAX_QUESTION_CHARS
 from bot.storage.db import UTCDateTime
@@ -37,6 +35,7 @@ from bot.storage.errors import InvalidInput
 from bot.storage.models import MAX_INTENT_ID, AnswerFeedback, QuestionLog
 from bot.storage.overlay_data import normalize_question
 from bot.storage.repo._base import (
+    LOCKED_MEMBER,
     MEMBER_TYPES,
     Repo,
     check_id,
@@ -44,7 +43,7 @@ from bot.storage.repo._base import (
     check_text_id,
     core,
     member_must_exist,
-    new_member_sql,
+    shared_sql,
 )
 from bot.storage.repo.inbox import bump_quality, quality_upsert
 from bot.storage.tx import Tx
@@ -96,8 +95,7 @@ def _log_in_one(count_ask: bool) -> TextClause:
     or six): the member's lock, then the member's row if missing, the log row and, with
     ``count_ask``, the intent's asks. Every row is selected from the lock's CTE, so it is
     written after the lock is taken (the one lock order, :meth:`Repo.lock_member`)."""
-    sql = ("WITH lk AS (SELECT pg_advisory_xact_lock(:member_id)), "
-           f"ensured AS ({new_member_sql(after='lk')}NOTHING), "
+    sql = (f"{LOCKED_MEMBER}, "
            f"logged AS (INSERT INTO {QuestionLog.__tablename__} ({', '.join(_LOG_COLUMNS)}) "
            f"SELECT {', '.join(f':{c}' for c in _LOG_COLUMNS)} FROM lk RETURNING id)")
     types: dict[str, Any] = {**MEMBER_TYPES, "member_id": BigInteger(),
@@ -107,8 +105,7 @@ def _log_in_one(count_ask: bool) -> TextClause:
     if count_ask:
         sql += f", counted AS ({quality_upsert(('asks',), after='lk')})"
         types.update(i_asks=Integer(), d_asks=Integer())
-    return sql_text(sql + " SELECT id FROM logged").bindparams(
-        *(bindparam(name, type_=t) for name, t in types.items()))
+    return shared_sql(sql + " SELECT id FROM logged", **types)
 
 
 #: :func:`_log_in_one` without and with the asks counter (built once)
