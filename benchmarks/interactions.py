@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.intents import load_questions, percentile
-from benchmarks.load import _database
+from benchmarks.load import bench_database
 from bot.config import Settings
 from bot.frontends.discord.client import MentorBot, create_bot
 from tests.e2e.fake_discord import FakeDiscord
@@ -40,7 +40,7 @@ async def measure(n: int, url: str | None) -> dict[str, list[float]]:
     with tempfile.TemporaryDirectory() as tmp:
         # a fresh database each run: a kept one remembers the synced command tree (the bot
         # would not sync it with this new fake Discord)
-        db, drop = await _database(url, Path(tmp))
+        db, drop = await bench_database(url, Path(tmp))
         try:
             return await _measure(n, db, questions)
         finally:

@@ -168,15 +168,17 @@ def by_kind(result: PhaseResult) -> str:
     return "\n".join(lines)
 
 
-async def _database(url: str | None, tmp: Path) -> tuple[str, Callable[[], Awaitable[None]]]:
+async def bench_database(url: str | None,
+                         tmp: Path) -> tuple[str, Callable[[], Awaitable[None]]]:
+    """The database a benchmark run uses, and how to drop it: a new SQLite file in ``tmp`` by
+    default, a given SQLite URL as it is, a fresh schema of a given PostgreSQL database."""
+    async def nothing() -> None:  # a file in tmp goes with tmp; a given SQLite file is kept
+        return None
+
     if url is None:
-        async def nothing() -> None:
-            return None
         return f"sqlite+aiosqlite:///{tmp / 'load.db'}", nothing
     if url.startswith("sqlite"):
-        async def keep() -> None:
-            return None
-        return url, keep
+        return url, nothing
     from benchmarks.storage import _pg_scratch  # a fresh schema, dropped afterwards
 
     return await _pg_scratch(url)
@@ -188,7 +190,7 @@ async def run(args: argparse.Namespace) -> int:
     rows: list[tuple[str, PhaseResult]] = []
     with tempfile.TemporaryDirectory(prefix="mb-load-") as tmp_name:
         tmp = Path(tmp_name)
-        db_url, drop = await _database(args.url, tmp)
+        db_url, drop = await bench_database(args.url, tmp)
         backend = "postgresql" if db_url.startswith("postgresql") else "sqlite"
         try:
             async with FakeDiscord() as fake:
