@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bot.storage import InvalidInput, Store
+from tests.storage import observe
 
 if TYPE_CHECKING:
     from tests.conftest import FakeClock
@@ -54,12 +55,7 @@ async def test_member_with_checklist_is_one_read(store: Store) -> None:
 async def test_phase_and_done_items_are_one_statement(store: Store) -> None:
     """What an answer's personal line needs (issue 11: one read, not two): the phase and the
     done items only, for a member not stored, one with nothing done, and one with both."""
-    from sqlalchemy import event
-
-    statements: list[str] = []
-    for engine in store.db.sync_engines:
-        event.listen(engine, "before_cursor_execute",
-                     lambda conn, cursor, sql, *rest: statements.append(sql))
+    statements = observe.statements(store)
     assert await store.members.phase_and_done(ALICE) == (None, frozenset())
     assert len(statements) == 1
     await store.members.set_phase(ALICE, 2)
@@ -81,9 +77,7 @@ async def test_a_write_takes_the_members_lock_and_creates_the_row_in_one_stateme
     """PostgreSQL: the member's lock and their row if missing are one statement at the start of
     a write (one round trip fewer on every write that creates); the row comes after the lock.
     SQLite has no lock to take: the row is ensured on its own."""
-    from tests.storage.observe import statements
-
-    sent = statements(store)
+    sent = observe.statements(store)
     rec = await store.members.set_phase(ALICE, 2)
     assert rec.current_phase == 2
     firsts = [sql.split()[0].upper() for sql in sent]

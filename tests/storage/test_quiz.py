@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bot.storage import Conflict, InvalidInput, NotFound, Store
-from tests.storage.observe import attempt_ids
+from tests.storage.observe import attempt_ids, statements
 
 if TYPE_CHECKING:
     from tests.conftest import FakeClock
@@ -180,27 +180,26 @@ async def test_a_click_reads_the_attempt_and_its_answers_in_one_statement(store:
     """Issue 11, CPU per interaction: a quiz click reads the locked attempt with its answers in
     one statement, and going back drops the last answer without reading them again (the
     member's lock first on PostgreSQL)."""
-    from sqlalchemy import event
-
     att = await store.quiz.start(user_id=8801)
     await store.quiz.answer(att.id, 8801, 0, True)
-    statements: list[str] = []
-    for engine in store.db.sync_engines:
-        event.listen(engine, "before_cursor_execute",
-                     lambda conn, cursor, sql, *rest: statements.append(sql.split()[0]))
+    sent = statements(store)
+
+    def kinds() -> list[str]:
+        return [sql.split()[0] for sql in sent]
+
     lock = ["SELECT"] if store.db.is_postgres else []
 
     clicked = await store.quiz.answer(att.id, 8801, 1, False)
     assert clicked.answers == (True, False)
-    assert statements == [*lock, "SELECT", "INSERT"]
+    assert kinds() == [*lock, "SELECT", "INSERT"]
 
-    statements.clear()
+    sent.clear()
     back = await store.quiz.back(att.id, 8801)
     assert back.answers == (True,)
-    assert statements == [*lock, "SELECT", "DELETE"]
+    assert kinds() == [*lock, "SELECT", "DELETE"]
     assert (await store.quiz.get(att.id)).answers == (True,)
 
-    statements.clear()
+    sent.clear()
     assert (await store.quiz.back(att.id, 8801)).answers == ()
     assert (await store.quiz.back(att.id, 8801)).answers == ()  # nothing left to drop
-    assert statements == [*lock, "SELECT", "DELETE", *lock, "SELECT"]
+    assert kinds() == [*lock, "SELECT", "DELETE", *lock, "SELECT"]
