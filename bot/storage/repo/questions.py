@@ -150,15 +150,12 @@ class QuestionsRepo(Repo):
                "outcome": outcome, "intent_id": intent_id, "score": score,
                "guild_id": guild_id, "created_at": now}
 
-        counted = count_ask and intent_id is not None
-
         async def tx(s: Tx) -> int:
             if user_id is not None:  # the member usually exists: not inserted first
                 await self.lock_member(s, user_id, create=False)
             with member_must_exist(user_id or 0):  # no member id: no foreign key to miss
                 log_id = int((await (await core(s)).execute(_LOG, row)).scalar_one())
-            if counted:
-                assert intent_id is not None
+            if count_ask and intent_id is not None:
                 await bump_quality(s, self, intent_id, now, asks=1)
             return log_id
 
@@ -168,7 +165,8 @@ class QuestionsRepo(Repo):
         async def in_one(s: Tx) -> int:
             params = {**row, "id": user_id, "now": now, "sharing": False, "i_asks": 1,
                       "d_asks": 1}
-            return int((await (await core(s)).execute(_LOG_IN_ONE[counted], params))
+            statement = _LOG_IN_ONE[count_ask and intent_id is not None]
+            return int((await (await core(s)).execute(statement, params))
                        .scalar_one())
 
         return await self.run_for_member(user_id, tx, single=in_one)
