@@ -39,12 +39,15 @@ async def test_a_saved_change_whose_reply_was_refused_is_reported_next_time(runn
     assert "Saved earlier" not in text(again) + str(again.embeds)  # said once
 
 
-async def test_a_dm_discord_refuses_gets_its_own_message(running, world):
+async def test_a_dm_discord_refuses_gets_its_own_message(running, world, caplog):
     fake = world.fake
     fake.fail("POST", "/users/@me/channels", 503, count=1)
     msg = await (await fake.slash(world.alice, "quiz", guild=world.guild)).final_message()
     assert msg.ephemeral and title(msg) == "Discord didn't take my DM"
     assert "/quiz" in text(msg)
+    # the operator's line names what failed (a timeout's own text is empty)
+    [line] = [r.getMessage() for r in caplog.records if "quiz DM to" in r.getMessage()]
+    assert line.startswith(f"quiz DM to {world.alice.id} failed: DiscordServerError 503 ")
     again = await (await fake.slash(world.alice, "quiz", guild=world.guild)).final_message()
     assert title(again) == "Check your DMs"
 

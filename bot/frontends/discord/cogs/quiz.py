@@ -43,7 +43,7 @@ class QuizCog(EngineCog):
                     "run `/reminders on` again", "run `/quiz` again"), kind=Kind.QUIZ,
                     private=True, tone="warning")
             except (discord.HTTPException, TimeoutError) as exc:
-                log.warning("quiz DM to %s failed: %s", member.user_id, exc)
+                log.warning("quiz DM to %s failed: %s %s", member.user_id, type(exc).__name__, exc)
                 return Reply("Discord didn't take my DM", DISCORD_DOWN, kind=Kind.ERROR,
                              private=True, tone="warning", error=ErrorCause.DISCORD)
             return Reply("Check your DMs", f"The quiz is waiting for you: {message.jump_url}",
