@@ -82,6 +82,12 @@ _STATES = (select(_cp.item_id, _cp.done, _cp.done_at, _cp.undone_at, _cp.updated
                   _cp.evidence_url)
            .where(_cp.member_id == bindparam("id")).order_by(_cp.item_id))
 _NEW_ITEM = insert(_cp)
+#: an existing item's new state: every column from the final state (one statement, compiled
+#: once, whatever changed)
+_SET_ITEM = update(_cp).where(
+    _cp.member_id == bindparam("id"), _cp.item_id == bindparam("item")).values(
+    {c: bindparam(f"new_{c}") for c in ("done", "done_at", "undone_at", "updated_at",
+                                        "evidence_url")})
 _NEW_EVENT = insert(EventRow)
 _DONE_IDS = select(_cp.item_id).where(_cp.member_id == bindparam("id"), _cp.done.is_(True))
 _EVENTS = (select(EventRow.item_id, EventRow.action, EventRow.at)
@@ -202,7 +208,6 @@ class ChecklistRepo(Repo):
     async def _set(self, user_id: int, item_id: str, done: bool, url: str | None) -> ItemState:
         async def tx(s: Tx) -> ItemState:
             await self.lock_member(s, user_id, create=False)  # a missing member: the FK below
-            cp = ChecklistProgress
             # Dialect upserts are never in SQLAlchemy's statement cache (compiled every call);
             # under the member's lock a plain read, then an insert if new, is just as safe.
             conn = await core(s)
@@ -230,11 +235,8 @@ class ChecklistRepo(Repo):
                         **{k: state[k] for k in ("done", "done_at", "undone_at", "updated_at",
                                                  "evidence_url")}})
             elif changes:
-                await s.execute(
-                    update(cp)
-                    .where(cp.member_id == user_id, cp.item_id == item_id)
-                    .values(**changes)
-                )
+                await conn.execute(_SET_ITEM, {"id": user_id, "item": item_id,
+                                               **{f"new_{k}": v for k, v in state.items()}})
             if changed:
                 await conn.execute(_NEW_EVENT, {
                     "member_id": user_id, "item_id": item_id,
