@@ -69,13 +69,18 @@ async def core(s: Tx) -> CoreConnection:
     return await s.connection()
 
 
+def row_source(row: str, after: str | None = None) -> str:
+    """Where an ``INSERT`` takes its one row (``row``: its values, comma-separated): ``VALUES``,
+    or with ``after``, the name of a CTE, ``SELECT`` from it, so PostgreSQL writes the row once
+    that CTE's row exists (a lock it takes comes first: :data:`LOCKED_MEMBER`)."""
+    return f"VALUES ({row})" if after is None else f"SELECT {row} FROM {after}"
+
+
 def new_member_sql(after: str | None = None) -> str:
-    """A member row as first written, up to what to do when it exists. With ``after``, the name
-    of a CTE, the row is selected from there (written once that CTE's row exists)."""
-    row = ":id, :now, :now, :sharing"
+    """A member row as first written, up to what to do when it exists (``after``:
+    :func:`row_source`)."""
     return (f"INSERT INTO {Member.__tablename__} (id, created_at, last_seen_at, sharing) "
-            + (f"VALUES ({row})" if after is None else f"SELECT {row} FROM {after}")
-            + " ON CONFLICT (id) DO ")
+            f"{row_source(':id, :now, :now, :sharing', after)} ON CONFLICT (id) DO ")
 
 
 #: a member row as first written, up to what to do when it exists (``touch`` updates the visit)

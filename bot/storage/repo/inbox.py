@@ -57,6 +57,7 @@ from bot.storage.repo._base import (
     check_optional_id,
     check_text_id,
     core,
+    row_source,
     shared_sql,
 )
 from bot.storage.tx import Tx
@@ -150,8 +151,7 @@ _QUALITY_COUNTERS = frozenset({"asks", "helpful", "not_helpful", "not_what_i_ask
 
 def quality_upsert(names: tuple[str, ...], after: str | None = None) -> str:
     """SQL adding ``:d_<name>`` to each of an intent's counters ``names``, creating its row
-    (``:i_<name>``). With ``after``, the name of a CTE, the new row is selected from there,
-    so PostgreSQL runs the upsert once that CTE's row exists (a lock it takes comes first)."""
+    (``:i_<name>``; ``after``: :func:`row_source`)."""
     unknown = set(names) - _QUALITY_COUNTERS
     if unknown or not names:
         raise InvalidInput(f"unknown quality counters: {sorted(unknown) or 'none'}")
@@ -159,8 +159,8 @@ def quality_upsert(names: tuple[str, ...], after: str | None = None) -> str:
     row = f":intent_id, :now, {', '.join(f':i_{n}' for n in names)}"
     return (
         f"INSERT INTO {table} (intent_id, updated_at, {', '.join(names)}) "
-        + (f"VALUES ({row}) " if after is None else f"SELECT {row} FROM {after} ")
-        + "ON CONFLICT (intent_id) DO UPDATE SET updated_at = excluded.updated_at, "
+        f"{row_source(row, after)} "
+        "ON CONFLICT (intent_id) DO UPDATE SET updated_at = excluded.updated_at, "
         + ", ".join(f"{n} = {table}.{n} + :d_{n}" for n in names))
 
 
@@ -172,18 +172,16 @@ def _bump_sql(names: tuple[str, ...]) -> TextClause:
 
 
 def _entry_upsert(with_answer: bool, after: str | None = None) -> str:
-    """SQL adding one ask to the open entry of its group, returning the entry's id. With
-    ``after``, the name of a CTE, the new row is selected from there (see
-    :func:`quality_upsert`)."""
+    """SQL adding one ask to the open entry of its group, returning the entry's id (``after``:
+    :func:`row_source`)."""
     table = InboxEntry.__tablename__
     answer = (", answer = excluded.answer, mentor_name = excluded.mentor_name"
               if with_answer else "")
     row = ":scope, :key, :question, :status, :guess, 1, :answer, :mentor_name, :now, :now"
     return (
         f"INSERT INTO {table} (scope, \"key\", question, status, guess_intent, count, answer, "
-        "mentor_name, first_at, last_at) "
-        + (f"VALUES ({row}) " if after is None else f"SELECT {row} FROM {after} ")
-        + f"ON CONFLICT (scope, \"key\", status) WHERE {OPEN.text} DO UPDATE SET "
+        f"mentor_name, first_at, last_at) {row_source(row, after)} "
+        f"ON CONFLICT (scope, \"key\", status) WHERE {OPEN.text} DO UPDATE SET "
         f"count = {table}.count + 1, last_at = excluded.last_at, "
         f"guess_intent = coalesce(excluded.guess_intent, {table}.guess_intent){answer} "
         "RETURNING id")

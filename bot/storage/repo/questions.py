@@ -43,6 +43,7 @@ from bot.storage.repo._base import (
     check_text_id,
     core,
     member_must_exist,
+    row_source,
     shared_sql,
 )
 from bot.storage.repo.inbox import bump_quality, quality_upsert
@@ -97,7 +98,7 @@ def _log_in_one(count_ask: bool) -> TextClause:
     written after the lock is taken (the one lock order, :meth:`Repo.lock_member`)."""
     sql = (f"{LOCKED_MEMBER}, "
            f"logged AS (INSERT INTO {QuestionLog.__tablename__} ({', '.join(_LOG_COLUMNS)}) "
-           f"SELECT {', '.join(f':{c}' for c in _LOG_COLUMNS)} FROM lk RETURNING id)")
+           f"{row_source(', '.join(f':{c}' for c in _LOG_COLUMNS), after='lk')} RETURNING id)")
     types: dict[str, Any] = {**MEMBER_TYPES, "member_id": BigInteger(),
                              "guild_id": BigInteger(), "score": Float(),
                              "created_at": UTCDateTime()}
