@@ -162,12 +162,12 @@ class Repo:
         if self._db.is_postgres:
             locked: set[int] = s.info.setdefault("locked_members", set())
             if user_id not in locked:  # held to the end of the transaction: once is enough
-                if create:  # the row is written after the lock is taken (one statement)
+                if create:  # the lock, then the row, in one statement: nothing left to create
                     await (await core(s)).execute(_LOCK_AND_ENSURE, {
                         "id": user_id, "now": now or self.now(), "sharing": False})
-                    locked.add(user_id)
-                    return
-                await (await core(s)).execute(_ADVISORY_LOCK, {"id": user_id})
+                    create = False
+                else:
+                    await (await core(s)).execute(_ADVISORY_LOCK, {"id": user_id})
                 locked.add(user_id)
         if create:
             await self.ensure_member(s, user_id, now or self.now())
