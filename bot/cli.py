@@ -56,6 +56,12 @@ def app_from(args: argparse.Namespace) -> App:
 
 _PROCESS = False  # set by `entry`: this process is mentorbot's own and ends with the command
 
+#: Set in mentorbot's own process before numpy loads; a value the operator set wins. OpenBLAS
+#: otherwise starts a thread per core at import (about 60 ms of CPU, a sixth of a cold
+#: ``mentorbot ask`` on two cores) and keeps them spinning after each product. The matcher's
+#: products are small, and training already runs under ``threadpool_limits(1)``.
+PROCESS_ENV = {"OPENBLAS_NUM_THREADS": "1"}
+
 
 @contextmanager
 def starting() -> Iterator[None]:
@@ -549,6 +555,8 @@ def entry() -> int:
     process that ends with the command, so what start-up built is frozen (:func:`starting`)."""
     global _PROCESS
     _PROCESS = True
+    for name, value in PROCESS_ENV.items():
+        os.environ.setdefault(name, value)
     return main()
 
 

@@ -284,3 +284,20 @@ def test_an_unwritable_sqlite_directory_names_the_user_and_the_fix(tmp_path):
         assert f"the directory {data} is not writable by uid {os.getuid()}" in line, line
         assert "chown" in line and "DATABASE_URL" in line
         assert "Event loop is closed" not in out.stderr
+
+
+@pytest.mark.parametrize("preset, expected", [(None, 1), ("2", 2)])
+def test_the_mentorbot_process_starts_one_blas_thread_unless_told(preset, expected, tmp_path):
+    probe = ("import runpy, sys; sys.argv = ['mentorbot', *sys.argv[1:]]\n"
+             "try:\n    runpy.run_module('bot', run_name='__main__')\n"
+             "except SystemExit:\n    pass\n"
+             "from threadpoolctl import threadpool_info\n"
+             "print('\\nBLAS', *sorted({p['num_threads'] for p in threadpool_info()"
+             " if p['internal_api'] == 'openblas'}))")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if preset is not None:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    out = subprocess.run([sys.executable, "-c", probe, "ask", "feast or tecton?"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                         env={**env, "PYTHONPATH": str(ROOT)})
+    assert out.stdout.rsplit("BLAS", 1)[1].split() == [str(expected)], out.stderr
