@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot import collector
 from bot.ops.signals import StopSignals
 
 if TYPE_CHECKING:
@@ -75,16 +76,13 @@ def starting() -> Iterator[None]:
     (together ~0.1 s of a cold ``ask``). Collections resume for the work that follows (a
     ``--batch``, a chat, the bot), so its garbage is collected as before. Called in-process
     (tests), nothing is frozen."""
-    if not gc.isenabled():  # nested, or an embedding program turned it off
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        if _PROCESS:
-            gc.freeze()
-        gc.enable()
+    # ``owner`` is False when nested, or when an embedding program had the collector off
+    with collector.paused() as owner:
+        try:
+            yield
+        finally:
+            if owner and _PROCESS:
+                gc.freeze()
 
 
 def member_id(text: str) -> int:

@@ -40,6 +40,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from bot import collector
 from bot.matching.normalize import (
     FIELD_TERMS,
     TokenCache,
@@ -352,6 +353,7 @@ class Matcher:
     """Build with ``Matcher(docs)`` (trains the learned scorer when scikit-learn is there), or
     load a built one with :meth:`from_arrays`."""
 
+    @collector.paused()  # millions of long-lived objects at 5,000 intents, no cycles
     def __init__(self, docs: Iterable[MatchDoc], config: MatcherConfig | None = None,
                  anchors: Iterable[str] = FIELD_TERMS,
                  tools: Iterable[tuple[str, tuple[str, ...]]] = (), routing: Sequence[int] = (),
