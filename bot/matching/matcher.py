@@ -219,16 +219,15 @@ class Space:
     vocab: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.vocab = {f: i for i, f in enumerate(self.names)}
+        self.vocab = dict(zip(self.names, range(len(self.names)), strict=True))
 
     @classmethod
     def fit(cls, docs: Sequence[Counter[str]]) -> Space:
-        df: Counter[str] = Counter()
-        for d in docs:
-            df.update(d.keys())
+        df = Counter(chain.from_iterable(docs))  # in how many documents each feature occurs
         n = len(docs)
         names = sorted(df)
-        idf = np.array([math.log((n + 1) / (df[f] + 1)) + 1.0 for f in names], dtype=np.float32)
+        counts = np.fromiter(map(df.__getitem__, names), dtype=np.float64, count=len(names))
+        idf = (np.log((n + 1) / (counts + 1)) + 1.0).astype(np.float32)
         return cls(names, idf, math.log(n + 1) + 1.0)
 
     def vector(self, feats: Counter[str]) -> Vec:
@@ -274,11 +273,14 @@ class Space:
             pivot = float(norm[pivoted].mean())
             norm = np.where(pivoted, (1.0 - slope) * pivot + slope * norm, norm)
         vals = (w / norm[col]).astype(np.float32)
-        rows, col, vals = ids[known], col[known], vals[known]
-        order = np.argsort(rows, kind="stable")
-        indptr = np.zeros(len(self.names) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=len(self.names)), out=indptr[1:])
-        return Csr(indptr, col[order], vals[order], len(docs))
+        # SciPy's COO → CSR is a counting sort (linear; a stable argsort by row took a tenth of
+        # a large build), stable, so each row keeps its columns in order.
+        from scipy.sparse import coo_array
+
+        m = coo_array((vals[known], (ids[known], col[known])),
+                      shape=(len(self.names), len(docs))).tocsr()
+        return Csr(m.indptr.astype(np.int64), m.indices.astype(np.int32),
+                   m.data.astype(np.float32), len(docs))
 
 
 @dataclass

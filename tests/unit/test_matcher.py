@@ -318,6 +318,10 @@ def test_the_batch_matrix_is_the_columns_of_vector() -> None:
         space = Space.fit(docs[:2])  # the last two have features the space never saw
         m = space.matrix(docs)
         assert m.n_cols == len(docs)
+        # the cache's dtypes, and each row's columns in order
+        assert (m.indptr.dtype, m.indices.dtype, m.data.dtype) == (np.int64, np.int32, np.float32)
+        assert all(np.all(np.diff(m.indices[a:b]) > 0)
+                   for a, b in zip(m.indptr[:-1], m.indptr[1:], strict=True))
         for j, doc in enumerate(docs):
             ids, vals = space.vector(doc)
             column = np.zeros(len(space.names), dtype=np.float32)
