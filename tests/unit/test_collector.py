@@ -7,6 +7,8 @@ import gc
 import threading
 from collections.abc import Iterator
 
+import pytest
+
 from bot import collector
 from bot.matching.matcher import MatchDoc, Matcher
 
@@ -34,10 +36,11 @@ def test_a_matcher_is_built_with_the_collector_off_then_turns_it_back_on():
 
 def test_overlapping_pauses_resume_only_when_the_last_one_ends():
     entered, release = threading.Event(), threading.Event()
+    owners: list[bool] = []
 
     def worker() -> None:
         with collector.paused() as owner:
-            assert owner is False  # the main thread's pause began first
+            owners.append(owner)
             entered.set()
             release.wait(5)
 
@@ -49,6 +52,7 @@ def test_overlapping_pauses_resume_only_when_the_last_one_ends():
     assert not gc.isenabled()  # the worker's pause is still on
     release.set()
     thread.join(5)
+    assert owners == [False]  # the main thread's pause began first: it owns the collector
     assert gc.isenabled()
 
 
@@ -63,9 +67,6 @@ def test_a_collector_that_was_off_stays_off():
 
 
 def test_a_failing_block_still_turns_the_collector_back_on():
-    try:
-        with collector.paused():
-            raise ValueError("boom")
-    except ValueError:
-        pass
+    with pytest.raises(ValueError, match="boom"), collector.paused():
+        raise ValueError("boom")
     assert gc.isenabled()
