@@ -74,20 +74,29 @@ COPY_INTO_GUILD = shared_sql(
     id=BigInteger(), guild_id=BigInteger())
 
 
+class _Prev(NamedTuple):
+    """An item's stored state: its columns, in this order, in every statement below."""
+
+    done: bool
+    done_at: datetime | None
+    undone_at: datetime | None
+    updated_at: datetime
+    evidence_url: str | None
+
+
 # The statements of /checklist and /progress, built once (see repo._base.core)
 _cp = ChecklistProgress
-_ITEM = select(_cp.done, _cp.done_at, _cp.undone_at, _cp.updated_at, _cp.evidence_url).where(
+_STATE = tuple(getattr(_cp, name) for name in _Prev._fields)
+_ITEM = select(*_STATE).where(
     _cp.member_id == bindparam("id"), _cp.item_id == bindparam("item_id"))
-_STATES = (select(_cp.item_id, _cp.done, _cp.done_at, _cp.undone_at, _cp.updated_at,
-                  _cp.evidence_url)
+_STATES = (select(_cp.item_id, *_STATE)
            .where(_cp.member_id == bindparam("id")).order_by(_cp.item_id))
 _NEW_ITEM = insert(_cp)
 #: an existing item's new state: every column from the final state (one statement, compiled
 #: once, whatever changed)
 _SET_ITEM = update(_cp).where(
     _cp.member_id == bindparam("id"), _cp.item_id == bindparam("item")).values(
-    {c: bindparam(f"new_{c}") for c in ("done", "done_at", "undone_at", "updated_at",
-                                        "evidence_url")})
+    {name: bindparam(f"new_{name}") for name in _Prev._fields})
 _NEW_EVENT = insert(EventRow)
 _DONE_IDS = select(_cp.item_id).where(_cp.member_id == bindparam("id"), _cp.done.is_(True))
 _EVENTS = (select(EventRow.item_id, EventRow.action, EventRow.at)
@@ -105,14 +114,6 @@ def guild_checklist_derived() -> Select[tuple[int, str, int, datetime | None]]:
     return (select(cp.member_id, cp.item_id, gm.guild_id, cp.done_at)
             .join_from(cp, gm, gm.member_id == cp.member_id)
             .where(cp.done == true()))
-
-
-class _Prev(NamedTuple):
-    done: bool
-    done_at: datetime | None
-    undone_at: datetime | None
-    updated_at: datetime
-    evidence_url: str | None
 
 
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
@@ -230,10 +231,8 @@ class ChecklistRepo(Repo):
                 state.update(changes)
             if new:  # one INSERT with the final values (no insert-then-update)
                 with member_must_exist(user_id):
-                    await conn.execute(_NEW_ITEM, {
-                        "member_id": user_id, "item_id": item_id,
-                        **{k: state[k] for k in ("done", "done_at", "undone_at", "updated_at",
-                                                 "evidence_url")}})
+                    await conn.execute(_NEW_ITEM,
+                                       {"member_id": user_id, "item_id": item_id, **state})
             elif changes:
                 await conn.execute(_SET_ITEM, {"id": user_id, "item": item_id,
                                                **{f"new_{k}": v for k, v in state.items()}})
