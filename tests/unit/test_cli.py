@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.mentorbot_probe import mentorbot_then
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -200,11 +202,9 @@ def test_a_reader_that_closes_stdout_early_ends_it_quietly(args, tmp_path):
                                    "bot.engine.core", "bot.engine.quiz")),
 ])
 def test_commands_load_only_what_they_need(args, forbidden, tmp_path):
-    probe = ("import runpy, sys; sys.argv = ['mentorbot', *sys.argv[1:]]\n"
-             "try:\n    runpy.run_module('bot', run_name='__main__')\n"
-             "except SystemExit:\n    pass\n"
-             "sys.stdout.flush()\n"
-             "print('\\nLOADED', ' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
+    probe = mentorbot_then(
+        "sys.stdout.flush()\n"
+        "print('\\nLOADED', ' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
     out = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True,
                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
     loaded = set(out.stdout.rsplit("LOADED", 1)[1].split())
@@ -234,10 +234,7 @@ def test_start_up_runs_without_the_cyclic_gc_and_in_process_freezes_nothing():
 
 
 def test_the_mentorbot_process_freezes_what_start_up_built_and_collects_after(tmp_path):
-    probe = ("import gc, runpy, sys; sys.argv = ['mentorbot', *sys.argv[1:]]\n"
-             "try:\n    runpy.run_module('bot', run_name='__main__')\n"
-             "except SystemExit:\n    pass\n"
-             "print('GC', gc.isenabled(), gc.get_freeze_count())")
+    probe = mentorbot_then("import gc\nprint('GC', gc.isenabled(), gc.get_freeze_count())")
     out = subprocess.run([sys.executable, "-c", probe, "ask", "--json", "feast or tecton?"],
                          capture_output=True, text=True, cwd=tmp_path, timeout=60,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -289,12 +286,9 @@ def test_an_unwritable_sqlite_directory_names_the_user_and_the_fix(tmp_path):
 # OpenBLAS caps its threads at the machine's cores
 @pytest.mark.parametrize("preset, expected", [(None, 1), ("2", min(2, os.cpu_count() or 1))])
 def test_the_mentorbot_process_starts_one_blas_thread_unless_told(preset, expected, tmp_path):
-    probe = ("import runpy, sys; sys.argv = ['mentorbot', *sys.argv[1:]]\n"
-             "try:\n    runpy.run_module('bot', run_name='__main__')\n"
-             "except SystemExit:\n    pass\n"
-             "from threadpoolctl import threadpool_info\n"
-             "print('\\nBLAS', *sorted({p['num_threads'] for p in threadpool_info()"
-             " if p['internal_api'] == 'openblas'}))")
+    probe = mentorbot_then("from threadpoolctl import threadpool_info\n"
+                           "print('\\nBLAS', *sorted({p['num_threads'] for p in threadpool_info()"
+                           " if p['internal_api'] == 'openblas'}))")
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     if preset is not None:
         env["OPENBLAS_NUM_THREADS"] = preset

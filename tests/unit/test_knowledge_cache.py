@@ -14,6 +14,7 @@ import pytest
 import bot
 from bot.knowledge import loader, schema
 from bot.knowledge.loader import KnowledgeError, load_knowledge, load_knowledge_cached
+from tests.unit.mentorbot_probe import mentorbot_then
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -181,10 +182,7 @@ def test_kb_check_validates_whatever_the_cache_holds(cache, root):
 
 
 def test_a_start_from_the_cache_reads_no_yaml(cache, root):
-    probe = ("import runpy, sys; sys.argv = ['mentorbot', *sys.argv[1:]]\n"
-             "try:\n    runpy.run_module('bot', run_name='__main__')\n"
-             "except SystemExit:\n    pass\n"
-             "print('\\nYAML', 'yaml' in sys.modules)")
+    probe = mentorbot_then("print('\\nYAML', 'yaml' in sys.modules)")
     args = [sys.executable, "-c", probe, "ask", "--knowledge", str(root), "feast or tecton?"]
     env = {"MENTORBOT_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     first, second = (subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env,
