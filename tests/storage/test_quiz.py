@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -131,6 +131,42 @@ async def test_concurrent_starts_open_one_attempt(store: Store) -> None:
     attempts = await asyncio.gather(*(store.quiz.start(ALICE) for _ in range(20)))
     assert len({a.id for a in attempts}) == 1
     assert len(await attempt_ids(store, ALICE)) == 1
+
+
+async def test_start_opens_an_attempt_without_a_savepoint(store: Store, clock: FakeClock) -> None:
+    """A new attempt is one upsert on the one-open-attempt index, not a savepoint around an
+    insert (two more round trips on PostgreSQL); a restart abandons the open one first."""
+    seen = statements(store)
+    first = await store.quiz.start(ALICE)
+    clock.advance(minutes=5)
+    second = await store.quiz.start(ALICE, restart=True)
+    assert not [sql for sql in seen if "SAVEPOINT" in sql.upper()]
+    assert sum("INSERT INTO quiz_attempt" in sql for sql in seen) == 2
+    history = [await store.quiz.get(i) for i in await attempt_ids(store, ALICE)]
+    assert [(a.id, a.status) for a in history] == [(second.id, "open"), (first.id, "abandoned")]
+    assert history[1].finished_at == second.started_at
+
+
+async def test_the_new_attempt_statement_yields_to_an_open_one(store: Store) -> None:
+    """The conflict path of ``start``: were an attempt opened by a writer that skipped the
+    member's lock, the insert stores nothing (start then resumes that one); once the open
+    attempt is finished, it inserts."""
+    from bot.storage.repo._base import core
+    from bot.storage.repo.quiz import _NEW_OPEN
+
+    async def insert_open(s: Any) -> Any:
+        return (await (await core(s)).execute(
+            _NEW_OPEN, {"member_id": ALICE, "now": store.quiz.now()})).one_or_none()
+
+    open_one = await store.quiz.start(ALICE)
+    assert await store.db.run(insert_open) is None
+    assert await attempt_ids(store, ALICE) == [open_one.id]
+    await _answer_all(store, open_one.id, ALICE, [True] * QUIZ_LENGTH)
+    await store.quiz.finish(open_one.id, ALICE, 4, questions=QUIZ_LENGTH)
+    row = await store.db.run(insert_open)
+    assert row is not None and row.status == "open" and row.member_id == ALICE
+    assert row.id != open_one.id and row.finished_at is None and row.started_at is not None
+    assert await attempt_ids(store, ALICE, "open") == [row.id]
 
 
 async def test_concurrent_double_clicks_store_one_answer(store: Store) -> None:

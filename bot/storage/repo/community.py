@@ -6,10 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from bot.storage.models import GuildNotice, MemberOptIn, Milestone
-from bot.storage.repo._base import Repo, check_id, check_optional_id, check_phase, check_text_id
+from bot.storage.repo._base import (
+    Repo,
+    check_id,
+    check_optional_id,
+    check_phase,
+    check_text_id,
+    core,
+)
 from bot.storage.tx import Tx
 
 MAX_TOPIC = 32
@@ -38,9 +45,14 @@ class NoticeRecord:
     noted_at: datetime
 
 
+#: a member's opt-ins (read on every quiz result and phase change: a Core statement, built once)
+_OPT_INS = select(MemberOptIn.phase_roles, MemberOptIn.milestones).where(
+    MemberOptIn.member_id == bindparam("id"))
+
+
 async def opt_ins_for(s: Tx, user_id: int) -> OptIns | None:
-    row = await s.get(MemberOptIn, user_id, populate_existing=True)
-    return None if row is None else OptIns(row.phase_roles, row.milestones)
+    row = (await (await core(s)).execute(_OPT_INS, {"id": user_id})).one_or_none()
+    return None if row is None else OptIns(*row)
 
 
 async def milestones_for(s: Tx, user_id: int) -> list[MilestoneRecord]:

@@ -14,13 +14,20 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, Table, bindparam, delete, insert, select, update
-from sqlalchemy import exc as sa_exc
+from sqlalchemy import BigInteger, Row, Table, bindparam, delete, insert, select, update
 
+from bot.storage.db import UTCDateTime
 from bot.storage.errors import Conflict, NotFound
 from bot.storage.models import GuildMembership, Member, QuizAnswer, QuizAttempt
 from bot.storage.records import QuizAttemptRecord
-from bot.storage.repo._base import Repo, check_id, check_index, check_phase, core
+from bot.storage.repo._base import (
+    Repo,
+    check_id,
+    check_index,
+    check_phase,
+    core,
+    shared_sql,
+)
 from bot.storage.tx import Tx
 
 
@@ -60,9 +67,20 @@ _PLACE = [(update(table).where(table.c[key] == bindparam("who"))
                    quizzes_finished=table.c.quizzes_finished + 1, **extra))
           for table, key, extra in ((cast(Table, Member.__table__), "id", {"phase_source": "quiz"}),
                                     (cast(Table, GuildMembership.__table__), "member_id", {}))]
-_OPEN = (select(QuizAttempt)
-         .where(QuizAttempt.member_id == bindparam("member_id"), QuizAttempt.status == "open")
-         .with_for_update().execution_options(populate_existing=True))
+_OPEN = (select(_ATTEMPTS)
+         .where(_ATTEMPTS.c.member_id == bindparam("member_id"), _ATTEMPTS.c.status == "open")
+         .with_for_update())
+_ABANDON = (update(_ATTEMPTS).where(_ATTEMPTS.c.id == bindparam("attempt_id"))
+            .values(status="abandoned", finished_at=bindparam("now")))
+#: a new open attempt, as a row; none when the member already has one (the partial unique
+#: index ``uq_quiz_attempt_one_open``: both dialects spell the upsert alike, and a text clause
+#: needs no savepoint to survive the conflict)
+_NEW_OPEN = shared_sql(
+    f"INSERT INTO {_ATTEMPTS.name} (member_id, started_at, status) "
+    "VALUES (:member_id, :now, 'open') "
+    "ON CONFLICT (member_id) WHERE status = 'open' DO NOTHING "
+    f"RETURNING {', '.join(c.name for c in _ATTEMPTS.c)}",
+    member_id=BigInteger(), now=UTCDateTime()).columns(*_ATTEMPTS.c)
 
 
 async def _answers(s: Tx, attempt_id: int) -> list[bool]:
@@ -81,8 +99,8 @@ def _check_owner(att: _A | None, attempt_id: int, user_id: int) -> _A:
 
 
 class QuizRepo(Repo):
-    async def _open_attempt(self, s: Tx, user_id: int) -> QuizAttempt | None:
-        return await s.scalar(_OPEN, {"member_id": user_id})
+    async def _open_attempt(self, s: Tx, user_id: int) -> Row[Any] | None:
+        return (await (await core(s)).execute(_OPEN, {"member_id": user_id})).one_or_none()
 
     async def _owned(self, s: Tx, attempt_id: int, user_id: int) -> tuple[Row[Any], list[bool]]:
         """Load and lock the attempt as a row, with its answers (one statement); NotFound if
@@ -98,25 +116,21 @@ class QuizRepo(Repo):
 
         async def tx(s: Tx) -> QuizAttemptRecord:
             await self.lock_member(s, user_id, now)
+            conn = await core(s)
+            resume = not restart
             for _ in range(3):
                 current = await self._open_attempt(s, user_id)
-                if current is not None and not restart:
+                if current is not None and resume:
                     return _record(current, await _answers(s, current.id))
                 if current is not None:
-                    current.status = "abandoned"
-                    current.finished_at = now
-                    await s.flush()
-                att = QuizAttempt(member_id=user_id, started_at=now, status="open")
-                try:
-                    async with s.begin_nested():
-                        s.add(att)
-                except sa_exc.IntegrityError:
-                    # Another process opened one concurrently: resume that one.
-                    current = await self._open_attempt(s, user_id)
-                    if current is not None:
-                        return _record(current, await _answers(s, current.id))
-                    continue
-                return _record(att, [])
+                    await conn.execute(_ABANDON, {"attempt_id": current.id, "now": now})
+                new = (await conn.execute(_NEW_OPEN, {"member_id": user_id, "now": now})
+                       ).one_or_none()
+                if new is not None:
+                    return _record(new, [])
+                # one was opened after the read (a writer that skipped the member's lock):
+                # resume that one, as a concurrent start would
+                resume = True
             raise Conflict("could not open a quiz attempt (concurrent restarts); try again")
 
         return await self._db.run(tx)
