@@ -44,12 +44,27 @@ async def test_a_dm_discord_refuses_gets_its_own_message(running, world, caplog)
     fake.fail("POST", "/users/@me/channels", 503, count=1)
     msg = await (await fake.slash(world.alice, "quiz", guild=world.guild)).final_message()
     assert msg.ephemeral and title(msg) == "Discord didn't take my DM"
-    assert "/quiz" in text(msg)
+    assert "/quiz" in text(msg) and "didn't accept" in text(msg)
     # the operator's line names what failed (a timeout's own text is empty)
     [line] = [r.getMessage() for r in caplog.records if "quiz DM to" in r.getMessage()]
     assert line.startswith(f"quiz DM to {world.alice.id} failed: DiscordServerError 503 ")
     again = await (await fake.slash(world.alice, "quiz", guild=world.guild)).final_message()
     assert title(again) == "Check your DMs"
+
+
+async def test_a_dm_that_does_not_go_out_in_time_is_not_called_refused(
+        running, world, caplog, monkeypatch):
+    from bot.frontends.discord.cogs import quiz
+
+    fake = world.fake
+    monkeypatch.setattr(quiz, "DM_TIMEOUT", 0.3)  # discord.py waits out the 429 for 2 s
+    fake.rate_limit("POST", "/users/@me/channels", retry_after=2.0)
+    msg = await (await fake.slash(world.alice, "quiz", guild=world.guild)).final_message()
+    assert msg.ephemeral and title(msg) == "Your DM is slow to go out"
+    assert "may still arrive" in text(msg) and "/quiz" in text(msg)
+    assert "didn't accept" not in text(msg)
+    [line] = [r.getMessage() for r in caplog.records if "quiz DM to" in r.getMessage()]
+    assert line.startswith(f"quiz DM to {world.alice.id} failed: TimeoutError")
 
 
 async def test_past_the_in_flight_bound_members_are_told_at_once(running, world):

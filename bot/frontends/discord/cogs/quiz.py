@@ -18,8 +18,13 @@ log = logging.getLogger(__name__)
 
 DMS_CLOSED = 50007
 DM_TIMEOUT = 5.0  # seconds to open the DM and send the question (discord.py retries 5xx)
-DISCORD_DOWN = ("Discord didn't accept my direct message just now (its side, not yours). Your "
-                "quiz is saved: run `/quiz` again in a minute and you'll continue where you are.")
+_SAVED = "Your quiz is saved: run `/quiz` again in a minute and you'll continue where you are."
+#: Discord answered the DM with an error (a 5xx after discord.py's retries, a refusal)
+DISCORD_DOWN = f"Discord didn't accept my direct message just now. {_SAVED}"
+#: no answer within DM_TIMEOUT (Discord slow, or its rate limit making discord.py wait): the
+#: message may still arrive, so the member is not told it failed
+DM_SLOW = ("Sending you the quiz by direct message is taking too long right now, so I stopped "
+           f"waiting; it may still arrive. {_SAVED}")
 
 
 class QuizCog(EngineCog):
@@ -44,7 +49,9 @@ class QuizCog(EngineCog):
                     private=True, tone="warning")
             except (discord.HTTPException, TimeoutError) as exc:
                 log.warning("quiz DM to %s failed: %s %s", member.user_id, type(exc).__name__, exc)
-                return Reply("Discord didn't take my DM", DISCORD_DOWN, kind=Kind.ERROR,
+                slow = isinstance(exc, TimeoutError)
+                return Reply("Your DM is slow to go out" if slow else "Discord didn't take my DM",
+                             DM_SLOW if slow else DISCORD_DOWN, kind=Kind.ERROR,
                              private=True, tone="warning", error=ErrorCause.DISCORD)
             return Reply("Check your DMs", f"The quiz is waiting for you: {message.jump_url}",
                          kind=Kind.QUIZ, private=True, tone="success")
