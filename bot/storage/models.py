@@ -112,6 +112,11 @@ class GuildMembership(Base):
                                                   deferred=True)
 
 
+#: the predicate of ``uq_quiz_attempt_one_open`` (a partial unique index), which an upsert that
+#: targets the index must repeat
+ONE_OPEN_ATTEMPT = "status = 'open'"
+
+
 class QuizAttempt(Base):
     __tablename__ = "quiz_attempt"
     __table_args__ = (
@@ -123,8 +128,8 @@ class QuizAttempt(Base):
             "uq_quiz_attempt_one_open",
             "member_id",
             unique=True,
-            sqlite_where=text("status = 'open'"),
-            postgresql_where=text("status = 'open'"),
+            sqlite_where=text(ONE_OPEN_ATTEMPT),
+            postgresql_where=text(ONE_OPEN_ATTEMPT),
         ),
     )
 

@@ -18,7 +18,13 @@ from sqlalchemy import BigInteger, Row, Table, bindparam, delete, insert, select
 
 from bot.storage.db import UTCDateTime
 from bot.storage.errors import Conflict, NotFound
-from bot.storage.models import GuildMembership, Member, QuizAnswer, QuizAttempt
+from bot.storage.models import (
+    ONE_OPEN_ATTEMPT,
+    GuildMembership,
+    Member,
+    QuizAnswer,
+    QuizAttempt,
+)
 from bot.storage.records import QuizAttemptRecord
 from bot.storage.repo._base import (
     Repo,
@@ -78,7 +84,7 @@ _ABANDON = (update(_ATTEMPTS).where(_ATTEMPTS.c.id == bindparam("attempt_id"))
 _NEW_OPEN = shared_sql(
     f"INSERT INTO {_ATTEMPTS.name} (member_id, started_at, status) "
     "VALUES (:member_id, :now, 'open') "
-    "ON CONFLICT (member_id) WHERE status = 'open' DO NOTHING "
+    f"ON CONFLICT (member_id) WHERE {ONE_OPEN_ATTEMPT} DO NOTHING "
     f"RETURNING {', '.join(c.name for c in _ATTEMPTS.c)}",
     member_id=BigInteger(), now=UTCDateTime()).columns(*_ATTEMPTS.c)
 
