@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from bot.storage import Conflict, InvalidInput, NotFound, Store
+from bot.storage.repo._base import core
+from bot.storage.repo.quiz import _NEW_OPEN
 from tests.storage.observe import attempt_ids, statements
 
 if TYPE_CHECKING:
@@ -151,9 +153,6 @@ async def test_the_new_attempt_statement_yields_to_an_open_one(store: Store) -> 
     """The conflict path of ``start``: were an attempt opened by a writer that skipped the
     member's lock, the insert stores nothing (start then resumes that one); once the open
     attempt is finished, it inserts."""
-    from bot.storage.repo._base import core
-    from bot.storage.repo.quiz import _NEW_OPEN
-
     async def insert_open(s: Any) -> Any:
         return (await (await core(s)).execute(
             _NEW_OPEN, {"member_id": ALICE, "now": store.quiz.now()})).one_or_none()
