@@ -422,6 +422,71 @@ class _LoopConnections:
         self.engine.dispose()
 
 
+class _KeptConnections:
+    """PostgreSQL: connections kept checked out between short units of work, one list per
+    engine (the transactional one and the autocommit one share a pool).
+
+    A pool checkout and return (events, the reset's rollback, the autocommit engine's isolation
+    level set and reset) cost about a third of a one-statement unit of work's CPU (~290 → ~195
+    µs in autocommit, ~385 → ~345 µs in a transaction). A connection is kept only while the
+    pool is far from full (no more checked out than ``pool_size``) and after a unit of work
+    that raised nothing; a checkout that finds the pool full first gives back every idle one,
+    so nothing waits on a connection that sits here unused. One that died while idle (the
+    server closed it) is dropped when it is next taken.
+    """
+
+    def __init__(self, pool: Any, capacity: int, keep: int = 2) -> None:
+        self.pool = pool
+        self.capacity = capacity
+        self.keep = keep
+        self.idle: dict[Engine, list[Connection]] = {}
+
+    async def transaction(self, engine: AsyncEngine, fn: Callable[[Tx], Awaitable[T]]) -> T:
+        sync = engine.sync_engine
+        idle = self.idle.setdefault(sync, [])
+
+        def body() -> T:
+            conn = self._take(sync, idle)
+            done = False
+            try:
+                with conn.begin():
+                    result = _drive(_in(Tx(conn), fn))
+                done = True
+                return result
+            finally:
+                if done and self._may_keep(conn, idle):
+                    idle.append(conn)
+                else:
+                    conn.close()
+
+        return await greenlet_spawn(body)
+
+    def _take(self, sync: Engine, idle: list[Connection]) -> Connection:
+        while idle:
+            conn = idle.pop()
+            driver: Any = conn.connection.driver_connection  # asyncpg's
+            if not conn.invalidated and not driver.is_closed():
+                return conn
+            conn.invalidate()
+            conn.close()
+        if self.pool.checkedout() >= self.capacity:
+            self._give_back()
+        return sync.connect()
+
+    def _may_keep(self, conn: Connection, idle: list[Connection]) -> bool:
+        out = self.pool.checkedout()
+        return (not conn.invalidated and not conn.in_transaction() and len(idle) < self.keep
+                and out <= self.pool.size() and out < self.capacity)
+
+    def _give_back(self) -> None:
+        for idle in self.idle.values():
+            while idle:
+                idle.pop().close()
+
+    async def close(self) -> None:
+        await greenlet_spawn(self._give_back)
+
+
 async def _in(tx: Tx, fn: Callable[[Tx], Awaitable[T]]) -> T:
     try:
         result = await fn(tx)
@@ -497,6 +562,8 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         #: a SQLite file's connections on the event loop's thread (see the module's docstring)
         self._loop: _LoopConnections | None = None
+        #: PostgreSQL's connections kept between short units of work (see the class)
+        self._kept: _KeptConnections | None = None
         if self.is_sqlite:
             database = self.url.database or ""
             if database in ("", ":memory:") or database.startswith("file::memory:"):
@@ -545,6 +612,8 @@ class Database:
         self._checkpointer: _Checkpointer | None = None
         if self.is_postgres:
             event.listen(self.engine.sync_engine.pool, "checkout", _replace_closed)
+            self._kept = _KeptConnections(self.engine.sync_engine.pool,
+                                          capacity=pool_size + max_overflow)
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine, self._sqlite_path,
                                   busy_ms=int(busy_timeout * 1000),
@@ -606,6 +675,8 @@ class Database:
             await self._checkpointer.close()
         if self._loop is not None:
             self._loop.close()
+        if self._kept is not None:
+            await self._kept.close()
         await self.engine.dispose()
 
     async def run(
@@ -637,10 +708,12 @@ class Database:
         """
         loop = None if offload else self._loop
         single = self._one_statement if one_statement and not readonly else None
+        engine = single or self._engines[readonly, offload]
         transaction: Callable[[], Awaitable[T]] = (
-            functools.partial(_transaction, single or self._engines[readonly, offload], fn)
-            if loop is None
-            else functools.partial(loop.transaction, fn, readonly=readonly))
+            functools.partial(loop.transaction, fn, readonly=readonly) if loop is not None
+            else functools.partial(self._kept.transaction, engine, fn)
+            if self._kept is not None and not offload
+            else functools.partial(_transaction, engine, fn))
         lock = None if readonly or self._write_key is None else _write_lock(self._write_key)
         attempt = 0
         reconnected = False

@@ -24,6 +24,7 @@ from bot.storage import (
 )
 from bot.storage import db as db_module
 from bot.storage.db import normalize_url
+from bot.storage.migrate import upgrade_async
 from bot.storage.models import Member
 from bot.storage.tx import Tx
 
@@ -441,6 +442,74 @@ async def test_short_reads_run_without_a_transaction_block_postgres(store: Store
     assert await store.db.run(two_timestamps, readonly=True, offload=True) is True
     assert await store.db.run(two_timestamps, one_statement=True) is False
     assert await store.db.run(two_timestamps) is True
+
+
+@pytest.mark.backends("postgres")
+async def test_short_units_of_work_keep_their_connections_postgres(store: Store) -> None:
+    """Consecutive short units of work on PostgreSQL reuse the connections kept between them
+    (one per kind: autocommit reads and one-statement writes, transactions) instead of a pool
+    checkout each; an offloaded unit of work still checks one out."""
+    checkouts = [0]
+
+    def on_checkout(*args: object) -> None:
+        checkouts[0] += 1
+
+    event.listen(store.db.engine.sync_engine.pool, "checkout", on_checkout)
+
+    async def pid(s: Tx) -> int:
+        return await _own_backend(s)
+
+    reads = {await store.db.run(pid, readonly=True) for _ in range(5)}
+    writes = {await store.db.run(pid) for _ in range(5)}
+    singles = {await store.db.run(pid, one_statement=True) for _ in range(5)}
+    assert len(reads) == len(writes) == 1 and singles == reads
+    assert checkouts[0] <= 2
+    await store.db.run(pid, readonly=True, offload=True)
+    assert checkouts[0] <= 3
+
+
+@pytest.mark.backends("postgres")
+async def test_kept_connections_never_hold_up_a_full_pool_postgres(db_url: str) -> None:
+    """With two connections in the pool, units of work of both kinds (autocommit, transaction)
+    run side by side without waiting on a connection kept idle for the other kind; a unit of
+    work that raised does not leave its connection kept."""
+    await upgrade_async(db_url)
+    store = Store.open(db_url, pool_size=1, max_overflow=1, pool_timeout=0.3)
+    kept = store.db._kept
+    assert kept is not None
+
+    async def pid(s: Tx) -> int:
+        return await _own_backend(s)
+
+    async def slow_pid(s: Tx) -> int:
+        await asyncio.sleep(0.5)  # holds its connection past the pool timeout
+        return await _own_backend(s)
+
+    def idle_pids() -> set[int]:
+        return {c.connection.driver_connection.get_server_pid()  # type: ignore[union-attr]
+                for idle in kept.idle.values() for c in idle}
+
+    try:
+        for _ in range(2):
+            await store.db.run(pid, readonly=True)  # an autocommit connection kept idle
+            assert len(idle_pids()) == 1
+            slow = asyncio.create_task(store.db.run(slow_pid))  # a transaction: the other one
+            await asyncio.sleep(0.05)
+            quick = await store.db.run(pid)  # gets the idle one, given back to the pool
+            assert quick != await slow
+
+        failed: list[int] = []
+
+        async def fail(s: Tx) -> None:
+            failed.append(await _own_backend(s))
+            await s.execute(text("SELECT 1/0"))
+
+        with pytest.raises(sa_exc.DataError):
+            await store.db.run(fail)
+        assert failed and failed[0] not in idle_pids()
+        assert store.db.engine.sync_engine.pool.checkedout() == len(idle_pids())
+    finally:
+        await store.close()
 
 
 async def test_a_unit_of_work_may_await_more_than_statements(store: Store) -> None:
