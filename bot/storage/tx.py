@@ -29,28 +29,45 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Result, ScalarResult
 from sqlalchemy.orm import Session
 
+from bot.storage.direct import compiled_for, usable
+
 
 class SyncConnection:
-    """A sync connection with the awaitable Core calls of an ``AsyncConnection``."""
+    """A sync connection with the awaitable Core calls of an ``AsyncConnection``. On
+    PostgreSQL a statement marked :func:`~bot.storage.direct.hot` runs straight through
+    asyncpg (see :mod:`bot.storage.direct`)."""
 
-    __slots__ = ("sync",)
+    __slots__ = ("direct", "sync")
 
     def __init__(self, sync: Connection) -> None:
         self.sync = sync
+        self.direct = usable(sync)
 
     async def execute(self, statement: Any, parameters: Any = None, **kw: Any) -> Result[Any]:
+        if self.direct and not kw:
+            found = compiled_for(statement, parameters, self.sync.dialect)
+            if found is not None:
+                return cast(Result[Any], found[0].run(self.sync, found[1]))
         return self.sync.execute(statement, parameters, **kw)
 
     async def scalar(self, statement: Any, parameters: Any = None, **kw: Any) -> Any:
+        if self.direct and not kw:
+            found = compiled_for(statement, parameters, self.sync.dialect)
+            if found is not None:
+                return found[0].run(self.sync, found[1]).scalar()
         return self.sync.scalar(statement, parameters, **kw)
 
     async def scalars(self, statement: Any, parameters: Any = None,
                       **kw: Any) -> ScalarResult[Any]:
+        if self.direct and not kw:
+            found = compiled_for(statement, parameters, self.sync.dialect)
+            if found is not None:
+                return cast(ScalarResult[Any], found[0].run(self.sync, found[1]).scalars())
         return self.sync.scalars(statement, parameters, **kw)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.storage.db import Database, UTCDateTime, utcnow
+from bot.storage.direct import hot
 from bot.storage.errors import InvalidInput, StorageError
 from bot.storage.models import GuildMembership, Member
 from bot.storage.records import MemberRecord
@@ -50,7 +51,7 @@ def shared_sql(statement: str, **types: Any) -> TextClause:
     (their ``ON CONFLICT`` upserts), and PostgreSQL's one-statement writes. On hot paths these
     beat the dialect constructs: SQLAlchemy compiles an ``on_conflict_do_*()`` anew on every
     execution (it has no cache key), a text clause once."""
-    return text(statement).bindparams(*(bindparam(k, type_=t) for k, t in types.items()))
+    return hot(text(statement).bindparams(*(bindparam(k, type_=t) for k, t in types.items())))
 
 
 #: how many member ids :meth:`Repo.run_for_member` remembers as stored (~100 bytes each)
@@ -88,7 +89,7 @@ NEW_MEMBER = new_member_sql()
 MEMBER_TYPES: dict[str, Any] = {"id": BigInteger(), "now": UTCDateTime(), "sharing": Boolean()}
 _ENSURE_MEMBER = shared_sql(NEW_MEMBER + "NOTHING", **MEMBER_TYPES)
 #: PostgreSQL: the member's transaction-scoped lock (see :meth:`Repo.lock_member`)
-_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("id", type_=BigInteger)))
+_ADVISORY_LOCK = hot(select(func.pg_advisory_xact_lock(bindparam("id", type_=BigInteger))))
 #: PostgreSQL: the start of a one-statement write for member ``:id``: the member's lock (CTE
 #: ``lk``), then their row if missing. Rows the statement selects ``FROM lk`` are written after
 #: the lock is taken (the one lock order, :meth:`Repo.lock_member`).
@@ -98,7 +99,7 @@ LOCKED_MEMBER = ("WITH lk AS (SELECT pg_advisory_xact_lock(:id)), "
 _LOCK_AND_ENSURE = shared_sql(LOCKED_MEMBER + " SELECT 1 FROM lk", **MEMBER_TYPES)
 
 
-_LOAD_MEMBER = (
+_LOAD_MEMBER = hot(
     select(Member.id, Member.created_at, Member.last_seen_at, Member.current_phase,
            Member.phase_source, Member.sharing, GuildMembership.guild_id)
     .outerjoin(GuildMembership, GuildMembership.member_id == Member.id)

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import BigInteger, Select, String, bindparam, func, insert, select, true, update
 
 from bot.storage.db import UTCDateTime
+from bot.storage.direct import hot
 from bot.storage.errors import InvalidInput
 from bot.storage.models import (
     MAX_ITEM_ID,
@@ -87,18 +88,19 @@ class _Prev(NamedTuple):
 # The statements of /checklist and /progress, built once (see repo._base.core)
 _cp = ChecklistProgress
 _STATE = tuple(getattr(_cp, name) for name in _Prev._fields)
-_ITEM = select(*_STATE).where(
-    _cp.member_id == bindparam("id"), _cp.item_id == bindparam("item_id"))
-_STATES = (select(_cp.item_id, *_STATE)
-           .where(_cp.member_id == bindparam("id")).order_by(_cp.item_id))
-_NEW_ITEM = insert(_cp)
+_ITEM = hot(select(*_STATE).where(
+    _cp.member_id == bindparam("id"), _cp.item_id == bindparam("item_id")))
+_STATES = hot(select(_cp.item_id, *_STATE)
+              .where(_cp.member_id == bindparam("id")).order_by(_cp.item_id))
+_NEW_ITEM = hot(insert(_cp))
 #: an existing item's new state: every column from the final state (one statement, compiled
 #: once, whatever changed)
-_SET_ITEM = update(_cp).where(
+_SET_ITEM = hot(update(_cp).where(
     _cp.member_id == bindparam("id"), _cp.item_id == bindparam("item")).values(
-    {name: bindparam(f"new_{name}") for name in _Prev._fields})
-_NEW_EVENT = insert(EventRow)
-_DONE_IDS = select(_cp.item_id).where(_cp.member_id == bindparam("id"), _cp.done.is_(True))
+    {name: bindparam(f"new_{name}") for name in _Prev._fields}))
+_NEW_EVENT = hot(insert(EventRow))
+_DONE_IDS = hot(select(_cp.item_id).where(_cp.member_id == bindparam("id"),
+                                          _cp.done.is_(True)))
 _EVENTS = (select(EventRow.item_id, EventRow.action, EventRow.at)
            .where(EventRow.member_id == bindparam("id"))
            .order_by(EventRow.at.desc(), EventRow.id.desc()))

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, delete, select
 
+from bot.storage.direct import hot
 from bot.storage.models import GuildNotice, MemberOptIn, Milestone
 from bot.storage.repo._base import (
     Repo,
@@ -46,8 +47,8 @@ class NoticeRecord:
 
 
 #: a member's opt-ins (read on every quiz result and phase change: a Core statement, built once)
-_OPT_INS = select(MemberOptIn.phase_roles, MemberOptIn.milestones).where(
-    MemberOptIn.member_id == bindparam("id"))
+_OPT_INS = hot(select(MemberOptIn.phase_roles, MemberOptIn.milestones).where(
+    MemberOptIn.member_id == bindparam("id")))
 
 
 async def opt_ins_for(s: Tx, user_id: int) -> OptIns | None:

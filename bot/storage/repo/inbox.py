@@ -37,6 +37,7 @@ from sqlalchemy import (
 
 from bot.limits import MAX_QUESTION_CHARS
 from bot.storage.db import UTCDateTime
+from bot.storage.direct import hot
 from bot.storage.errors import InvalidInput, StorageError
 from bot.storage.models import (
     INBOX_RESOLUTIONS,
@@ -202,7 +203,7 @@ _RECORD_IN_ONE = shared_sql(
     f"INSERT INTO {InboxAsk.__tablename__} (entry_id, member_id, text, created_at) "
     "SELECT id, :id, :part, :now FROM entry RETURNING entry_id",
     **MEMBER_TYPES, scope=BigInteger(), part=String())
-_ASKED = insert(InboxAsk)
+_ASKED = hot(insert(InboxAsk))
 
 
 async def record_entry(s: Tx, repo: Repo, *, question: str, status: str,

@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy import BigInteger, and_, bindparam, select, update
 
 from bot.storage.db import UTCDateTime
+from bot.storage.direct import hot
 from bot.storage.errors import InvalidInput, NotFound
 from bot.storage.models import ChecklistProgress, GuildMembership, Member
 from bot.storage.records import ItemState, MemberRecord
@@ -49,7 +50,7 @@ _SEEN_IN = shared_sql(
 
 
 #: the member's phase with each done item's id (one row, ``item_id`` NULL, when none is done)
-_PHASE_AND_DONE = (
+_PHASE_AND_DONE = hot(
     select(Member.current_phase, ChecklistProgress.item_id)
     .outerjoin(ChecklistProgress, and_(ChecklistProgress.member_id == Member.id,
                                        ChecklistProgress.done.is_(True)))

@@ -31,6 +31,7 @@ from sqlalchemy import (
 
 from bot.limits import MAX_QUESTION_CHARS
 from bot.storage.db import UTCDateTime
+from bot.storage.direct import hot
 from bot.storage.errors import InvalidInput
 from bot.storage.models import MAX_INTENT_ID, AnswerFeedback, QuestionLog
 from bot.storage.overlay_data import normalize_question
@@ -86,7 +87,7 @@ class LoggedQuestion(NamedTuple):
 
 
 #: one logged question (built once: it runs on every /ask)
-_LOG = insert(QuestionLog).returning(QuestionLog.id)
+_LOG = hot(insert(QuestionLog).returning(QuestionLog.id))
 _LOG_COLUMNS = ("member_id", "text", "normalized", "outcome", "intent_id", "score", "guild_id",
                 "created_at")
 

@@ -17,6 +17,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import BigInteger, Row, Table, bindparam, delete, insert, select, update
 
 from bot.storage.db import UTCDateTime
+from bot.storage.direct import hot
 from bot.storage.errors import Conflict, NotFound
 from bot.storage.models import (
     ONE_OPEN_ATTEMPT,
@@ -51,42 +52,42 @@ def _record(att: QuizAttempt | Row[Any], answers: Sequence[bool]) -> QuizAttempt
 
 
 # The statements of a quiz click, built once (see repo._base.core)
-_ANSWERS = (select(QuizAnswer.yes).where(QuizAnswer.attempt_id == bindparam("attempt_id"))
-            .order_by(QuizAnswer.question_index))
-_ANSWER = insert(QuizAnswer)
+_ANSWERS = hot(select(QuizAnswer.yes).where(QuizAnswer.attempt_id == bindparam("attempt_id"))
+               .order_by(QuizAnswer.question_index))
+_ANSWER = hot(insert(QuizAnswer))
 _ATTEMPTS = cast(Table, QuizAttempt.__table__)
 #: the attempt, locked, with its answers in order: one row per answer, or one with ``yes``
 #: NULL when there is none (a quiz click or finish reads it as rows: no ORM object)
-_OWNED = (select(_ATTEMPTS, QuizAnswer.yes)
-          .outerjoin(QuizAnswer, QuizAnswer.attempt_id == _ATTEMPTS.c.id)
-          .where(_ATTEMPTS.c.id == bindparam("attempt_id"))
-          .order_by(QuizAnswer.question_index)
-          .with_for_update(of=_ATTEMPTS))
-_DROP_ANSWER = delete(QuizAnswer).where(QuizAnswer.attempt_id == bindparam("attempt_id"),
-                                        QuizAnswer.question_index == bindparam("index"))
-_FINISH = (update(_ATTEMPTS).where(_ATTEMPTS.c.id == bindparam("attempt_id"))
-           .values(status="finished", finished_at=bindparam("now"), score=bindparam("score"),
-                   phase=bindparam("new_phase")))
+_OWNED = hot(select(_ATTEMPTS, QuizAnswer.yes)
+             .outerjoin(QuizAnswer, QuizAnswer.attempt_id == _ATTEMPTS.c.id)
+             .where(_ATTEMPTS.c.id == bindparam("attempt_id"))
+             .order_by(QuizAnswer.question_index)
+             .with_for_update(of=_ATTEMPTS))
+_DROP_ANSWER = hot(delete(QuizAnswer).where(QuizAnswer.attempt_id == bindparam("attempt_id"),
+                                            QuizAnswer.question_index == bindparam("index")))
+_FINISH = hot(update(_ATTEMPTS).where(_ATTEMPTS.c.id == bindparam("attempt_id"))
+              .values(status="finished", finished_at=bindparam("now"), score=bindparam("score"),
+                      phase=bindparam("new_phase")))
 #: the member's phase from a finished quiz, and the copies /stats counts (models.GuildMembership)
-_PLACE = [(update(table).where(table.c[key] == bindparam("who"))
-           .values(current_phase=bindparam("new_phase"),
-                   quizzes_finished=table.c.quizzes_finished + 1, **extra))
+_PLACE = [hot(update(table).where(table.c[key] == bindparam("who"))
+              .values(current_phase=bindparam("new_phase"),
+                      quizzes_finished=table.c.quizzes_finished + 1, **extra))
           for table, key, extra in ((cast(Table, Member.__table__), "id", {"phase_source": "quiz"}),
                                     (cast(Table, GuildMembership.__table__), "member_id", {}))]
-_OPEN = (select(_ATTEMPTS)
-         .where(_ATTEMPTS.c.member_id == bindparam("member_id"), _ATTEMPTS.c.status == "open")
-         .with_for_update())
-_ABANDON = (update(_ATTEMPTS).where(_ATTEMPTS.c.id == bindparam("attempt_id"))
-            .values(status="abandoned", finished_at=bindparam("now")))
+_OPEN = hot(select(_ATTEMPTS)
+            .where(_ATTEMPTS.c.member_id == bindparam("member_id"), _ATTEMPTS.c.status == "open")
+            .with_for_update())
+_ABANDON = hot(update(_ATTEMPTS).where(_ATTEMPTS.c.id == bindparam("attempt_id"))
+               .values(status="abandoned", finished_at=bindparam("now")))
 #: a new open attempt, as a row; none when the member already has one (the partial unique
 #: index ``uq_quiz_attempt_one_open``: both dialects spell the upsert alike, and a text clause
 #: needs no savepoint to survive the conflict)
-_NEW_OPEN = shared_sql(
+_NEW_OPEN = hot(shared_sql(
     f"INSERT INTO {_ATTEMPTS.name} (member_id, started_at, status) "
     "VALUES (:member_id, :now, 'open') "
     f"ON CONFLICT (member_id) WHERE {ONE_OPEN_ATTEMPT} DO NOTHING "
     f"RETURNING {', '.join(c.name for c in _ATTEMPTS.c)}",
-    member_id=BigInteger(), now=UTCDateTime()).columns(*_ATTEMPTS.c)
+    member_id=BigInteger(), now=UTCDateTime()).columns(*_ATTEMPTS.c))
 
 
 async def _answers(s: Tx, attempt_id: int) -> list[bool]:
