@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
@@ -215,22 +215,14 @@ class DirectResult:
         return DirectScalars([r[0] for r in self._rows])
 
 
-class DirectScalars:
+class DirectScalars(list[Any]):
     """The first column of a :class:`DirectResult`'s rows (``Result.scalars()``)."""
 
-    __slots__ = ("_values",)
-
-    def __init__(self, values: list[Any]) -> None:
-        self._values = values
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._values)
-
-    def all(self) -> Sequence[Any]:
-        return self._values
+    def all(self) -> list[Any]:
+        return self
 
     def first(self) -> Any:
-        return self._values[0] if self._values else None
+        return self[0] if self else None
 
 
 __all__ = ["DirectResult", "DirectScalars", "compiled_for", "hot", "usable"]
