@@ -78,7 +78,8 @@ class _Compiled:
         self.sql = sql
         self.args = args
         self.row = row
-        self.result_processors = result_processors
+        #: per result column, or None when no column has one (decided here, not per row)
+        self.result_processors = result_processors if any(result_processors) else None
 
     @classmethod
     def of(cls, statement: ClauseElement, dialect: Dialect,
@@ -128,7 +129,7 @@ class _Compiled:
         if self.row is None:
             return DirectResult(records, rowcount)
         make, procs = self.row._make, self.result_processors
-        if any(procs):
+        if procs is not None:
             rows = [make(v if p is None else p(v) for p, v in zip(procs, r, strict=True))
                     for r in records]
         else:
@@ -152,9 +153,10 @@ async def _fetch(adapted: Any, sql: str, args: list[Any],
             raise
 
 
-def compiled_for(statement: Any, params: Mapping[str, Any] | None,
-                 dialect: Dialect) -> tuple[_Compiled, list[Any]] | None:
-    """How ``statement`` runs directly with ``params``, or None (SQLAlchemy runs it)."""
+def execute(conn: Connection, statement: Any,
+            params: Mapping[str, Any] | None) -> DirectResult | None:
+    """Run ``statement`` with ``params`` straight through asyncpg on ``conn``, or return None
+    without running it (SQLAlchemy runs it)."""
     if id(statement) not in _HOT or not isinstance(params, Mapping | None):
         return None  # not marked, or many parameter sets (SQLAlchemy's executemany)
     params = params or {}
@@ -163,11 +165,11 @@ def compiled_for(statement: Any, params: Mapping[str, Any] | None,
     try:
         compiled = _COMPILED[key]
     except KeyError:
-        compiled = _COMPILED[key] = _Compiled.of(statement, dialect, key[1])
+        compiled = _COMPILED[key] = _Compiled.of(statement, conn.dialect, key[1])
     if compiled is None:
         return None
     args = compiled.arguments(params)
-    return None if args is None else (compiled, args)
+    return None if args is None else compiled.run(conn, args)
 
 
 class DirectResult:
@@ -225,4 +227,4 @@ class DirectScalars(list[Any]):
         return self[0] if self else None
 
 
-__all__ = ["DirectResult", "DirectScalars", "compiled_for", "hot", "usable"]
+__all__ = ["DirectResult", "DirectScalars", "execute", "hot", "usable"]

@@ -34,7 +34,8 @@ from typing import Any, cast
 from sqlalchemy import Connection, Result, ScalarResult
 from sqlalchemy.orm import Session
 
-from bot.storage.direct import compiled_for, usable
+from bot.storage.direct import DirectResult, usable
+from bot.storage.direct import execute as direct_execute
 
 
 class SyncConnection:
@@ -48,26 +49,27 @@ class SyncConnection:
         self.sync = sync
         self.direct = usable(sync)
 
+    def _direct(self, statement: Any, parameters: Any, kw: dict[str, Any]) -> DirectResult | None:
+        """``statement`` run straight through asyncpg, or None: SQLAlchemy runs it."""
+        return None if kw or not self.direct else direct_execute(self.sync, statement, parameters)
+
     async def execute(self, statement: Any, parameters: Any = None, **kw: Any) -> Result[Any]:
-        if self.direct and not kw:
-            found = compiled_for(statement, parameters, self.sync.dialect)
-            if found is not None:
-                return cast(Result[Any], found[0].run(self.sync, found[1]))
+        result = self._direct(statement, parameters, kw)
+        if result is not None:
+            return cast(Result[Any], result)
         return self.sync.execute(statement, parameters, **kw)
 
     async def scalar(self, statement: Any, parameters: Any = None, **kw: Any) -> Any:
-        if self.direct and not kw:
-            found = compiled_for(statement, parameters, self.sync.dialect)
-            if found is not None:
-                return found[0].run(self.sync, found[1]).scalar()
+        result = self._direct(statement, parameters, kw)
+        if result is not None:
+            return result.scalar()
         return self.sync.scalar(statement, parameters, **kw)
 
     async def scalars(self, statement: Any, parameters: Any = None,
                       **kw: Any) -> ScalarResult[Any]:
-        if self.direct and not kw:
-            found = compiled_for(statement, parameters, self.sync.dialect)
-            if found is not None:
-                return cast(ScalarResult[Any], found[0].run(self.sync, found[1]).scalars())
+        result = self._direct(statement, parameters, kw)
+        if result is not None:
+            return cast(ScalarResult[Any], result.scalars())
         return self.sync.scalars(statement, parameters, **kw)
 
 
