@@ -100,8 +100,9 @@ class BotProcess:
     """``python -m bot run`` against ``fake``; ``cpu_seconds()``/``rss_mib()`` from /proc."""
 
     def __init__(self, fake: FakeDiscord, db_url: str, workdir: Path,
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, module: str = "bot") -> None:
         self.fake = fake
+        self.module = module  # "bot" (``python -m bot run``) or "benchmarks.floor"
         self.db_url = db_url
         self.workdir = workdir
         self.http_port = free_port()
@@ -125,7 +126,7 @@ class BotProcess:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
         self._log = self.log_path.open("wb")
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=self.workdir, env=env,
+            sys.executable, "-m", self.module, "run", cwd=self.workdir, env=env,
             stdin=asyncio.subprocess.DEVNULL, stdout=self._log, stderr=self._log)
         try:
             await self.fake.wait_ready(timeout=timeout)

@@ -4,6 +4,7 @@
                               [--url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
                               [--members 1000] [--max-in-flight 1000] [--seed 7]
                               [--steps 50,100,150] [--step-seconds 20] [--keep-log FILE]
+                              [--mix KIND=SHARE,…] [--floor]
 
 The bot is started as ``python -m bot run`` (what ``mentorbot run`` runs), configured only
 through its environment: ``DISCORD_TOKEN``, ``DISCORD_API_BASE`` and ``DISCORD_GATEWAY_URL``
@@ -34,6 +35,11 @@ Scenarios: ``steady`` (default: --rate for --seconds); ``ramp`` (50, 100, 150, 2
 20 s each, or --steps/--step-seconds: where the knee is); ``storm429`` (--rate for --seconds,
 with every interaction callback answered 429 retry-after 1 s during the middle third);
 ``soak`` (default 40/s for 1800 s, RSS printed every minute).
+
+``--floor`` runs :mod:`benchmarks.floor` instead: the same process with every slash command
+answered by one fixed embed, so its CPU per interaction is discord.py's and aiohttp's alone;
+run it beside the bot on the same ``--mix`` of slash commands to see what the bot's own work
+costs.
 
 The figures come from a shared 2-core machine (the load average at start and end is printed):
 compare runs made side by side, not with figures from elsewhere.
@@ -194,7 +200,8 @@ async def run(args: argparse.Namespace) -> int:
         backend = "postgresql" if db_url.startswith("postgresql") else "sqlite"
         try:
             async with FakeDiscord() as fake:
-                bot = BotProcess(fake, db_url, tmp)
+                bot = BotProcess(fake, db_url, tmp,
+                                 module="benchmarks.floor" if args.floor else "bot")
                 gen = LoadGenerator(fake, bot, members=args.members,
                                     max_in_flight=args.max_in_flight, seed=args.seed,
                                     mix=args.mix)
@@ -208,14 +215,16 @@ async def run(args: argparse.Namespace) -> int:
                     requests = gen.count_requests()
                 finally:
                     code = await bot.stop()
-                writes = await gen.check_writes(db_url)
+                writes = {} if args.floor else await gen.check_writes(db_url)
                 warnings, errors, sample = bot.log_summary()
                 if args.keep_log:
                     shutil.copyfile(bot.log_path, args.keep_log)
         finally:
             await drop()
     print()
-    print(f"{args.scenario} on {backend} (mentorbot run as a process; times in ms, RSS in MiB)")
+    who = ("the floor: mentorbot run answering every command with one fixed embed"
+           if args.floor else "mentorbot run")
+    print(f"{args.scenario} on {backend} ({who} as a process; times in ms, RSS in MiB)")
     print(table(rows))
     print()
     print(table(rows, COST_COLUMNS))
@@ -230,10 +239,11 @@ async def run(args: argparse.Namespace) -> int:
     for name, result in rows:
         print(f"\n{name}:")
         print(by_kind(result))
-    print("\nwrites (last /checklist done|undo per member and item that would change it, "
-          "against the database after the run): "
-          + ", ".join(f"{k} {v}" for k, v in writes.items())
-          + f"; replies carrying the bot's 'Saved earlier' note: {gen.saved_notes}")
+    if not args.floor:
+        print("\nwrites (last /checklist done|undo per member and item that would change it, "
+              "against the database after the run): "
+              + ", ".join(f"{k} {v}" for k, v in writes.items())
+              + f"; replies carrying the bot's 'Saved earlier' note: {gen.saved_notes}")
     if metrics:
         print("\nbot /metrics, interactions by outcome (whole run, warm-up included): "
               + ", ".join(f"{k} {v:.0f}" for k, v in sorted(metrics.items())))
@@ -341,6 +351,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="the mix of interactions, e.g. ask=1 or ask=2,browse=1 (default "
                              + ",".join(f"{k}={v:g}" for k, v in DEFAULT_MIX.items())
                              + "): CPU per interaction of one kind")
+    parser.add_argument("--floor", action="store_true",
+                        help="run benchmarks.floor (every command answered with one fixed "
+                             "embed: discord.py's and aiohttp's cost alone) instead of the bot")
     parser.add_argument("--keep-log", type=Path, default=None, metavar="FILE",
                         help="copy the bot's log (stdout+stderr) here")
     args = parser.parse_args(argv)
