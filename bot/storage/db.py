@@ -706,14 +706,9 @@ class Database:
         connection drops, as the server may have committed it before the drop. SQLite runs
         it as any other write.
         """
-        loop = None if offload else self._loop
         single = self._one_statement if one_statement and not readonly else None
-        engine = single or self._engines[readonly, offload]
-        transaction: Callable[[], Awaitable[T]] = (
-            functools.partial(loop.transaction, fn, readonly=readonly) if loop is not None
-            else functools.partial(self._kept.transaction, engine, fn)
-            if self._kept is not None and not offload
-            else functools.partial(_transaction, engine, fn))
+        transaction = self._runner(fn, single or self._engines[readonly, offload],
+                                   readonly=readonly, offload=offload)
         lock = None if readonly or self._write_key is None else _write_lock(self._write_key)
         attempt = 0
         reconnected = False
@@ -754,6 +749,19 @@ class Database:
                 if translated is exc:
                     raise
                 raise translated from exc
+
+    def _runner(self, fn: Callable[[Tx], Awaitable[T]], engine: AsyncEngine, *,
+                readonly: bool, offload: bool) -> Callable[[], Awaitable[T]]:
+        """How :meth:`run` runs one attempt of ``fn``: an offloaded unit of work on a fresh
+        connection of ``engine``; any other on a SQLite file's loop-thread connections, or on
+        PostgreSQL's kept ones."""
+        if offload:
+            return functools.partial(_transaction, engine, fn)
+        if self._loop is not None:
+            return functools.partial(self._loop.transaction, fn, readonly=readonly)
+        if self._kept is not None:
+            return functools.partial(self._kept.transaction, engine, fn)
+        return functools.partial(_transaction, engine, fn)
 
     async def _acquire(self, lock: asyncio.Lock, deadline: float) -> None:
         """Queue for this process's SQLite write lock, within what is left of the budget."""

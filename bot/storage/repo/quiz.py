@@ -81,7 +81,8 @@ _ABANDON = hot(update(_ATTEMPTS).where(_ATTEMPTS.c.id == bindparam("attempt_id")
                .values(status="abandoned", finished_at=bindparam("now")))
 #: a new open attempt, as a row; none when the member already has one (the partial unique
 #: index ``uq_quiz_attempt_one_open``: both dialects spell the upsert alike, and a text clause
-#: needs no savepoint to survive the conflict)
+#: needs no savepoint to survive the conflict). Marked again: ``.columns()`` makes a new
+#: statement, and the one that runs is the one marked
 _NEW_OPEN = hot(shared_sql(
     f"INSERT INTO {_ATTEMPTS.name} (member_id, started_at, status) "
     "VALUES (:member_id, :now, 'open') "
