@@ -354,6 +354,35 @@ def test_pivoting_gives_long_documents_back_what_cosine_takes() -> None:
     assert pivoted[2] == plain[2]
 
 
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 40), large=st.booleans(),
+       density=st.floats(0.0, 0.3))
+def test_a_sparse_query_scores_every_column_as_the_dense_product(seed, rows, large, density):
+    """``Csr.dot`` is the query times the dense matrix, column by column; above ``LARGE``
+    columns the features in more than an eighth of the columns are left out, and only those."""
+    import numpy as np
+    from scipy.sparse import csr_array
+
+    from bot.matching.matcher import LARGE, Csr
+
+    rng = np.random.default_rng(seed)
+    cols = LARGE + 1 + int(rng.integers(0, 50)) if large else int(rng.integers(1, 60))
+    dense = np.where(rng.random((rows, cols)) < density,
+                     rng.random((rows, cols)), 0.0).astype(np.float32)
+    if large:  # some features in far more than an eighth of the columns
+        dense[rng.random(rows) < 0.3] = np.float32(0.5)
+    sparse = csr_array(dense)
+    matrix = Csr(sparse.indptr.astype(np.int64), sparse.indices.astype(np.int32),
+                 sparse.data.astype(np.float32), cols)
+    ids = rng.permutation(rows)[: int(rng.integers(0, rows + 1))].astype(np.int64)
+    vals = rng.random(ids.size).astype(np.float32)
+    kept = (dense[ids] != 0).sum(axis=1) <= cols // 8 if large else np.ones(ids.size, bool)
+    expected = vals[kept] @ dense[ids[kept]].astype(np.float64)
+    got = matrix.dot((ids, vals))
+    assert got.shape == (cols,) and got.dtype == np.float32
+    assert np.allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_a_named_field_term_needs_more_evidence_to_be_refused(matcher):
     """``null_margin_anchored`` applies to questions that name a field term, ``null_margin``
     to the rest (the in-the-field model off, to see the margins alone)."""
