@@ -304,15 +304,12 @@ class Csr:
         if self.n_cols > LARGE:
             keep = lens <= self.n_cols // 8
             starts, lens, vals = starts[keep], lens[keep], vals[keep]
-        total = int(lens.sum())
-        if not total:
-            return np.zeros(self.n_cols, dtype=np.float32)
         # Every posting of every feature in one gather, no Python loop over the features: the
         # k-th posting of a feature sits at its start + k, and lands at the feature's offset
         # + k in the gathered arrays. Same order (feature by feature) as concatenating the
-        # posting lists, so the sums are the same to the last bit.
+        # posting lists, so the sums are the same to the last bit. No posting at all: zeros.
         offsets = np.cumsum(lens) - lens
-        pos = np.arange(total) + np.repeat(starts - offsets, lens)
+        pos = np.arange(int(lens.sum())) + np.repeat(starts - offsets, lens)
         w = self.data[pos] * np.repeat(vals, lens)
         return np.bincount(self.indices[pos], w, minlength=self.n_cols).astype(np.float32)
 
